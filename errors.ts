@@ -1,0 +1,107 @@
+// Every error that leaves edgetwin carries one of these codes. Codes are stable: never reuse or
+// rename one; add a new code instead. docs/errors.md lists the same codes (errors.test.ts keeps
+// the two in step). `status` is the KubeEdge-style numeric code used on MQTT results
+// (400 bad request, 404 unknown device, 409 conflict, 500 edge failure).
+
+export const ERROR_CODES = {
+  // Wire payloads (MQTT messages)
+  EDGETWIN_ERR_PAYLOAD_JSON: { status: 400, summary: 'The payload is not valid JSON.' },
+  EDGETWIN_ERR_PAYLOAD_ENCODING: { status: 400, summary: 'The payload is not valid UTF-8.' },
+  EDGETWIN_ERR_PAYLOAD_TOO_LARGE: { status: 400, summary: 'The payload exceeds the configured maximum size.' },
+  EDGETWIN_ERR_PAYLOAD_TOO_DEEP: { status: 400, summary: 'The payload nests objects or arrays deeper than allowed.' },
+  EDGETWIN_ERR_PAYLOAD_SHAPE: { status: 400, summary: 'The payload does not have the shape the topic requires (e.g. no `twin` object).' },
+  EDGETWIN_ERR_TOPIC_INVALID: { status: 400, summary: 'The topic is not a valid KubeEdge device or node topic.' },
+  // Twins
+  EDGETWIN_ERR_DEVICE_NOT_FOUND: { status: 404, summary: 'No device with that `<namespace>/<name>` is bound to this node.' },
+  EDGETWIN_ERR_PROPERTY_UNKNOWN: { status: 400, summary: "The twin names a property that the device's model does not declare." },
+  EDGETWIN_ERR_PROPERTY_NAME: { status: 400, summary: 'A twin key is empty, too long or contains characters KubeEdge does not allow.' },
+  EDGETWIN_ERR_VALUE_TYPE: { status: 400, summary: "A value cannot be parsed as the property's type." },
+  EDGETWIN_ERR_MODEL_VALIDATION: { status: 400, summary: "A value parses but fails the property's JSON Schema (range, enum, pattern, length)." },
+  EDGETWIN_ERR_PROPERTY_READ_ONLY: { status: 400, summary: 'A desired (expected) value was sent for a readOnly property.' },
+  EDGETWIN_ERR_TYPE_MISMATCH: { status: 400, summary: "`metadata.type` in the message contradicts the property's type in the model." },
+  EDGETWIN_ERR_TWIN_VERSION_CONFLICT: { status: 409, summary: "The update carried a `version` that is not the twin's current version." },
+  EDGETWIN_ERR_STATE_INVALID: { status: 400, summary: 'The device state is not one of online, offline, ok, unknown, unhealthy.' },
+  EDGETWIN_ERR_ACK_INVALID: { status: 400, summary: 'A desired-value ack is malformed or names a state other than applied, rejected, failed.' },
+  // Store
+  EDGETWIN_ERR_STORE_OPEN: { status: 500, summary: 'The SQLite store could not be opened or migrated.' },
+  EDGETWIN_ERR_STORE_WRITE: { status: 500, summary: 'A change could not be committed to the store; nothing was applied.' },
+  EDGETWIN_ERR_STORE_CLOSED: { status: 500, summary: 'The store is closed (edgetwin is shutting down).' },
+  // Models, manifests, config
+  EDGETWIN_ERR_FILE_READ: { status: 500, summary: 'A file or folder named in the configuration could not be read.' },
+  EDGETWIN_ERR_MODEL_INVALID: { status: 500, summary: 'A device model file is not a valid edgetwin JSON Schema model.' },
+  EDGETWIN_ERR_MODEL_DUPLICATE: { status: 500, summary: 'Two model files declare the same `title`.' },
+  EDGETWIN_ERR_MODEL_UNKNOWN: { status: 500, summary: 'A Device manifest references a model (`deviceModelRef.name`) that is not loaded.' },
+  EDGETWIN_ERR_MANIFEST_INVALID: { status: 500, summary: 'A Device manifest is not a valid KubeEdge v1beta1 Device.' },
+  EDGETWIN_ERR_DEVICE_DUPLICATE: { status: 500, summary: 'Two manifests declare the same `<namespace>/<name>`.' },
+  EDGETWIN_ERR_CONFIG_INVALID: { status: 500, summary: 'The configuration file fails its JSON Schema; every error is listed.' },
+  // Runtime
+  EDGETWIN_ERR_BROKER_LISTEN: { status: 500, summary: 'The MQTT broker could not listen on the configured host and port.' },
+  EDGETWIN_ERR_BROKER_CONNECT: { status: 500, summary: 'Could not connect to the MQTT broker.' },
+  EDGETWIN_ERR_TIMEOUT: { status: 500, summary: 'No answer arrived in time.' },
+  EDGETWIN_ERR_CLI_USAGE: { status: 400, summary: 'The command line is malformed.' },
+  EDGETWIN_ERR_INTERNAL: { status: 500, summary: 'An unexpected internal error; please report it with the log.' },
+} as const satisfies Record<string, { status: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** One problem inside a larger error, e.g. one failing property of a rejected update. */
+export interface ErrorDetail {
+  /** Where the problem is: a property name, a JSON pointer, a file path. */
+  readonly path?: string;
+  readonly code?: ErrorCode;
+  readonly message: string;
+}
+
+/**
+ * The one error type edgetwin throws. Branch on `code`, never on `message`.
+ * Construct with {@link edgetwinError}.
+ */
+export class EdgetwinError extends Error {
+  override readonly name = 'EdgetwinError';
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: readonly ErrorDetail[];
+
+  constructor(code: ErrorCode, message: string, details: readonly ErrorDetail[] = [], options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.details = details;
+  }
+
+  toJSON(): { code: ErrorCode; status: number; message: string; details?: readonly ErrorDetail[] } {
+    return {
+      code: this.code,
+      status: this.status,
+      message: this.message,
+      ...(this.details.length > 0 ? { details: this.details } : {}),
+    };
+  }
+}
+
+export function edgetwinError(
+  code: ErrorCode,
+  message: string,
+  details: readonly ErrorDetail[] = [],
+  cause?: unknown,
+): EdgetwinError {
+  return new EdgetwinError(code, message, details, cause === undefined ? undefined : { cause });
+}
+
+export function isEdgetwinError(err: unknown, code?: ErrorCode): err is EdgetwinError {
+  return err instanceof EdgetwinError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown into an EdgetwinError, keeping the original as `cause`. */
+export function toEdgetwinError(err: unknown, fallback: ErrorCode = 'EDGETWIN_ERR_INTERNAL'): EdgetwinError {
+  if (err instanceof EdgetwinError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new EdgetwinError(fallback, message, [], { cause: err });
+}
+
+/** A multi-line, human-readable rendering: the message, then one line per detail. */
+export function formatError(err: EdgetwinError): string {
+  const lines = [`${err.code}: ${err.message}`];
+  for (const d of err.details) lines.push(`  - ${d.path ? `${d.path}: ` : ''}${d.message}`);
+  return lines.join('\n');
+}

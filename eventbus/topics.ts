@@ -1,0 +1,148 @@
+// The KubeEdge MQTT topic grammar (shared/reference/kubeedge-notes.md §1). Device ids are
+// `<namespace>/<name>` (KubeEdge >= 1.17), so device topics carry two id segments.
+
+export const DEVICE_PREFIX = '$hw/events/device/';
+export const NODE_PREFIX = '$hw/events/node/';
+export const DATA_PREFIX = '$ke/events/device/';
+
+/** The suffixes after `$hw/events/device/<ns>/<name>/`. */
+export const DEVICE_TOPIC_KINDS = [
+  'twin/update',
+  'twin/update/result',
+  'twin/update/delta',
+  'twin/update/document',
+  'twin/get',
+  'twin/get/result',
+  'twin/cloud_updated',
+  'state/update',
+  'state/update/result',
+  'updated',
+] as const;
+export type DeviceTopicKind = (typeof DEVICE_TOPIC_KINDS)[number];
+
+/** The suffixes after `$hw/events/node/<node>/`. */
+export const NODE_TOPIC_KINDS = ['membership/get', 'membership/get/result', 'membership/updated'] as const;
+export type NodeTopicKind = (typeof NODE_TOPIC_KINDS)[number];
+
+export interface DeviceId {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export type ParsedTopic =
+  | { readonly scope: 'device'; readonly namespace: string; readonly name: string; readonly id: string; readonly kind: DeviceTopicKind }
+  | { readonly scope: 'node'; readonly node: string; readonly kind: NodeTopicKind }
+  | { readonly scope: 'data'; readonly namespace: string; readonly name: string; readonly id: string };
+
+const deviceKinds = new Set<string>(DEVICE_TOPIC_KINDS);
+const nodeKinds = new Set<string>(NODE_TOPIC_KINDS);
+
+// A DNS-1123 label (namespaces) or subdomain (names), as Kubernetes requires of both.
+const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+export function isValidNamespace(ns: string): boolean {
+  return NAMESPACE_RE.test(ns);
+}
+export function isValidName(name: string): boolean {
+  return NAME_RE.test(name);
+}
+
+export function deviceIdString(id: DeviceId): string {
+  return `${id.namespace}/${id.name}`;
+}
+
+/** Splits `ns/name` (or a bare `name`, which means namespace `default`). Undefined if malformed. */
+export function parseDeviceId(text: string): DeviceId | undefined {
+  const parts = text.split('/');
+  const [a, b] = parts;
+  if (parts.length === 1 && a !== undefined && isValidName(a)) return { namespace: 'default', name: a };
+  if (parts.length === 2 && a !== undefined && b !== undefined && isValidNamespace(a) && isValidName(b)) {
+    return { namespace: a, name: b };
+  }
+  return undefined;
+}
+
+// Topic strings are built for every outgoing message; the set of (device, kind) pairs is small
+// and stable, so a bounded cache saves the concatenation and the garbage on the hot path.
+const TOPIC_CACHE_LIMIT = 200_000;
+const topicCache = new Map<string, string>();
+
+export function deviceTopic(namespace: string, name: string, kind: DeviceTopicKind): string {
+  const key = `${kind}\u0000${namespace}\u0000${name}`;
+  let topic = topicCache.get(key);
+  if (topic === undefined) {
+    topic = `${DEVICE_PREFIX}${namespace}/${name}/${kind}`;
+    if (topicCache.size >= TOPIC_CACHE_LIMIT) topicCache.clear();
+    topicCache.set(key, topic);
+  }
+  return topic;
+}
+
+/**
+ * KubeEdge publishes results for payloads it cannot attribute to a device (bad JSON, bad keys)
+ * on the device topic with an empty id: `$hw/events/device//twin/update/result`.
+ */
+export const ANONYMOUS_UPDATE_RESULT_TOPIC = `${DEVICE_PREFIX}/twin/update/result`;
+
+export function nodeTopic(node: string, kind: NodeTopicKind): string {
+  return `${NODE_PREFIX}${node}/${kind}`;
+}
+
+export function dataTopic(namespace: string, name: string): string {
+  return `${DATA_PREFIX}${namespace}/${name}/data/update`;
+}
+
+/** Parses any edgetwin/KubeEdge topic; undefined for anything else (including pre-1.17 one-segment ids). */
+export function parseTopic(topic: string): ParsedTopic | undefined {
+  if (topic.startsWith(DEVICE_PREFIX)) {
+    const rest = topic.slice(DEVICE_PREFIX.length);
+    const first = rest.indexOf('/');
+    const second = first < 0 ? -1 : rest.indexOf('/', first + 1);
+    if (second < 0) return undefined;
+    const namespace = rest.slice(0, first);
+    const name = rest.slice(first + 1, second);
+    const kind = rest.slice(second + 1);
+    if (!deviceKinds.has(kind) || !isValidNamespace(namespace) || !isValidName(name)) return undefined;
+    return { scope: 'device', namespace, name, id: `${namespace}/${name}`, kind: kind as DeviceTopicKind };
+  }
+  if (topic.startsWith(NODE_PREFIX)) {
+    const rest = topic.slice(NODE_PREFIX.length);
+    const slash = rest.indexOf('/');
+    if (slash <= 0) return undefined;
+    const node = rest.slice(0, slash);
+    const kind = rest.slice(slash + 1);
+    if (!nodeKinds.has(kind)) return undefined;
+    return { scope: 'node', node, kind: kind as NodeTopicKind };
+  }
+  if (topic.startsWith(DATA_PREFIX) && topic.endsWith('/data/update')) {
+    const id = topic.slice(DATA_PREFIX.length, -'/data/update'.length);
+    const parsed = parseDeviceId(id);
+    if (!parsed || !id.includes('/')) return undefined;
+    return { scope: 'data', namespace: parsed.namespace, name: parsed.name, id };
+  }
+  return undefined;
+}
+
+/** MQTT topic filter matching (`+` one level, `#` the rest), [MQTT-4.7.1]. */
+export function topicMatches(filter: string, topic: string): boolean {
+  if (filter === topic) return true;
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    const level = f[i];
+    if (level === '#') return i < t.length || (i === t.length && i > 0);
+    if (i >= t.length) return false;
+    if (level !== '+' && level !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
+/** The subscriptions the twin module serves (what KubeEdge's eventbus subscribes to, §1). */
+export const TWIN_INGEST_FILTERS = [
+  `${DEVICE_PREFIX}+/+/twin/update`,
+  `${DEVICE_PREFIX}+/+/twin/get`,
+  `${DEVICE_PREFIX}+/+/twin/cloud_updated`,
+  `${DEVICE_PREFIX}+/+/state/update`,
+  `${NODE_PREFIX}+/membership/get`,
+] as const;
