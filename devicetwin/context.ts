@@ -1,0 +1,53 @@
+// What a message handler may use: the device registry, a durable apply, and the outgoing bus.
+// Handlers are plain functions of (context, topic parts, payload) so each is small and testable.
+
+import type { Logger } from 'pino';
+import type { EdgetwinError } from '../errors.js';
+import type { DeviceModel, DeviceInstance } from '../schemas/index.js';
+import type { MergeSuccess, UpdateOrigin } from './merge.js';
+import type { ParseLimits } from './parse.js';
+import type { DeviceStateName, DeviceTwinState } from './types.js';
+import type { BaseMessage, ResultMessage } from './wire.js';
+
+export interface DeviceEntry {
+  readonly instance: DeviceInstance;
+  readonly model: DeviceModel;
+  /** The latest state (including changes whose commit is still in flight). */
+  readonly state: DeviceTwinState;
+}
+
+/** Emitted after a change is committed. */
+export interface TwinChange {
+  readonly id: string;
+  readonly device: DeviceTwinState;
+  readonly changed: readonly string[];
+  readonly origin: UpdateOrigin;
+}
+
+export interface HandlerContext {
+  readonly nodeName: string;
+  readonly limits: ParseLimits;
+  readonly logger: Logger;
+  now(): number;
+  device(id: string): DeviceEntry | undefined;
+  devices(): Iterable<DeviceEntry>;
+  /** Makes `outcome.next` current and durable; resolves after commit, rejects (state reverted) with EDGETWIN_ERR_STORE_WRITE. */
+  applyTwins(id: string, outcome: MergeSuccess, origin: UpdateOrigin): Promise<void>;
+  applyState(id: string, state: DeviceStateName, lastOnline: string): Promise<void>;
+  /** Resolves when every change applied so far is committed (answers must not overtake them). */
+  settled(): Promise<void>;
+  /** Serialises and publishes; never throws (failures are logged). */
+  publish(topic: string, message: BaseMessage): void;
+}
+
+export function errorResult(eventId: string, now: number, error: EdgetwinError, version?: number): ResultMessage {
+  return {
+    event_id: eventId,
+    timestamp: now,
+    code: error.status,
+    reason: error.message,
+    error_code: error.code,
+    ...(error.details.length > 0 ? { errors: error.details } : {}),
+    ...(version !== undefined ? { version } : {}),
+  };
+}

@@ -1,0 +1,293 @@
+// DeviceTwin: the twin module. Owns the device registry and the in-memory twin state, makes
+// every change durable through a TwinStore before it is answered, and serves KubeEdge's topics
+// on the bus. Other modules use its public methods (get/update/onChange), never its internals.
+
+import type { Logger } from 'pino';
+import { edgetwinError } from '../errors.js';
+import { TWIN_INGEST_FILTERS, nodeTopic, parseTopic, type Bus, type IngestBus, type Subscription } from '../eventbus/index.js';
+import type { DeviceInstance, DeviceModel } from '../schemas/index.js';
+import type { DeviceEntry, HandlerContext, TwinChange } from './context.js';
+import { handleTwinGet } from './handlers/get.js';
+import { handleMembershipGet } from './handlers/membership.js';
+import { handleStateUpdate } from './handlers/state.js';
+import { handleTwinUpdate } from './handlers/update.js';
+import { emptyDevice, mergeUpdate, type MergeSuccess, type UpdateOrigin } from './merge.js';
+import { DEFAULT_PARSE_LIMITS, type ParseLimits, type TwinPatch } from './parse.js';
+import type { DeviceStateName, DeviceTwinState, MembershipEntry, StoreChange, TwinStore } from './types.js';
+import type { BaseMessage, MembershipUpdate, WireDevice } from './wire.js';
+
+export interface DeviceTwinOptions {
+  readonly bus: IngestBus;
+  readonly store: TwinStore;
+  readonly nodeName: string;
+  readonly logger: Logger;
+  readonly limits?: ParseLimits;
+  /** Injectable clock (ms since the epoch), for tests. */
+  readonly clock?: () => number;
+}
+
+/** An update through the API: property → expected/actual wire strings (or null to delete). */
+export type TwinUpdateInput = Readonly<Record<string, TwinPatch | null>>;
+
+type ChangeListener = (change: TwinChange) => void;
+
+export class DeviceTwin {
+  private readonly opts: DeviceTwinOptions;
+  private readonly entries = new Map<string, DeviceEntry>();
+  private readonly listeners = new Set<ChangeListener>();
+  private readonly ingest: Subscription[] = [];
+  private readonly ctx: HandlerContext;
+  private stored = new Map<string, DeviceTwinState>();
+  private members = new Map<string, MembershipEntry>();
+  /** The newest commit still in flight; answers that change nothing wait for it. */
+  private lastCommit: Promise<void> = Promise.resolve();
+  private started = false;
+
+  constructor(opts: DeviceTwinOptions) {
+    this.opts = opts;
+    this.ctx = this.makeContext();
+  }
+
+  /** Opens the store and loads what it holds. Devices are bound by {@link setDevices}. */
+  async start(): Promise<void> {
+    const data = await this.opts.store.open();
+    this.stored = new Map(data.devices.map((d) => [d.id, d]));
+    this.members = new Map(data.members.map((m) => [m.id, m]));
+    this.started = true;
+  }
+
+  /** Serves KubeEdge's device and node topics on the bus. Call after setDevices. */
+  listen(): void {
+    for (const filter of TWIN_INGEST_FILTERS) {
+      this.ingest.push(this.opts.bus.handle(filter, (topic, payload) => this.dispatch(topic, payload)));
+    }
+  }
+
+  /**
+   * Binds exactly these devices to the node (those of `origin`; others are left alone):
+   * new ones are added, missing ones removed, and one `membership/updated` is published.
+   */
+  async setDevices(devices: ReadonlyArray<{ instance: DeviceInstance; model: DeviceModel }>, origin = 'manifest'): Promise<void> {
+    const wanted = new Map(devices.map((d) => [d.instance.id, d]));
+    const added: WireDevice[] = [];
+    const removed: WireDevice[] = [];
+    const changes: StoreChange[] = [];
+    for (const [id, entry] of this.entries) {
+      const member = this.members.get(id);
+      if ((member?.origin ?? origin) === origin && !wanted.has(id)) {
+        this.entries.delete(id);
+        this.members.delete(id);
+        this.stored.delete(id);
+        changes.push({ kind: 'unmember', id });
+        removed.push({ id, name: entry.state.name });
+      }
+    }
+    for (const { instance, model } of wanted.values()) {
+      const known = this.members.get(instance.id);
+      const entry: MembershipEntry = {
+        id: instance.id,
+        namespace: instance.namespace,
+        name: instance.name,
+        model: model.name,
+        ...(instance.description !== undefined ? { description: instance.description } : {}),
+        origin,
+      };
+      if (!known || known.model !== entry.model || known.description !== entry.description || known.origin !== origin) {
+        changes.push({ kind: 'member', entry });
+      }
+      if (!known) added.push({ id: instance.id, name: instance.name, ...(instance.description ? { description: instance.description } : {}) });
+      this.members.set(instance.id, entry);
+      const state = this.entries.get(instance.id)?.state ?? this.stored.get(instance.id) ?? emptyDevice(instance.namespace, instance.name);
+      this.entries.set(instance.id, { instance, model, state });
+      const seeded = this.seedDesired(instance, model, state);
+      if (seeded) {
+        this.entries.set(instance.id, { instance, model, state: seeded.next });
+        changes.push({ kind: 'twins', device: seeded.next, changed: seeded.changed });
+      }
+    }
+    if (changes.length > 0) await this.commit(changes);
+    if (added.length > 0 || removed.length > 0) {
+      const message: MembershipUpdate = {
+        event_id: '',
+        timestamp: this.now(),
+        added_devices: added.length > 0 ? added : null,
+        removed_devices: removed.length > 0 ? removed : null,
+      };
+      this.publish(nodeTopic(this.opts.nodeName, 'membership/updated'), message);
+    }
+  }
+
+  /** A manifest's `desired.value` becomes the twin's desired value when it has none yet. */
+  private seedDesired(instance: DeviceInstance, model: DeviceModel, state: DeviceTwinState): MergeSuccess | undefined {
+    const twins = new Map<string, TwinPatch>();
+    for (const p of instance.properties) {
+      const current = state.twins[p.name];
+      if (p.desired && p.desired.value !== '' && (current === undefined || current.type === 'deleted' || current.expected === undefined)) {
+        twins.set(p.name, { expected: p.desired.value });
+      }
+    }
+    if (twins.size === 0) return undefined;
+    const outcome = mergeUpdate(state, { eventId: '', twins }, { now: this.now(), origin: 'cloud', properties: model.properties });
+    if (!outcome.ok) {
+      this.opts.logger.warn({ device: instance.id, err: outcome.error }, 'desired values of the manifest were not applied');
+      return undefined;
+    }
+    return outcome.changed.length > 0 ? outcome : undefined;
+  }
+
+  get(id: string): DeviceTwinState | undefined {
+    return this.entries.get(id)?.state;
+  }
+
+  /** The device entries bound to this node (instance, model and current state). */
+  list(): DeviceEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /**
+   * Updates twins through the API (cloud sync, in-process tools): the same validation and
+   * all-or-nothing merge as MQTT, and the same answers on the bus. Throws a coded error.
+   */
+  async update(id: string, twins: TwinUpdateInput, options: { origin?: UpdateOrigin; version?: number; eventId?: string } = {}): Promise<DeviceTwinState> {
+    const entry = this.entries.get(id);
+    if (!entry) throw edgetwinError('EDGETWIN_ERR_DEVICE_NOT_FOUND', `device ${id} is not bound to node ${this.opts.nodeName}`);
+    const origin = options.origin ?? 'cloud';
+    const update = {
+      eventId: options.eventId ?? '',
+      twins: new Map(Object.entries(twins)),
+      ...(options.version !== undefined ? { version: options.version } : {}),
+    };
+    const outcome = mergeUpdate(entry.state, update, { now: this.now(), origin, properties: entry.model.properties });
+    if (!outcome.ok) throw outcome.error;
+    if (outcome.changed.length > 0) await this.ctx.applyTwins(id, outcome, origin);
+    return outcome.next;
+  }
+
+  /** Listens to committed changes. Returns the function that removes the listener. */
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Routes one bus message to its handler; resolves once the message is answered (and durable). */
+  dispatch(topic: string, payload: Buffer): Promise<void> | void {
+    const parsed = parseTopic(topic);
+    if (!parsed) return;
+    if (parsed.scope === 'node') {
+      if (parsed.kind === 'membership/get') handleMembershipGet(this.ctx, parsed.node, payload);
+      return;
+    }
+    if (parsed.scope !== 'device') return;
+    switch (parsed.kind) {
+      case 'twin/update':
+        return handleTwinUpdate(this.ctx, parsed.namespace, parsed.name, payload, 'edge');
+      case 'twin/cloud_updated':
+        return handleTwinUpdate(this.ctx, parsed.namespace, parsed.name, payload, 'sync');
+      case 'twin/get':
+        return handleTwinGet(this.ctx, parsed.namespace, parsed.name, payload);
+      case 'state/update':
+        return handleStateUpdate(this.ctx, parsed.namespace, parsed.name, payload);
+      default:
+        return;
+    }
+  }
+
+  /** Stops serving topics and waits for in-flight commits. The store is closed by its owner. */
+  async stop(): Promise<void> {
+    const subs = this.ingest.splice(0);
+    await Promise.all(subs.map((s) => s.unsubscribe()));
+    await this.lastCommit.catch(() => undefined);
+  }
+
+  private now(): number {
+    return this.opts.clock ? this.opts.clock() : Date.now();
+  }
+
+  private publish(topic: string, message: BaseMessage): void {
+    const bus: Bus = this.opts.bus;
+    bus.publish(topic, JSON.stringify(message)).catch((err: unknown) => {
+      this.opts.logger.warn({ err, topic }, 'could not publish');
+    });
+  }
+
+  private commit(changes: readonly StoreChange[]): Promise<void> {
+    if (!this.started) return Promise.reject(edgetwinError('EDGETWIN_ERR_STORE_CLOSED', 'the twin store is not open'));
+    const p = this.opts.store.commit(changes);
+    this.lastCommit = p.catch(() => undefined);
+    return p;
+  }
+
+  private async applyTwins(id: string, outcome: MergeSuccess, origin: UpdateOrigin): Promise<void> {
+    const entry = this.entries.get(id);
+    if (!entry) throw edgetwinError('EDGETWIN_ERR_DEVICE_NOT_FOUND', `device ${id} was removed`);
+    const prev = entry.state;
+    const next = outcome.next;
+    this.entries.set(id, { ...entry, state: next });
+    try {
+      await this.commit([{ kind: 'twins', device: next, changed: outcome.changed }]);
+    } catch (err) {
+      this.revert(id, prev, next, outcome.changed);
+      throw err;
+    }
+    if (this.listeners.size > 0) this.emit({ id, device: next, changed: outcome.changed, origin });
+  }
+
+  /** Undoes a change whose commit failed, property by property, unless a later change replaced it. */
+  private revert(id: string, prev: DeviceTwinState, next: DeviceTwinState, changed: readonly string[]): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    if (entry.state === next) {
+      this.entries.set(id, { ...entry, state: prev });
+      return;
+    }
+    const twins = { ...entry.state.twins };
+    for (const key of changed) {
+      if (twins[key] !== next.twins[key]) continue;
+      const before = prev.twins[key];
+      if (before) twins[key] = before;
+      else delete twins[key];
+    }
+    this.entries.set(id, { ...entry, state: { ...entry.state, twins } });
+  }
+
+  private async applyState(id: string, state: DeviceStateName, lastOnline: string): Promise<void> {
+    const entry = this.entries.get(id);
+    if (!entry) throw edgetwinError('EDGETWIN_ERR_DEVICE_NOT_FOUND', `device ${id} was removed`);
+    const prev = entry.state;
+    const next = { ...prev, state, lastOnline };
+    this.entries.set(id, { ...entry, state: next });
+    try {
+      await this.commit([{ kind: 'state', id, state, lastOnline }]);
+    } catch (err) {
+      const now = this.entries.get(id);
+      if (now?.state === next) this.entries.set(id, { ...now, state: prev });
+      throw err;
+    }
+  }
+
+  private emit(change: TwinChange): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch (err) {
+        this.opts.logger.error({ err }, 'a twin change listener threw');
+      }
+    }
+  }
+
+  private makeContext(): HandlerContext {
+    return {
+      nodeName: this.opts.nodeName,
+      limits: this.opts.limits ?? DEFAULT_PARSE_LIMITS,
+      logger: this.opts.logger,
+      now: () => this.now(),
+      device: (id) => this.entries.get(id),
+      devices: () => this.entries.values(),
+      applyTwins: (id, outcome, origin) => this.applyTwins(id, outcome, origin),
+      applyState: (id, state, lastOnline) => this.applyState(id, state, lastOnline),
+      settled: () => this.lastCommit,
+      publish: (topic, message) => this.publish(topic, message),
+    };
+  }
+}
+
