@@ -10,3 +10,8 @@ export type {
   PropertyInstance,
   DeviceInstance,
 } from './types.js';
+
+export { BUNDLED_MODELS_DIR, compileModel, findBundledModelsDir, loadModels, DNS1123_SUBDOMAIN, TWIN_KEY } from './models.js';
+export { DEVICE_API_VERSION, DEVICE_MANIFEST_SCHEMA, loadDevices, parseDeviceManifest, type DeviceManifest } from './devices.js';
+export { CONFIG_SCHEMA, loadConfigFile, resolveConfig, type EdgetwinConfig, type RawConfig } from './config.js';
+export { createPropertyModel, kubeTypeOf, type PropertyModelInit } from './values.js';

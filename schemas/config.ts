@@ -1,0 +1,168 @@
+// The edgetwin configuration file (YAML or JSON). One JSON Schema is the source of both the
+// validation and the TypeScript types: RawConfig (as written, everything optional) and
+// EdgetwinConfig (defaults applied, everything present) are FromSchema views of it.
+
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { FromSchema } from 'json-schema-to-ts';
+import { parseDocument } from 'yaml';
+import { edgetwinError, type EdgetwinError, type ErrorDetail } from '../errors.js';
+import { ajvErrorsToDetails, createAjv, joinDetails, type ValidateFunction } from './ajv.js';
+import { isJsonFile, readTextFile } from './files.js';
+import { DNS1123_SUBDOMAIN } from './models.js';
+
+const port = (defaultPort: number) => ({ type: 'integer', minimum: 0, maximum: 65535, default: defaultPort }) as const;
+const host = { type: 'string', minLength: 1, default: '127.0.0.1' } as const;
+const paths = { type: 'array', items: { type: 'string', minLength: 1 }, default: [] } as const;
+
+export const CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    // The node's name in topics ($hw/events/node/<node>/...) and in Devices' spec.nodeName: a
+    // Kubernetes node name.
+    nodeName: { type: 'string', maxLength: 253, pattern: DNS1123_SUBDOMAIN, default: 'edge-node' },
+    dataDir: { type: 'string', minLength: 1, default: './data' },
+    /** Extra model files or folders, loaded after the bundled ones. */
+    models: paths,
+    bundledModels: { type: 'boolean', default: true },
+    /** Device manifest files or folders. */
+    devices: paths,
+    // `default: {}` on each section makes ajv create it, so its own defaults then apply.
+    mqtt: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host,
+        port: port(1883),
+        maxPayloadBytes: { type: 'integer', minimum: 1, default: 262144 },
+      },
+    },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      // SQLite PRAGMA synchronous in WAL mode: NORMAL may lose the last commits on power loss,
+      // FULL does not, at a cost per commit.
+      properties: { synchronous: { type: 'string', enum: ['normal', 'full'], default: 'normal' } },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+      },
+    },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { enabled: { type: 'boolean', default: true }, host, port: port(9464) },
+    },
+    cloud: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      // No kubeconfig: cloud sync stays off.
+      properties: { kubeconfig: { type: 'string', minLength: 1 } },
+    },
+  },
+} as const;
+
+/** The config as written in the file or given as overrides: every field optional. */
+export type RawConfig = FromSchema<typeof CONFIG_SCHEMA, { keepDefaultedPropertiesOptional: true }>;
+/** The config with every default applied: every field present except `cloud.kubeconfig`. */
+export type EdgetwinConfig = FromSchema<typeof CONFIG_SCHEMA>;
+
+interface ConfigValidators {
+  /** Checks a file as written; adds nothing. */
+  readonly raw: ValidateFunction<RawConfig>;
+  /** Checks the merged config and fills in the defaults (mutates its input). */
+  readonly withDefaults: ValidateFunction<EdgetwinConfig>;
+}
+
+let validators: ConfigValidators | undefined;
+
+function getValidators(): ConfigValidators {
+  validators ??= {
+    raw: createAjv({ allErrors: true }).compile<RawConfig>(CONFIG_SCHEMA),
+    withDefaults: createAjv({ allErrors: true, useDefaults: true }).compile<EdgetwinConfig>(CONFIG_SCHEMA),
+  };
+  return validators;
+}
+
+function configInvalid(where: string, details: readonly ErrorDetail[]): EdgetwinError {
+  const count = details.length === 1 ? '1 problem' : `${details.length} problems`;
+  return edgetwinError('EDGETWIN_ERR_CONFIG_INVALID', `Invalid configuration ${where} (${count}): ${joinDetails(details)}`, details);
+}
+
+function resolvePath(base: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(base, path);
+}
+
+/** Makes the file's relative paths absolute, against the folder the file is in. */
+function resolvePaths(raw: RawConfig, base: string): RawConfig {
+  return {
+    ...raw,
+    ...(raw.dataDir !== undefined ? { dataDir: resolvePath(base, raw.dataDir) } : {}),
+    ...(raw.models ? { models: raw.models.map((p) => resolvePath(base, p)) } : {}),
+    ...(raw.devices ? { devices: raw.devices.map((p) => resolvePath(base, p)) } : {}),
+    ...(raw.cloud?.kubeconfig !== undefined ? { cloud: { ...raw.cloud, kubeconfig: resolvePath(base, raw.cloud.kubeconfig) } } : {}),
+  };
+}
+
+function parseConfigText(path: string, text: string): unknown {
+  if (isJsonFile(path)) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw configInvalid(path, [{ path: '', message: `not valid JSON: ${message}` }]);
+    }
+  }
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    throw configInvalid(path, doc.errors.map((e) => ({ path: '', message: `not valid YAML: ${e.message}` })));
+  }
+  return doc.toJS() as unknown;
+}
+
+/**
+ * Reads and validates a config file (YAML, or JSON for *.json). Relative paths in it (dataDir,
+ * models, devices, cloud.kubeconfig) are resolved against the file's folder, so the config works
+ * from any working directory. An empty file is an empty config. Throws EDGETWIN_ERR_FILE_READ
+ * or EDGETWIN_ERR_CONFIG_INVALID (every problem in `details`).
+ */
+export function loadConfigFile(path: string): RawConfig {
+  const raw = parseConfigText(path, readTextFile(path)) ?? {};
+  const { raw: validate } = getValidators();
+  if (!validate(raw)) throw configInvalid(path, ajvErrorsToDetails(validate.errors));
+  return resolvePaths(raw, dirname(resolve(path)));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Deep merge of plain objects; arrays and scalars in `over` replace; `undefined` keeps `base`. */
+function merge(base: unknown, over: unknown): unknown {
+  if (over === undefined) return structuredClone(base);
+  if (!isPlainObject(base) || !isPlainObject(over)) return structuredClone(over);
+  const out: Record<string, unknown> = structuredClone(base);
+  for (const [key, value] of Object.entries(over)) out[key] = merge(base[key], value);
+  return out;
+}
+
+/**
+ * The effective config: `overrides` (e.g. from the command line, same shape as the file) over
+ * `raw`, then every default. Path values in `overrides` and defaults are used as given (relative to
+ * the working directory). Neither argument is modified. Throws EDGETWIN_ERR_CONFIG_INVALID listing
+ * every problem, e.g. a `--mqtt-port` out of range.
+ */
+export function resolveConfig(raw: RawConfig = {}, overrides: RawConfig = {}): EdgetwinConfig {
+  const merged = merge(raw, overrides) ?? {};
+  const { withDefaults: validate } = getValidators();
+  if (!validate(merged)) throw configInvalid('(after overrides)', ajvErrorsToDetails(validate.errors));
+  return merged;
+}

@@ -1,0 +1,281 @@
+// KubeEdge v1beta1 `Device` manifests → DeviceInstance, checked against the device's model.
+// The manifest schema follows the Device CRD (reference/kubeedge-crds/devices_v1beta1_device.yaml)
+// but is stricter where the CRD is free-form, so a file that loads here also `kubectl apply`s.
+
+import type { FromSchema } from 'json-schema-to-ts';
+import { parseAllDocuments } from 'yaml';
+import { edgetwinError, isEdgetwinError, toEdgetwinError, type EdgetwinError, type ErrorCode, type ErrorDetail } from '../errors.js';
+import { ajvErrorsToDetails, createAjv, joinDetails, type ValidateFunction } from './ajv.js';
+import { listSourceFiles, MODEL_EXTENSIONS, readTextFile } from './files.js';
+import { DNS1123_SUBDOMAIN } from './models.js';
+import type { DeviceInstance, DeviceModel, PropertyInstance, ProtocolConfig } from './types.js';
+
+export const DEVICE_API_VERSION = 'devices.kubeedge.io/v1beta1';
+const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const stringMap = { type: 'object', additionalProperties: { type: 'string' } } as const;
+const freeObject = { type: 'object' } as const;
+const cycle = { type: 'integer', minimum: 0 } as const;
+
+export const DEVICE_MANIFEST_SCHEMA = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  additionalProperties: false,
+  properties: {
+    apiVersion: { const: DEVICE_API_VERSION },
+    kind: { const: 'Device' },
+    // Objects read back from a cluster carry uid, resourceVersion, managedFields...: allowed.
+    metadata: {
+      type: 'object',
+      required: ['name'],
+      properties: {
+        name: { type: 'string', maxLength: 253, pattern: DNS1123_SUBDOMAIN },
+        namespace: { type: 'string', maxLength: 63, pattern: DNS1123_LABEL },
+        labels: stringMap,
+        annotations: stringMap,
+      },
+    },
+    // Unknown spec keys are errors: they catch typos and v1alpha2 leftovers (nodeSelector,
+    // propertyVisitors, data), which v1beta1 silently drops (kubeedge-notes §3).
+    spec: {
+      type: 'object',
+      required: ['deviceModelRef'],
+      additionalProperties: false,
+      properties: {
+        deviceModelRef: {
+          type: 'object',
+          required: ['name'],
+          properties: { name: { type: 'string', minLength: 1 } },
+        },
+        nodeName: { type: 'string' },
+        protocol: {
+          type: 'object',
+          required: ['protocolName'],
+          additionalProperties: false,
+          properties: {
+            protocolName: { type: 'string', minLength: 1 },
+            // Flat scalars: KubeEdge's DMI turns configData values into protobuf Any and fails
+            // the whole device on a nested object or array (kubeedge-notes §5.4).
+            configData: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+          },
+        },
+        properties: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['name'],
+            additionalProperties: false,
+            properties: {
+              name: { type: 'string', minLength: 1 },
+              desired: {
+                type: 'object',
+                required: ['value'],
+                additionalProperties: false,
+                properties: { value: { type: 'string' }, metadata: stringMap },
+              },
+              // Visitor configData stays free-form: the BLE visitor's dataConverter is nested.
+              visitors: {
+                type: 'object',
+                required: ['protocolName'],
+                additionalProperties: false,
+                properties: { protocolName: { type: 'string', minLength: 1 }, configData: freeObject },
+              },
+              collectCycle: cycle,
+              reportCycle: cycle,
+              reportToCloud: { type: 'boolean' },
+              pushMethod: freeObject,
+            },
+          },
+        },
+        methods: { type: 'array' },
+        stateReport: freeObject,
+      },
+    },
+    status: freeObject,
+  },
+} as const;
+
+/** A Device manifest that passed {@link DEVICE_MANIFEST_SCHEMA}. */
+export type DeviceManifest = FromSchema<typeof DEVICE_MANIFEST_SCHEMA>;
+type ManifestProperty = NonNullable<DeviceManifest['spec']['properties']>[number];
+
+let validateManifest: ValidateFunction<DeviceManifest> | undefined;
+
+function manifestValidator(): ValidateFunction<DeviceManifest> {
+  // Union types are intended (configData scalars); strict mode otherwise stays on.
+  validateManifest ??= createAjv({ allErrors: true, allowUnionTypes: true }).compile<DeviceManifest>(DEVICE_MANIFEST_SCHEMA);
+  return validateManifest;
+}
+
+/** Where a document came from, for messages: "devices/a.yaml (document 1)". */
+function describe(source: string | undefined, index: number | undefined): string {
+  const file = source ?? '(inline)';
+  return index === undefined ? file : `${file} (document ${index})`;
+}
+
+function manifestError(code: ErrorCode, where: string, details: readonly ErrorDetail[]): EdgetwinError {
+  return edgetwinError(code, `Device manifest ${where}: ${joinDetails(details)}`, details);
+}
+
+function v1alpha2Hint(obj: unknown): ErrorDetail[] {
+  const apiVersion = (obj as { apiVersion?: unknown } | null)?.apiVersion;
+  return apiVersion === 'devices.kubeedge.io/v1alpha2'
+    ? [{ path: '/apiVersion', message: 'v1alpha2 Devices are not supported: KubeEdge has no conversion, rewrite it as v1beta1' }]
+    : [];
+}
+
+/** The model-dependent checks of one `spec.properties[i]`; problems go to `problems`. */
+function toPropertyInstance(
+  prop: ManifestProperty,
+  at: string,
+  model: DeviceModel,
+  problems: ErrorDetail[],
+): PropertyInstance | undefined {
+  const propertyModel = model.properties.get(prop.name);
+  if (!propertyModel) {
+    problems.push({ path: `${at}/name`, code: 'EDGETWIN_ERR_PROPERTY_UNKNOWN', message: `property "${prop.name}" is not in model "${model.name}"` });
+    return undefined;
+  }
+  // Go's encoding/json ignores omitempty on structs, so Devices written by Go clients carry
+  // `desired: {value: ""}` on every property: treat an empty value as "no desired value".
+  const desired = prop.desired !== undefined && prop.desired.value !== '' ? prop.desired : undefined;
+  if (desired) {
+    if (propertyModel.readOnly) {
+      problems.push({ path: `${at}/desired/value`, code: 'EDGETWIN_ERR_PROPERTY_READ_ONLY', message: `property "${prop.name}" is readOnly and cannot have a desired value` });
+      return undefined;
+    }
+    const parsed = propertyModel.parse(desired.value);
+    if (!parsed.ok) {
+      problems.push({ path: `${at}/desired/value`, code: parsed.code, message: parsed.message });
+      return undefined;
+    }
+  }
+  const visitors: ProtocolConfig | undefined = prop.visitors
+    ? { protocolName: prop.visitors.protocolName, configData: prop.visitors.configData ?? {} }
+    : undefined;
+  return {
+    name: prop.name,
+    ...(desired ? { desired: desired.metadata ? { value: desired.value, metadata: desired.metadata } : { value: desired.value } } : {}),
+    ...(visitors ? { visitors } : {}),
+    ...(prop.collectCycle !== undefined ? { collectCycle: prop.collectCycle } : {}),
+    ...(prop.reportCycle !== undefined ? { reportCycle: prop.reportCycle } : {}),
+    ...(prop.reportToCloud !== undefined ? { reportToCloud: prop.reportToCloud } : {}),
+  };
+}
+
+/**
+ * Checks one already-parsed Device object (from a file or from the cluster) against its model.
+ * Throws an EdgetwinError naming `source` (and the document `index`) and the JSON pointer of every
+ * problem: EDGETWIN_ERR_MANIFEST_INVALID for a bad shape, an unknown or readOnly property;
+ * EDGETWIN_ERR_MODEL_UNKNOWN; or the value's own code when a desired value fails the model.
+ */
+export function parseDeviceManifest(
+  obj: unknown,
+  models: ReadonlyMap<string, DeviceModel>,
+  source?: string,
+  index?: number,
+): DeviceInstance {
+  const where = describe(source, index);
+  const validate = manifestValidator();
+  if (!validate(obj)) {
+    throw manifestError('EDGETWIN_ERR_MANIFEST_INVALID', where, [...v1alpha2Hint(obj), ...ajvErrorsToDetails(validate.errors)]);
+  }
+  const { metadata, spec } = obj;
+  const model = models.get(spec.deviceModelRef.name);
+  if (!model) {
+    throw manifestError('EDGETWIN_ERR_MODEL_UNKNOWN', where, [
+      { path: '/spec/deviceModelRef/name', message: `model "${spec.deviceModelRef.name}" is not loaded` },
+    ]);
+  }
+
+  const problems: ErrorDetail[] = [];
+  const properties: PropertyInstance[] = [];
+  const seen = new Set<string>();
+  (spec.properties ?? []).forEach((prop, i) => {
+    const at = `/spec/properties/${i}`;
+    if (seen.has(prop.name)) {
+      problems.push({ path: `${at}/name`, code: 'EDGETWIN_ERR_MANIFEST_INVALID', message: `property "${prop.name}" is listed twice` });
+      return;
+    }
+    seen.add(prop.name);
+    const instance = toPropertyInstance(prop, at, model, problems);
+    if (instance) properties.push(instance);
+  });
+  if (problems.length > 0) {
+    // One code for the document: the problems' own code when they agree (e.g. every failure is a
+    // desired value out of range), otherwise the generic manifest code.
+    const first = problems[0]?.code ?? 'EDGETWIN_ERR_MANIFEST_INVALID';
+    const valueCodes: readonly ErrorCode[] = ['EDGETWIN_ERR_VALUE_TYPE', 'EDGETWIN_ERR_MODEL_VALIDATION'];
+    const code = valueCodes.includes(first) && problems.every((p) => p.code === first) ? first : 'EDGETWIN_ERR_MANIFEST_INVALID';
+    throw manifestError(code, where, problems);
+  }
+
+  const namespace = metadata.namespace ?? 'default';
+  const description = metadata.annotations?.description ?? metadata.labels?.description;
+  return {
+    namespace,
+    name: metadata.name,
+    id: `${namespace}/${metadata.name}`,
+    model: model.name,
+    ...(spec.nodeName !== undefined && spec.nodeName !== '' ? { nodeName: spec.nodeName } : {}),
+    ...(description !== undefined ? { description } : {}),
+    ...(metadata.labels ? { labels: metadata.labels } : {}),
+    ...(spec.protocol ? { protocol: { protocolName: spec.protocol.protocolName, configData: spec.protocol.configData ?? {} } } : {}),
+    properties,
+    ...(source !== undefined ? { source } : {}),
+  };
+}
+
+function isOtherKind(doc: unknown): boolean {
+  const kind = (doc as { kind?: unknown }).kind;
+  return typeof kind === 'string' && kind !== 'Device';
+}
+
+/**
+ * Loads every Device in `paths` (YAML files, one or many documents each, or folders of *.yaml,
+ * *.yml, *.json). A bad document is reported in `errors` and skipped; the others load. Documents
+ * of another kind (a DeviceModel beside its Devices) and empty documents are ignored. A second
+ * device with a `<namespace>/<name>` already loaded is EDGETWIN_ERR_DEVICE_DUPLICATE; the first wins.
+ */
+export function loadDevices(
+  paths: readonly string[],
+  models: ReadonlyMap<string, DeviceModel>,
+): { devices: DeviceInstance[]; errors: EdgetwinError[] } {
+  const { files, errors } = listSourceFiles(paths, MODEL_EXTENSIONS);
+  const devices: DeviceInstance[] = [];
+  const byId = new Map<string, DeviceInstance>();
+  for (const file of files) {
+    let docs;
+    try {
+      docs = parseAllDocuments(readTextFile(file));
+    } catch (err) {
+      errors.push(isEdgetwinError(err) ? err : toEdgetwinError(err, 'EDGETWIN_ERR_MANIFEST_INVALID'));
+      continue;
+    }
+    docs.forEach((doc, index) => {
+      if (doc.errors.length > 0) {
+        const details = doc.errors.map((e) => ({ path: '', message: `not valid YAML: ${e.message}` }));
+        errors.push(manifestError('EDGETWIN_ERR_MANIFEST_INVALID', describe(file, index), details));
+        return;
+      }
+      const obj: unknown = doc.toJS();
+      if (obj === null || obj === undefined || isOtherKind(obj)) return;
+      try {
+        const device = parseDeviceManifest(obj, models, file, index);
+        const existing = byId.get(device.id);
+        if (existing) {
+          errors.push(
+            manifestError('EDGETWIN_ERR_DEVICE_DUPLICATE', describe(file, index), [
+              { path: '/metadata/name', message: `device "${device.id}" is already declared in ${existing.source ?? 'another manifest'}` },
+            ]),
+          );
+          return;
+        }
+        byId.set(device.id, device);
+        devices.push(device);
+      } catch (err) {
+        errors.push(isEdgetwinError(err) ? err : toEdgetwinError(err, 'EDGETWIN_ERR_MANIFEST_INVALID'));
+      }
+    });
+  }
+  return { devices, errors };
+}
