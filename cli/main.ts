@@ -1,0 +1,82 @@
+// The `edgetwin` command. Every failure exits non-zero with `error <CODE>: <sentence>` on
+// stderr (exit 2 for a malformed command line, 1 for everything else).
+
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { EdgetwinError, formatError, toEdgetwinError } from '../errors.js';
+import { runCommand } from './run.js';
+import { twinGet, twinSet, twinWatch } from './twin.js';
+
+const DEFAULT_BROKER = process.env.EDGETWIN_BROKER ?? 'mqtt://127.0.0.1:1883';
+
+function intOption(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function buildProgram(): Command {
+  const program = new Command('edgetwin')
+    .description('Field devices as typed, synced twins on an edge node (KubeEdge-compatible MQTT API).')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('start the broker, the twins and the store; print a ready line; stop on SIGINT/SIGTERM')
+    .option('-c, --config <file>', 'config file (YAML or JSON); the flags below override it')
+    .option('--mqtt-port <n>', 'MQTT port (0 = any free port)', intOption(0, 65535))
+    .option('--mqtt-host <host>', 'MQTT listen address')
+    .option('--data-dir <dir>', 'where the SQLite store lives')
+    .option('--node-name <name>', "this node's name (Device spec.nodeName)")
+    .option('--models <path>', 'a model file or folder (repeatable)', collect)
+    .option('--devices <path>', 'a Device manifest file or folder (repeatable)', collect)
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+    .action(async (opts: Parameters<typeof runCommand>[0]) => runCommand(opts));
+
+  const twin = program.command('twin').description("read, set and watch a device's twin over MQTT");
+  const brokerOpts = (cmd: Command): Command =>
+    cmd
+      .option('-b, --broker <url>', 'broker URL (or EDGETWIN_BROKER)', DEFAULT_BROKER)
+      .option('-t, --timeout <ms>', 'how long to wait for an answer', intOption(1, 3_600_000), 5000);
+  brokerOpts(twin.command('get <device>').description('print the twin of <namespace>/<name>')).action(
+    async (device: string, opts: { broker: string; timeout: number }) => twinGet(device, opts),
+  );
+  brokerOpts(
+    twin
+      .command('set <device> <assignments...>')
+      .description('set desired values, e.g. `twin set default/thermostat setpoint=21`')
+      .option('--actual', 'report actual values instead (as a mapper would)'),
+  ).action(async (device: string, pairs: string[], opts: { broker: string; timeout: number; actual?: boolean }) => twinSet(device, pairs, opts));
+  brokerOpts(
+    twin
+      .command('watch <device>')
+      .description('print documents, deltas and results as JSON lines until Ctrl-C')
+      .option('-n, --count <n>', 'exit after n events', intOption(1, Number.MAX_SAFE_INTEGER)),
+  ).action(async (device: string, opts: { broker: string; timeout: number; count?: number }) => twinWatch(device, opts));
+
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0; // --help, --version
+      process.stderr.write(`error EDGETWIN_ERR_CLI_USAGE: ${err.message.replace(/^error: /, '')}\n`);
+      return 2;
+    }
+    const e: EdgetwinError = toEdgetwinError(err);
+    process.stderr.write(`error ${formatError(e)}\n`);
+    return e.code === 'EDGETWIN_ERR_CLI_USAGE' ? 2 : 1;
+  }
+}

@@ -1,0 +1,117 @@
+// A typed client of the twin's MQTT API, over any Bus (an MQTT connection or the in-process
+// bus). Used by the CLI and by mappers; apps can use it too. Requests carry a fresh event_id
+// and wait for the answer that echoes it.
+
+import { randomUUID } from 'node:crypto';
+import { edgetwinError, type ErrorCode } from '../errors.js';
+import { deviceTopic, parseDeviceId, type Bus, type DeviceTopicKind, type Subscription } from '../eventbus/index.js';
+import type { DeviceTwinDelta, DeviceTwinDocument, DeviceTwinResult, DeviceTwinUpdate, MsgTwin, ResultMessage } from './wire.js';
+
+export interface TwinClientOptions {
+  /** How long to wait for an answer (default 5000 ms). */
+  readonly timeoutMs?: number;
+}
+
+export type TwinEvent =
+  | { readonly kind: 'document'; readonly message: DeviceTwinDocument }
+  | { readonly kind: 'delta'; readonly message: DeviceTwinDelta }
+  | { readonly kind: 'result'; readonly message: DeviceTwinResult | ResultMessage };
+
+function isErrorResult(m: unknown): m is ResultMessage {
+  return typeof m === 'object' && m !== null && typeof (m as { code?: unknown }).code === 'number';
+}
+
+function splitId(id: string): { namespace: string; name: string } {
+  const parsed = parseDeviceId(id);
+  if (!parsed) throw edgetwinError('EDGETWIN_ERR_CLI_USAGE', `"${id}" is not a device id: use <namespace>/<name> (DNS-1123 names)`);
+  return parsed;
+}
+
+export class TwinClient {
+  private readonly bus: Bus;
+  private readonly timeoutMs: number;
+
+  constructor(bus: Bus, opts: TwinClientOptions = {}) {
+    this.bus = bus;
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+  }
+
+  /** `twin/get` → the device's twins. Throws the coded error of an error answer. */
+  async get(id: string): Promise<DeviceTwinResult> {
+    const { namespace, name } = splitId(id);
+    return this.request(namespace, name, 'twin/get', 'twin/get/result', {});
+  }
+
+  /** `twin/update` → the update result. */
+  async update(id: string, twin: Record<string, MsgTwin | null>, version?: number): Promise<DeviceTwinResult> {
+    const { namespace, name } = splitId(id);
+    return this.request(namespace, name, 'twin/update', 'twin/update/result', { twin, ...(version !== undefined ? { version } : {}) });
+  }
+
+  /** Sets desired (expected) values, e.g. `{ setpoint: '21' }`. */
+  setDesired(id: string, values: Record<string, string>): Promise<DeviceTwinResult> {
+    const twin: Record<string, MsgTwin> = {};
+    for (const [k, v] of Object.entries(values)) twin[k] = { expected: { value: v } };
+    return this.update(id, twin);
+  }
+
+  /** Reports actual values, as a mapper does. */
+  reportActual(id: string, values: Record<string, string>): Promise<DeviceTwinResult> {
+    const twin: Record<string, MsgTwin> = {};
+    for (const [k, v] of Object.entries(values)) twin[k] = { actual: { value: v } };
+    return this.update(id, twin);
+  }
+
+  /** Streams a device's documents, deltas and update results until the subscription is removed. */
+  async watch(id: string, onEvent: (e: TwinEvent) => void): Promise<Subscription> {
+    const { namespace, name } = splitId(id);
+    const kinds: Array<[DeviceTopicKind, TwinEvent['kind']]> = [
+      ['twin/update/document', 'document'],
+      ['twin/update/delta', 'delta'],
+      ['twin/update/result', 'result'],
+    ];
+    const subs = await Promise.all(
+      kinds.map(([kind, event]) =>
+        this.bus.subscribe(deviceTopic(namespace, name, kind), (_topic, payload) => {
+          const message = JSON.parse(payload.toString('utf8')) as never;
+          onEvent({ kind: event, message });
+        }),
+      ),
+    );
+    return { unsubscribe: async () => void (await Promise.all(subs.map((s) => s.unsubscribe()))) };
+  }
+
+  private async request<T>(namespace: string, name: string, kind: DeviceTopicKind, answer: DeviceTopicKind, body: object): Promise<T> {
+    const eventId = randomUUID();
+    let settle!: { resolve: (v: T) => void; reject: (e: unknown) => void };
+    const done = new Promise<T>((resolve, reject) => (settle = { resolve, reject }));
+    const sub = await this.bus.subscribe(
+      deviceTopic(namespace, name, answer),
+      (_topic, payload) => {
+        let message: unknown;
+        try {
+          message = JSON.parse(payload.toString('utf8'));
+        } catch {
+          return;
+        }
+        if ((message as { event_id?: unknown }).event_id !== eventId) return;
+        if (isErrorResult(message)) {
+          const code = (message.error_code ?? 'EDGETWIN_ERR_INTERNAL') as ErrorCode;
+          settle.reject(edgetwinError(code, message.reason, message.errors ?? []));
+        } else settle.resolve(message as T);
+      },
+      { qos: 1 },
+    );
+    const timer = setTimeout(() => {
+      settle.reject(edgetwinError('EDGETWIN_ERR_TIMEOUT', `no answer on ${deviceTopic(namespace, name, answer)} within ${this.timeoutMs} ms: is edgetwin running and the device bound?`));
+    }, this.timeoutMs);
+    try {
+      const message: DeviceTwinUpdate | { event_id: string; timestamp: number } = { event_id: eventId, timestamp: Date.now(), ...body } as DeviceTwinUpdate;
+      await this.bus.publish(deviceTopic(namespace, name, kind), JSON.stringify(message), { qos: 1 });
+      return await done;
+    } finally {
+      clearTimeout(timer);
+      await sub.unsubscribe();
+    }
+  }
+}

@@ -1,0 +1,126 @@
+// The composition root: builds every module from the config and starts and stops them in
+// order. Start: store → models and devices → twin → broker → serve topics. Stop: the reverse,
+// with in-flight commits flushed before the store closes.
+
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { formatError, type EdgetwinError } from '../errors.js';
+import { DeviceTwin, SqliteTwinStore, type TwinStore } from '../devicetwin/index.js';
+import { EmbeddedBroker } from '../eventbus/index.js';
+import {
+  BUNDLED_MODELS_DIR,
+  loadDevices,
+  loadModels,
+  type DeviceInstance,
+  type DeviceModel,
+  type EdgetwinConfig,
+} from '../schemas/index.js';
+
+export interface EdgeCoreOptions {
+  readonly config: EdgetwinConfig;
+  readonly logger: Logger;
+}
+
+export interface StartupReport {
+  readonly models: number;
+  readonly devices: number;
+  /** Models and manifests that were skipped, each with its coded error. */
+  readonly problems: readonly EdgetwinError[];
+}
+
+export class EdgeCore {
+  readonly config: EdgetwinConfig;
+  private readonly logger: Logger;
+  private store?: TwinStore;
+  private broker?: EmbeddedBroker;
+  private twinModule?: DeviceTwin;
+  private models = new Map<string, DeviceModel>();
+  private devices: DeviceInstance[] = [];
+  private stopping?: Promise<void>;
+
+  constructor(opts: EdgeCoreOptions) {
+    this.config = opts.config;
+    this.logger = opts.logger;
+  }
+
+  get brokerUrl(): string {
+    if (!this.broker) throw new Error('edgetwin is not started');
+    return this.broker.url;
+  }
+
+  get twin(): DeviceTwin {
+    if (!this.twinModule) throw new Error('edgetwin is not started');
+    return this.twinModule;
+  }
+
+  get bus(): EmbeddedBroker {
+    if (!this.broker) throw new Error('edgetwin is not started');
+    return this.broker;
+  }
+
+  get storePath(): string {
+    return path.join(this.config.dataDir, 'edgetwin.db');
+  }
+
+  async start(): Promise<StartupReport> {
+    const { config, logger } = this;
+    const problems: EdgetwinError[] = [];
+
+    const modelPaths = [...(config.bundledModels ? [BUNDLED_MODELS_DIR] : []), ...config.models];
+    const loaded = loadModels(modelPaths);
+    this.models = loaded.models;
+    problems.push(...loaded.errors);
+    const devs = loadDevices(config.devices, this.models);
+    this.devices = devs.devices;
+    problems.push(...devs.errors);
+    for (const p of problems) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
+
+    this.store = new SqliteTwinStore({ path: this.storePath, synchronous: config.store.synchronous, logger: logger.child({ module: 'store' }) });
+    this.broker = new EmbeddedBroker({
+      host: config.mqtt.host,
+      port: config.mqtt.port,
+      maxPayloadBytes: config.mqtt.maxPayloadBytes,
+      logger: logger.child({ module: 'eventbus' }),
+    });
+    this.twinModule = new DeviceTwin({
+      bus: this.broker,
+      store: this.store,
+      nodeName: config.nodeName,
+      logger: logger.child({ module: 'devicetwin' }),
+      limits: { maxPayloadBytes: config.mqtt.maxPayloadBytes, maxDepth: 16 },
+    });
+    try {
+      await this.twinModule.start();
+      await this.broker.start();
+      const bound = this.devices.map((instance) => ({ instance, model: this.models.get(instance.model)! }));
+      await this.twinModule.setDevices(bound);
+      this.twinModule.listen();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    return { models: this.models.size, devices: this.devices.length, problems };
+  }
+
+  /** Stops everything in reverse order; idempotent and safe after a failed start. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const errors: unknown[] = [];
+    const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(err);
+        this.logger.error({ err }, `stopping ${what} failed`);
+      }
+    };
+    if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
+    if (this.broker) await step('broker', () => this.broker!.close());
+    if (this.store) await step('store', () => this.store!.close());
+    if (errors.length > 0) throw errors[0];
+  }
+}

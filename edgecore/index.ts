@@ -1,0 +1,3 @@
+// edgecore/: the composition root (config → modules → start/stop), logging.
+export { EdgeCore, type EdgeCoreOptions, type StartupReport } from './app.js';
+export { createLogger, silentLogger, type Logger } from './logger.js';
