@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`): installs the Debian peers the interop tests use if
+# they are missing (sessions and CI run as root), builds (tests spawn the compiled CLI), runs
+# every test, and ends with a plain `N passed, N failed` line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export npm_config_nodedir=/usr
+
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
+command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
+command -v socat >/dev/null 2>&1 || need+=(socat)
+/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing test peers: ${need[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
+      || echo "warning: could not install ${need[*]}; the interop tests that need them will be skipped"
+  else
+    echo "warning: not root, cannot install ${need[*]}; the interop tests that need them will be skipped"
+  fi
+fi
+
+[ -d node_modules ] || npm ci
+npm run build --silent || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+
+rm -f .vitest-report.json
+npx vitest run --reporter=default --reporter=json --outputFile=.vitest-report.json "$@"
+rc=$?
+if [ -f .vitest-report.json ]; then
+  node -e '
+    const r = require("./.vitest-report.json");
+    const failed = r.numFailedTests + (r.numFailedTestSuites || 0) - (r.testResults || []).filter((s) => s.status === "failed" && (s.assertionResults || []).some((a) => a.status === "failed")).length;
+    console.log(`${r.numPassedTests} passed, ${Math.max(failed, r.numFailedTests)} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  '
+else
+  echo "0 passed, 1 failed"
+  [ $rc -eq 0 ] && rc=1
+fi
+exit $rc
