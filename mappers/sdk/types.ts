@@ -1,0 +1,71 @@
+// The mapper contract. Writing a mapper for a new protocol means implementing MapperFactory
+// and DeviceDriver, nothing else: the runtime (runtime.ts) owns scheduling, the per-connection
+// queue, change filtering, closed-loop writes, retries and availability.
+
+import type { Logger } from 'pino';
+import type { EdgetwinError } from '../../errors.js';
+import type { DeviceInstance, DeviceModel, JsonSchema, PropertyInstance, PropertyModel, PropertyValue } from '../../schemas/index.js';
+
+/** One property as a driver sees it: its model, its manifest entry and its validated visitor config. */
+export interface DriverProperty<V = unknown> {
+  readonly name: string;
+  readonly model: PropertyModel;
+  readonly instance: PropertyInstance;
+  /** `visitors.configData`, validated against the factory's visitorConfigSchema. */
+  readonly visitor: V;
+}
+
+/** A device as a driver sees it. */
+export interface DriverDevice<P = unknown, V = unknown> {
+  readonly id: string;
+  readonly instance: DeviceInstance;
+  readonly model: DeviceModel;
+  /** `spec.protocol.configData`, validated against the factory's protocolConfigSchema. */
+  readonly protocol: P;
+  readonly properties: readonly DriverProperty<V>[];
+}
+
+export type ReadResult =
+  | { readonly ok: true; readonly value: PropertyValue }
+  | { readonly ok: false; readonly error: EdgetwinError };
+
+/** Pushed by drivers that can subscribe (e.g. BLE notifications). */
+export type ValueSink = (property: string, result: ReadResult) => void;
+
+export type DriverState = 'online' | 'offline' | 'unhealthy' | 'unknown';
+
+export interface MapperContext {
+  readonly logger: Logger;
+  /** Injectable clock for tests (ms). */
+  readonly now: () => number;
+}
+
+export interface DeviceDriver {
+  /**
+   * Reads a batch of properties (one device) so a driver can coalesce them (Modbus: one
+   * request per contiguous register run). Resolves with one result per property, in order;
+   * a per-property failure is a result, not a rejection. Rejects only when the whole batch
+   * failed (e.g. connection lost: EDGETWIN_ERR_MAPPER_CONNECTION). Must honour `signal`.
+   */
+  read(properties: readonly DriverProperty[], signal: AbortSignal): Promise<readonly ReadResult[]>;
+  /** Writes one value (already validated against the model). Rejects with a coded error. */
+  write(property: DriverProperty, value: PropertyValue, signal: AbortSignal): Promise<void>;
+  /** Optional push: the driver calls `sink` on every new value; returns the unsubscribe function. */
+  subscribe?(properties: readonly DriverProperty[], sink: ValueSink): Promise<() => Promise<void>>;
+  /** The driver's own view of the connection. */
+  state(): DriverState;
+  /** Releases sockets and timers; idempotent. */
+  close(): Promise<void>;
+}
+
+export interface MapperFactory<P = unknown, V = unknown> {
+  /** Matches `spec.protocol.protocolName` (and `visitors.protocolName`). */
+  readonly protocol: string;
+  readonly protocolConfigSchema: JsonSchema;
+  readonly visitorConfigSchema: JsonSchema;
+  /**
+   * Creates the driver for one device. Must not fail because the device is unreachable: the
+   * driver connects lazily on first use and reconnects by itself after a drop.
+   */
+  connect(ctx: MapperContext, device: DriverDevice<P, V>): DeviceDriver;
+}
