@@ -1,3 +1,8 @@
 // eventbus/: the embedded aedes broker, the in-process bus, the KubeEdge topic grammar.
 export * from './topics.js';
 export type * from './bus.js';
+export { EmbeddedBroker } from './broker.js';
+export type { BrokerStats, EmbeddedBrokerOptions, SubscribeOptions } from './broker.js';
+export type { ClientInfo, PublishAuthorizer, SubscribeAuthorizer } from './admission.js';
+export { MqttBus } from './mqtt-bus.js';
+export type { MqttBusOptions, MqttBusStats, MqttBusSubscribeOptions } from './mqtt-bus.js';

@@ -124,18 +124,50 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
   return undefined;
 }
 
-/** MQTT topic filter matching (`+` one level, `#` the rest), [MQTT-4.7.1]. */
+// Character codes for the hot path in topicMatches.
+const PLUS = 43;
+const HASH = 35;
+const DOLLAR = 36;
+
+/**
+ * MQTT topic filter matching (`+` one level, `#` the rest), [MQTT-4.7.1]. A filter that starts
+ * with a wildcard never matches a topic that starts with `$` [MQTT-4.7.2-1], so `#` does not
+ * see `$hw/...` or `$SYS/...` (brokers apply the same rule; local dispatch must agree).
+ */
 export function topicMatches(filter: string, topic: string): boolean {
   if (filter === topic) return true;
+  const first = filter.charCodeAt(0);
+  if ((first === PLUS || first === HASH) && topic.charCodeAt(0) === DOLLAR) return false;
   const f = filter.split('/');
   const t = topic.split('/');
   for (let i = 0; i < f.length; i++) {
     const level = f[i];
+    // [MQTT-4.7.1-2]: `sport/#` also matches the parent level `sport`.
     if (level === '#') return i < t.length || (i === t.length && i > 0);
     if (i >= t.length) return false;
     if (level !== '+' && level !== t[i]) return false;
   }
   return f.length === t.length;
+}
+
+/** A topic a client may PUBLISH to: non-empty, no wildcards [MQTT-3.3.2-2], no NUL [MQTT-1.5.3-2]. */
+export function isValidTopicName(topic: string): boolean {
+  return topic.length > 0 && !topic.includes('+') && !topic.includes('#') && !topic.includes('\u0000');
+}
+
+/**
+ * A topic filter a client may SUBSCRIBE to: non-empty, `#` only as the whole last level
+ * [MQTT-4.7.1-2], `+` only as a whole level [MQTT-4.7.1-3], no NUL [MQTT-1.5.3-2].
+ */
+export function isValidTopicFilter(filter: string): boolean {
+  if (filter.length === 0 || filter.includes('\u0000')) return false;
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i] ?? '';
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) return false;
+    if (level.includes('+') && level !== '+') return false;
+  }
+  return true;
 }
 
 /** The subscriptions the twin module serves (what KubeEdge's eventbus subscribes to, §1). */

@@ -1,0 +1,333 @@
+// The bus over an MQTT connection (mqtt.js 5): for a module running in its own process, or
+// against an outside broker (mosquitto). Several local handlers share one broker subscription
+// per filter; messages are dispatched to them by filter here.
+
+import type { Socket } from 'node:net';
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { pino, type Logger } from 'pino';
+import { edgetwinError, toEdgetwinError } from '../errors.js';
+import type { Bus, MessageHandler, Payload, PublishOptions, Subscription } from './bus.js';
+import { FilterIndex } from './filter-index.js';
+import { isValidTopicFilter, isValidTopicName } from './topics.js';
+
+export interface MqttBusOptions {
+  /** `mqtt://host:port` (also mqtts://, ws://, as mqtt.js accepts). */
+  readonly url: string;
+  readonly clientId?: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly logger?: Logger;
+  /** How long start() keeps trying before EDGETWIN_ERR_BROKER_CONNECT. Default 10 s. */
+  readonly connectTimeoutMs?: number;
+  /** Reconnect backoff: first delay and cap (ms), doubled per failed attempt, ±20 % jitter. Default 1 s → 30 s. */
+  readonly reconnectBaseMs?: number;
+  readonly reconnectMaxMs?: number;
+  /**
+   * 4 (MQTT 3.1.1, default; all aedes speaks) or 5. With 5 each filter gets a subscription
+   * identifier and messages are dispatched by it [MQTT-3.3.4-4]: exact even when a broker sends
+   * one copy per overlapping subscription (mosquitto does; 3.1.1 allows it, [MQTT-3.3.5-1]).
+   */
+  readonly protocolVersion?: 4 | 5;
+}
+
+export interface MqttBusSubscribeOptions {
+  readonly qos?: 0 | 1;
+  /** Groups subscriptions so `unsubscribeAll(owner)` removes them in one call. */
+  readonly owner?: string;
+}
+
+export interface MqttBusStats {
+  readonly connected: boolean;
+  /** Successful CONNACKs, the first included. */
+  readonly connects: number;
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+}
+
+/** One broker subscription, shared by the local handlers of its filter. */
+interface FilterState {
+  readonly id: number;
+  qos: 0 | 1;
+  refs: number;
+  ready: Promise<void>;
+}
+
+interface Local {
+  readonly handler: MessageHandler;
+}
+
+const CLOSE_GRACE_MS = 2_000;
+
+export class MqttBus implements Bus {
+  private readonly options: MqttBusOptions;
+  private readonly log: Logger;
+  private readonly index = new FilterIndex<Local>();
+  private readonly filters = new Map<string, FilterState>();
+  private readonly byId = new Map<number, string>();
+  private readonly owned = new Map<string, Set<Subscription>>();
+  private readonly counters = { connects: 0, messagesIn: 0, messagesOut: 0 };
+  private client: MqttClient | undefined;
+  private attempt = 0;
+  private nextId = 1;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: MqttBusOptions) {
+    this.options = options;
+    this.log = options.logger ?? pino({ level: 'silent' });
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  async start(): Promise<void> {
+    if (this.client) throw edgetwinError('EDGETWIN_ERR_INTERNAL', 'The MQTT bus is already started.');
+    const timeoutMs = this.options.connectTimeoutMs ?? 10_000;
+    const clientOptions: IClientOptions = {
+      protocolVersion: this.options.protocolVersion ?? 4,
+      clean: true,
+      // mqtt.js records subscriptions for resubscription only while reconnectPeriod > 0
+      // (client.js subscribe); the backoff below keeps it positive.
+      resubscribe: true,
+      reconnectPeriod: this.backoff(0),
+      // A refused CONNACK otherwise stops reconnecting for good (handlers/connack.js).
+      reconnectOnConnackError: true,
+      connectTimeout: timeoutMs,
+      ...(this.options.clientId !== undefined ? { clientId: this.options.clientId } : {}),
+      ...(this.options.username !== undefined ? { username: this.options.username } : {}),
+      ...(this.options.password !== undefined ? { password: this.options.password } : {}),
+    };
+    const client = connect(this.options.url, clientOptions);
+    this.client = client;
+    // mqtt.js has no noDelay option and builds a new socket per attempt; the CONNECT is the
+    // first packet written on each, so that is where Nagle is switched off.
+    client.on('packetsend', (packet) => {
+      if (packet.cmd === 'connect') (client.stream as Partial<Socket>).setNoDelay?.(true);
+    });
+    client.on('connect', () => {
+      this.counters.connects++;
+      this.attempt = 0;
+      client.options.reconnectPeriod = this.backoff(0);
+      this.log.info({ url: redact(this.options.url) }, 'MQTT connected');
+    });
+    // Emitted before each reconnect attempt: the period set here is the wait after it fails.
+    client.on('reconnect', () => {
+      client.options.reconnectPeriod = this.backoff(++this.attempt);
+    });
+    client.on('offline', () => this.log.warn({ url: redact(this.options.url) }, 'MQTT connection lost; reconnecting'));
+    client.on('error', (err) => this.log.debug({ err }, 'MQTT client error'));
+    client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
+    try {
+      await firstConnect(client, timeoutMs);
+    } catch (err) {
+      this.client = undefined;
+      client.end(true);
+      throw edgetwinError(
+        'EDGETWIN_ERR_BROKER_CONNECT',
+        `Cannot connect to ${redact(this.options.url)} within ${timeoutMs} ms: ${(err as Error).message}.`,
+        [],
+        err,
+      );
+    }
+  }
+
+  async publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<void> {
+    const client = this.running();
+    if (!isValidTopicName(topic)) {
+      throw edgetwinError('EDGETWIN_ERR_TOPIC_INVALID', `Cannot publish to ${JSON.stringify(topic)}: not a topic name.`);
+    }
+    this.counters.messagesOut++;
+    try {
+      // Resolves on PUBACK for QoS 1, once written for QoS 0; queued while offline.
+      await client.publishAsync(topic, payload, { qos: options.qos ?? 0, retain: options.retain ?? false });
+    } catch (err) {
+      throw toEdgetwinError(err, 'EDGETWIN_ERR_BROKER_CONNECT');
+    }
+  }
+
+  async subscribe(filter: string, handler: MessageHandler, options: MqttBusSubscribeOptions = {}): Promise<Subscription> {
+    const client = this.running();
+    if (!isValidTopicFilter(filter)) {
+      throw edgetwinError('EDGETWIN_ERR_TOPIC_INVALID', `Cannot subscribe to ${JSON.stringify(filter)}: not a topic filter.`);
+    }
+    const qos = options.qos ?? 0;
+    let state = this.filters.get(filter);
+    if (!state) {
+      state = { id: this.nextId++, qos, refs: 0, ready: Promise.resolve() };
+      this.filters.set(filter, state);
+      this.byId.set(state.id, filter);
+      state.ready = this.brokerSubscribe(client, filter, state);
+    } else if (state.qos < qos) {
+      // [MQTT-3.8.4-3]: subscribing again replaces the subscription, here with the higher QoS.
+      state.qos = qos;
+      state.ready = this.brokerSubscribe(client, filter, state);
+    }
+    state.refs++;
+    try {
+      await state.ready;
+    } catch (err) {
+      await this.release(filter, state);
+      throw toEdgetwinError(err);
+    }
+    const local: Local = { handler };
+    this.index.add(filter, local);
+    let active = true;
+    const { owner } = options;
+    const subscription: Subscription = {
+      unsubscribe: async () => {
+        if (!active) return;
+        active = false;
+        if (owner !== undefined) this.owned.get(owner)?.delete(subscription);
+        this.index.remove(filter, local);
+        await this.release(filter, state);
+      },
+    };
+    if (owner !== undefined) {
+      let set = this.owned.get(owner);
+      if (!set) this.owned.set(owner, (set = new Set()));
+      set.add(subscription);
+    }
+    return subscription;
+  }
+
+  /** Removes every subscription made with `{ owner }`. */
+  async unsubscribeAll(owner: string): Promise<void> {
+    const set = this.owned.get(owner);
+    if (!set) return;
+    this.owned.delete(owner);
+    await Promise.all([...set].map((s) => s.unsubscribe()));
+  }
+
+  stats(): MqttBusStats {
+    return { connected: this.connected, ...this.counters };
+  }
+
+  /** Disconnects (DISCONNECT sent if connected, so no will fires); idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private running(): MqttClient {
+    if (!this.client || this.closing) throw edgetwinError('EDGETWIN_ERR_INTERNAL', 'The MQTT bus is not running.');
+    return this.client;
+  }
+
+  private async brokerSubscribe(client: MqttClient, filter: string, state: FilterState): Promise<void> {
+    const v5 = this.options.protocolVersion === 5;
+    await client.subscribeAsync(filter, {
+      qos: state.qos,
+      ...(v5 ? { properties: { subscriptionIdentifier: state.id } } : {}),
+    });
+  }
+
+  /** Drops one reference to a broker subscription; the last one unsubscribes. */
+  private async release(filter: string, state: FilterState): Promise<void> {
+    if (--state.refs > 0 || this.filters.get(filter) !== state) return;
+    this.filters.delete(filter);
+    this.byId.delete(state.id);
+    const client = this.client;
+    if (!client || this.closing) return;
+    try {
+      await client.unsubscribeAsync(filter);
+    } catch (err) {
+      this.log.warn({ err, filter }, 'MQTT unsubscribe failed');
+    }
+  }
+
+  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    this.counters.messagesIn++;
+    const ids = packet.properties?.subscriptionIdentifier;
+    if (ids === undefined) {
+      for (const local of this.index.match(topic)) this.dispatch(local.handler, topic, payload);
+      return;
+    }
+    for (const id of Array.isArray(ids) ? ids : [ids]) {
+      const filter = this.byId.get(id);
+      if (filter === undefined) continue;
+      for (const local of this.index.valuesOf(filter)) this.dispatch(local.handler, topic, payload);
+    }
+  }
+
+  /** Runs a handler; its exception or rejection is logged, never propagated. */
+  private dispatch(handler: MessageHandler, topic: string, payload: Buffer): void {
+    try {
+      // MQTT 3.1.1 does not say who published; the origin stays empty.
+      const result = handler(topic, payload, {});
+      if (result instanceof Promise) result.catch((err: unknown) => this.log.error({ err, topic }, 'subscriber failed'));
+    } catch (err) {
+      this.log.error({ err, topic }, 'subscriber failed');
+    }
+  }
+
+  /** Exponential backoff with ±20 % jitter so a fleet does not reconnect in lockstep. */
+  private backoff(attempt: number): number {
+    const base = this.options.reconnectBaseMs ?? 1_000;
+    const max = this.options.reconnectMaxMs ?? 30_000;
+    const delay = Math.min(max, base * 2 ** Math.min(attempt, 30));
+    return Math.max(1, Math.round(delay * (0.8 + Math.random() * 0.4)));
+  }
+
+  private async shutdown(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.owned.clear();
+    // A graceful end waits for in-flight QoS 1 acks; a broker that never answers must not
+    // hold close() forever, so fall back to a forced end after a grace period.
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), CLOSE_GRACE_MS);
+    });
+    try {
+      const graceful = client.connected ? client.endAsync(false).then(() => 'ended' as const) : grace;
+      if ((await Promise.race([graceful, grace])) === 'timeout') await client.endAsync(true);
+    } finally {
+      clearTimeout(timer);
+      client.removeAllListeners();
+      this.log.info('MQTT bus closed');
+    }
+  }
+}
+
+/**
+ * Resolves on the first CONNACK. Socket errors (ECONNREFUSED, ...) are retried by mqtt.js's
+ * reconnect until `timeoutMs`; a refused CONNACK (numeric return code) fails at once.
+ */
+function firstConnect(client: MqttClient, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let last: Error | undefined;
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      client.off('connect', onConnect);
+      client.off('error', onError);
+    };
+    const onConnect = (): void => {
+      cleanup();
+      resolve();
+    };
+    const onError = (err: Error): void => {
+      last = err;
+      if (typeof (err as { code?: unknown }).code === 'number') {
+        cleanup();
+        reject(err);
+      }
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(last ?? new Error('no CONNACK'));
+    }, timeoutMs);
+    client.on('connect', onConnect);
+    client.on('error', onError);
+  });
+}
+
+/** The URL without its password, for logs and error messages. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}
