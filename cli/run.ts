@@ -1,7 +1,7 @@
 // `edgetwin run`: start everything, print one ready line, stop cleanly on SIGINT/SIGTERM.
 
 import { EdgeCore, createLogger } from '../edgecore/index.js';
-import { loadConfigFile, resolveConfig, type ConfigOverrides } from '../schemas/index.js';
+import { loadConfigFile, resolveConfig, type RawConfig } from '../schemas/index.js';
 
 export interface RunOptions {
   readonly config?: string;
@@ -17,14 +17,16 @@ export interface RunOptions {
 export async function runCommand(opts: RunOptions): Promise<void> {
   // A config that fails its schema is refused here, before anything starts.
   const raw = opts.config ? loadConfigFile(opts.config) : {};
-  const overrides: ConfigOverrides = {
-    ...(opts.mqttPort !== undefined ? { mqttPort: opts.mqttPort } : {}),
-    ...(opts.mqttHost !== undefined ? { mqttHost: opts.mqttHost } : {}),
+  // --models/--devices add to what the config names; the other flags replace its values.
+  const overrides: RawConfig = {
     ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
     ...(opts.nodeName !== undefined ? { nodeName: opts.nodeName } : {}),
-    ...(opts.models !== undefined ? { models: opts.models } : {}),
-    ...(opts.devices !== undefined ? { devices: opts.devices } : {}),
-    ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),
+    ...(opts.models !== undefined ? { models: [...(raw.models ?? []), ...opts.models] } : {}),
+    ...(opts.devices !== undefined ? { devices: [...(raw.devices ?? []), ...opts.devices] } : {}),
+    ...(opts.mqttPort !== undefined || opts.mqttHost !== undefined
+      ? { mqtt: { ...(opts.mqttPort !== undefined ? { port: opts.mqttPort } : {}), ...(opts.mqttHost !== undefined ? { host: opts.mqttHost } : {}) } }
+      : {}),
+    ...(opts.logLevel !== undefined ? { log: { level: opts.logLevel as NonNullable<RawConfig['log']>['level'] } } : {}),
   };
   const config = resolveConfig(raw, overrides);
   const logger = createLogger(config.log.level);
