@@ -1,0 +1,108 @@
+// The SQLite schema and its migrations. The schema version lives in `PRAGMA user_version` (a
+// field of the database header, so it commits and rolls back with the transaction that sets it).
+// A migration is appended, never edited: a database in the field may have run any prefix of the
+// list. Migration i (0-based) takes the database from version i to version i + 1.
+
+import type { Database } from 'better-sqlite3';
+
+import { edgetwinError } from '../../errors.js';
+
+export type Migration = (db: Database) => void;
+
+export const MIGRATIONS: readonly Migration[] = [
+  // v1: membership, device rows and one row per twin.
+  //
+  // Twins are columns, not a JSON blob: a commit rewrites only the changed properties' rows, and
+  // columns are a third the size of the equivalent JSON (50 MB vs 170 MB for 100k devices × 5
+  // twins) and readable with the sqlite3 shell. WITHOUT ROWID keys the table by
+  // (device_id, property), so one device's twins sit together and load in key order.
+  //
+  // `members` and `devices` are separate because StoredData returns them as separate lists: a
+  // device can be a member before any twin state is committed, and open() returns exactly what was
+  // committed. Removing a member deletes its device row and (by cascade) its twins, as KubeEdge
+  // deletes the device, attr and twin rows together (kubeedge-notes §2, SQLite).
+  (db) => {
+    db.exec(`
+      CREATE TABLE members (
+        id          TEXT NOT NULL PRIMARY KEY,
+        namespace   TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        model       TEXT NOT NULL,
+        description TEXT,
+        origin      TEXT NOT NULL
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE devices (
+        id          TEXT NOT NULL PRIMARY KEY,
+        namespace   TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        version     INTEGER NOT NULL DEFAULT 0,
+        state       TEXT NOT NULL DEFAULT 'unknown',
+        last_online TEXT NOT NULL DEFAULT ''
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE twins (
+        device_id      TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+        property       TEXT NOT NULL,
+        type           TEXT NOT NULL,
+        optional       INTEGER NOT NULL,
+        expected       TEXT,
+        expected_ts    INTEGER,
+        actual         TEXT,
+        actual_ts      INTEGER,
+        expected_cloud INTEGER NOT NULL,
+        expected_edge  INTEGER NOT NULL,
+        actual_cloud   INTEGER NOT NULL,
+        actual_edge    INTEGER NOT NULL,
+        ack_state      TEXT,
+        ack_code       TEXT,
+        ack_reason     TEXT,
+        ack_ts         INTEGER,
+        PRIMARY KEY (device_id, property),
+        CHECK ((expected IS NULL) = (expected_ts IS NULL)),
+        CHECK ((actual IS NULL) = (actual_ts IS NULL)),
+        CHECK ((ack_state IS NULL) = (ack_ts IS NULL))
+      ) STRICT, WITHOUT ROWID;
+    `);
+  },
+];
+
+/** The version this code writes: the length of the migration list. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function schemaVersion(db: Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Brings the database to `migrations.length`, one transaction per migration, and returns the
+ * versions applied. Each step re-reads the version inside a write (IMMEDIATE) transaction, so two
+ * processes opening the same new file cannot both run a migration. A database newer than the code
+ * is refused: its rows may mean something this code does not know, and writing to it could
+ * corrupt them.
+ */
+export function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  const target = migrations.length;
+  const applied: number[] = [];
+  const step = db.transaction((): number | undefined => {
+    const current = schemaVersion(db);
+    if (current > target) {
+      throw edgetwinError(
+        'EDGETWIN_ERR_STORE_OPEN',
+        `the database ${db.name} is at schema version ${current}, newer than this edgetwin knows (${target}); ` +
+          'it was written by a newer edgetwin: upgrade edgetwin, or point it at another data directory',
+      );
+    }
+    const migration = migrations[current];
+    if (migration === undefined) return undefined;
+    migration(db);
+    // user_version takes no bound parameters; `current + 1` is an integer we computed.
+    db.pragma(`user_version = ${current + 1}`);
+    return current + 1;
+  });
+  // One migration per transaction, so a failure keeps the versions already reached.
+  for (let version = step.immediate(); version !== undefined; version = step.immediate()) {
+    applied.push(version);
+  }
+  return applied;
+}

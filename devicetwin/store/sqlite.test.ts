@@ -1,0 +1,157 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import type { StoreChange } from '../types.js';
+import { device, member, twin, twinStoreConformance } from './conformance.js';
+import { SCHEMA_VERSION } from './schema.js';
+import { SqliteTwinStore, type SqliteTwinStoreOptions } from './sqlite.js';
+
+twinStoreConformance('SqliteTwinStore', (dir) => new SqliteTwinStore({ path: join(dir, 'twins.db') }));
+twinStoreConformance('SqliteTwinStore (synchronous=full)', (dir) =>
+  new SqliteTwinStore({ path: join(dir, 'twins.db'), synchronous: 'full' }));
+
+describe('SqliteTwinStore', () => {
+  let dir = '';
+  const stores: SqliteTwinStore[] = [];
+  const make = (options: Partial<SqliteTwinStoreOptions> = {}): SqliteTwinStore => {
+    const store = new SqliteTwinStore({ path: join(dir, 'twins.db'), ...options });
+    stores.push(store);
+    return store;
+  };
+  /** A second connection to the same file, as an operator's sqlite3 shell would be. */
+  const peer = (): Database.Database => new Database(join(dir, 'twins.db'));
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'edgetwin-sqlite-'));
+  });
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+    chmodSync(dir, 0o700);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates the parent directory and uses WAL with foreign keys enforced', async () => {
+    const store = new SqliteTwinStore({ path: join(dir, 'a', 'b', 'twins.db') });
+    stores.push(store);
+    await store.open();
+    const db = new Database(join(dir, 'a', 'b', 'twins.db'), { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.pragma('foreign_key_list(twins)')).toEqual([expect.objectContaining({ table: 'devices', on_delete: 'CASCADE' })]);
+    db.close();
+  });
+
+  it('refuses a database from a newer edgetwin with EDGETWIN_ERR_STORE_OPEN and leaves it untouched', async () => {
+    const db = peer();
+    db.exec('CREATE TABLE future (x INTEGER)');
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    await expect(make().open()).rejects.toMatchObject({
+      code: 'EDGETWIN_ERR_STORE_OPEN',
+      message: expect.stringContaining('newer than this edgetwin knows'),
+    });
+    const after = peer();
+    expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION + 1);
+    after.close();
+  });
+
+  it('reports a file that is not a database with EDGETWIN_ERR_STORE_OPEN and what to do', async () => {
+    writeFileSync(join(dir, 'twins.db'), 'not a database, just some text that is long enough to have a header'.repeat(20));
+    await expect(make().open()).rejects.toMatchObject({
+      code: 'EDGETWIN_ERR_STORE_OPEN',
+      message: expect.stringContaining('move it aside'),
+      cause: expect.objectContaining({ code: 'SQLITE_NOTADB' }),
+    });
+  });
+
+  it('reports an unknown stored value with EDGETWIN_ERR_STORE_OPEN', async () => {
+    const store = make();
+    await store.open();
+    await store.commit([{ kind: 'twins', device: device('ns/a', { t: twin() }) }]);
+    await store.close();
+    const db = peer();
+    db.exec("UPDATE twins SET type = 'quaternion'");
+    db.close();
+    await expect(make().open()).rejects.toMatchObject({
+      code: 'EDGETWIN_ERR_STORE_OPEN',
+      message: expect.stringContaining("twin ns/a t has unknown type 'quaternion'"),
+    });
+  });
+
+  it('refuses to be opened twice, and pragmas the store owns', async () => {
+    const store = make();
+    await store.open();
+    await expect(store.open()).rejects.toMatchObject({ code: 'EDGETWIN_ERR_STORE_OPEN' });
+    await expect(make({ pragmas: { synchronous: 'OFF' } }).open()).rejects.toMatchObject({ code: 'EDGETWIN_ERR_STORE_OPEN' });
+    await expect(make({ pragmas: { 'cache_size; DROP TABLE twins': 1 } }).open()).rejects.toMatchObject({
+      code: 'EDGETWIN_ERR_STORE_OPEN',
+    });
+  });
+
+  it('a full disk rejects the whole group with EDGETWIN_ERR_STORE_WRITE and applies none of it', async () => {
+    // max_page_count caps the file as a full disk would, and fails with the same SQLITE_FULL.
+    const store = make({ pragmas: { max_page_count: 32 } });
+    await store.open();
+    const kept = device('ns/kept', { t: twin({ actual: { value: '1', timestamp: 1 } }) });
+    await store.commit([{ kind: 'twins', device: kept }]);
+
+    const big = 'x'.repeat(2000);
+    const group: Promise<void>[] = [];
+    group.push(store.commit([{ kind: 'member', entry: member('ns/small') }]));
+    for (let i = 0; i < 100; i++) {
+      group.push(store.commit([{ kind: 'twins', device: device(`ns/big-${i}`, { t: twin({ actual: { value: big, timestamp: 1 } }) }) }]));
+    }
+    group.push(store.commit([{ kind: 'unmember', id: kept.id }]));
+    const results = await Promise.allSettled(group);
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    expect(results[0]).toMatchObject({
+      status: 'rejected',
+      reason: {
+        code: 'EDGETWIN_ERR_STORE_WRITE',
+        message: expect.stringContaining('the disk is full'),
+        cause: expect.objectContaining({ code: 'SQLITE_FULL' }),
+      },
+    });
+
+    // Still usable: a change that fits commits, and the failed group left no trace.
+    const after = device('ns/after', { t: twin() });
+    await store.commit([{ kind: 'twins', device: after }]);
+    await store.close();
+    const { devices, members } = await make().open();
+    expect(devices.map((d) => d.id).sort()).toEqual(['ns/after', 'ns/kept']);
+    expect(members).toEqual([]);
+  });
+
+  it('a lock held by another process fails the group with SQLITE_BUSY; the next group succeeds', async () => {
+    const store = make({ pragmas: { busy_timeout: 10 } });
+    await store.open();
+    const other = peer();
+    other.exec('BEGIN IMMEDIATE');
+    const change: StoreChange = { kind: 'twins', device: device('ns/a', { t: twin() }) };
+    await expect(store.commit([change])).rejects.toMatchObject({
+      code: 'EDGETWIN_ERR_STORE_WRITE',
+      message: expect.stringContaining('another process holds a lock'),
+      cause: expect.objectContaining({ code: 'SQLITE_BUSY' }),
+    });
+    other.exec('ROLLBACK');
+    other.close();
+    await store.commit([change]);
+    await store.close();
+    expect((await make().open()).devices).toEqual([change.device]);
+  });
+
+  // root ignores file modes, so this runs only for an ordinary user.
+  it.skipIf(process.getuid?.() === 0)('a read-only directory fails the open with EDGETWIN_ERR_STORE_OPEN', async () => {
+    const ro = join(dir, 'ro');
+    mkdirSync(ro);
+    chmodSync(ro, 0o500);
+    await expect(new SqliteTwinStore({ path: join(ro, 'twins.db') }).open()).rejects.toMatchObject({
+      code: 'EDGETWIN_ERR_STORE_OPEN',
+    });
+    chmodSync(ro, 0o700);
+  });
+});

@@ -1,0 +1,255 @@
+// The SQLite TwinStore (better-sqlite3). better-sqlite3 is synchronous, so a flush runs whole
+// between two turns of the event loop: every commit() queued before it is in its transaction,
+// and none can arrive during it.
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+
+import { edgetwinError, isEdgetwinError, type ErrorCode } from '../../errors.js';
+import type { StoreChange, StoredData, TwinStore } from '../types.js';
+import { coalesce, splitId, type DevicePlan } from './coalesce.js';
+import { loadAll, prepareWriters, twinParams, type Writers } from './rows.js';
+import { migrate, SCHEMA_VERSION } from './schema.js';
+
+export type StoreLogger = Pick<Logger, 'debug' | 'info' | 'warn'>;
+
+export interface SqliteTwinStoreOptions {
+  /** The database file; its directory is created if missing. */
+  readonly path: string;
+  /**
+   * Both modes use a write-ahead log (WAL), so a crash never corrupts the database.
+   * - `normal` (default): `synchronous=NORMAL`. A commit that has resolved survives a crash of
+   *   the process (kill -9, OOM kill): its WAL frames are in the kernel's page cache, which the
+   *   kernel writes out. A power cut or kernel panic can lose the last commits before the next
+   *   checkpoint, never the database. Default because edge nodes run on SD cards and eMMC, where
+   *   an fsync per group costs milliseconds and flash wear, and what a power cut loses is the most
+   *   recent twin changes, which mappers re-report on their next cycle.
+   * - `full`: `synchronous=FULL` also fsyncs the WAL on every commit (once per group, not per
+   *   change), so a resolved commit survives power loss too. Choose it when desired values from
+   *   apps or the cloud must never be lost.
+   */
+  readonly synchronous?: 'normal' | 'full';
+  /**
+   * Extra PRAGMAs applied after the store's own, e.g. `{ cache_size: -16000, busy_timeout: 250 }`.
+   * `journal_mode`, `synchronous` and `foreign_keys` are the store's and cannot be set here.
+   */
+  readonly pragmas?: Readonly<Record<string, string | number>>;
+  readonly logger?: StoreLogger;
+}
+
+/**
+ * How long a write waits for another connection's lock (an operator's sqlite3 shell, a backup)
+ * before it fails. The wait blocks the event loop, so it is kept short of MQTT keep-alives.
+ */
+const BUSY_TIMEOUT_MS = 2000;
+/** After a checkpoint the WAL file is truncated to this size rather than left at its peak. */
+const JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024;
+const OWN_PRAGMAS = new Set(['journal_mode', 'synchronous', 'foreign_keys']);
+
+interface Pending {
+  readonly changes: readonly StoreChange[];
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
+const noop = (): void => {};
+const silent: StoreLogger = { debug: noop, info: noop, warn: noop };
+
+export class SqliteTwinStore implements TwinStore {
+  readonly #path: string;
+  readonly #synchronous: 'normal' | 'full';
+  readonly #pragmas: Readonly<Record<string, string | number>>;
+  readonly #log: StoreLogger;
+  #db: Database.Database | undefined;
+  #writeGroup: Database.Transaction<(plans: Map<string, DevicePlan>) => void> | undefined;
+  #pending: Pending[] = [];
+  #flushScheduled: NodeJS.Immediate | undefined;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: SqliteTwinStoreOptions) {
+    this.#path = options.path;
+    this.#synchronous = options.synchronous ?? 'normal';
+    this.#pragmas = options.pragmas ?? {};
+    this.#log = options.logger ?? silent;
+  }
+
+  open(): Promise<StoredData> {
+    // The executor turns a throw into a rejection.
+    return new Promise((resolve) => resolve(this.#open()));
+  }
+
+  commit(changes: readonly StoreChange[]): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError());
+    if (this.#db === undefined) {
+      return Promise.reject(edgetwinError('EDGETWIN_ERR_STORE_CLOSED', 'the store is not open: await open() before commit()'));
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ changes, resolve, reject });
+      // The first commit of a tick schedules the flush; later ones ride along. setImmediate runs
+      // after the pending I/O callbacks, so a burst of MQTT messages read together shares it.
+      this.#flushScheduled ??= setImmediate(() => this.#flush());
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= new Promise((resolve) => resolve(this.#close()));
+    return this.#closing;
+  }
+
+  #open(): StoredData {
+    if (this.#closed) throw closedError();
+    if (this.#db !== undefined) throw edgetwinError('EDGETWIN_ERR_STORE_OPEN', `the store at ${this.#path} is already open`);
+    const started = performance.now();
+    let db: Database.Database | undefined;
+    try {
+      const pragmas = checkPragmas(this.#pragmas);
+      mkdirSync(dirname(this.#path), { recursive: true });
+      db = new Database(this.#path, { timeout: BUSY_TIMEOUT_MS });
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') {
+        // WAL needs shared memory; some network file systems lack it. The rollback journal is
+        // just as safe, only slower and blocking readers during writes.
+        this.#log.warn({ path: this.#path, mode }, 'SQLite refused WAL mode; using its rollback journal');
+      }
+      db.pragma(`synchronous = ${this.#synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+      db.pragma('foreign_keys = ON');
+      db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
+      for (const pragma of pragmas) db.pragma(pragma);
+      const applied = migrate(db);
+      if (applied.length > 0) this.#log.info({ path: this.#path, applied }, 'store schema migrated');
+      const writers = prepareWriters(db);
+      const data = loadAll(db);
+      this.#db = db;
+      this.#writeGroup = db.transaction((plans: Map<string, DevicePlan>) => writePlans(writers, plans));
+      this.#log.debug(
+        { path: this.#path, schema: SCHEMA_VERSION, devices: data.devices.length, members: data.members.length,
+          ms: Math.round(performance.now() - started) },
+        'store opened',
+      );
+      return data;
+    } catch (err) {
+      db?.close();
+      if (isEdgetwinError(err)) throw err;
+      throw edgetwinError(
+        'EDGETWIN_ERR_STORE_OPEN',
+        `could not open the store at ${this.#path}: ${messageOf(err)}; ${hint(err, 'EDGETWIN_ERR_STORE_OPEN')}`,
+        [],
+        err,
+      );
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = undefined;
+    const group = this.#pending;
+    this.#pending = [];
+    if (group.length === 0 || this.#writeGroup === undefined) return;
+    try {
+      // IMMEDIATE takes the write lock up front; a deferred BEGIN could fail with SQLITE_BUSY at
+      // its first write without waiting for busy_timeout when another connection holds the lock.
+      this.#writeGroup.immediate(coalesce(group.map((p) => p.changes)));
+    } catch (err) {
+      // better-sqlite3 has rolled the transaction back: nothing of the group was applied.
+      const error = edgetwinError(
+        'EDGETWIN_ERR_STORE_WRITE',
+        `could not commit ${group.length} change group(s) to ${this.#path}; nothing was applied: ` +
+          `${messageOf(err)}; ${hint(err, 'EDGETWIN_ERR_STORE_WRITE')}`,
+        [],
+        err,
+      );
+      this.#log.warn({ err: error, path: this.#path }, 'store commit failed');
+      for (const p of group) p.reject(error);
+      return;
+    }
+    for (const p of group) p.resolve();
+  }
+
+  #close(): void {
+    this.#closed = true;
+    if (this.#flushScheduled !== undefined) clearImmediate(this.#flushScheduled);
+    const db = this.#db;
+    if (db === undefined) return;
+    this.#flush();
+    this.#db = undefined;
+    this.#writeGroup = undefined;
+    try {
+      // SQLite recommends `optimize` before closing a long-lived connection; the TRUNCATE
+      // checkpoint folds the WAL into the database so the next open does not replay it.
+      db.pragma('optimize');
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (err) {
+      // The WAL is still complete and the next open replays it; closing must still happen.
+      this.#log.warn({ err, path: this.#path }, 'store checkpoint on close failed');
+    }
+    db.close();
+  }
+}
+
+function writePlans(w: Writers, plans: Map<string, DevicePlan>): void {
+  for (const plan of plans.values()) {
+    const { id } = plan;
+    if (plan.reset) {
+      w.deleteMember.run(id);
+      w.deleteDevice.run(id); // twins go with it (ON DELETE CASCADE)
+    }
+    if (plan.member !== undefined) {
+      const m = plan.member;
+      w.upsertMember.run(id, m.namespace, m.name, m.model, m.description ?? null, m.origin);
+    }
+    if (plan.device !== undefined) w.upsertDeviceVersion.run(id, plan.device.namespace, plan.device.name, plan.device.version);
+    if (plan.state !== undefined) {
+      const { namespace, name } = plan.device ?? splitId(id);
+      w.upsertDeviceState.run(id, namespace, name, plan.state.state, plan.state.lastOnline);
+    }
+    if (plan.replaceTwins) w.deleteTwins.run(id);
+    for (const [property, twin] of plan.twins) {
+      if (twin === null) w.deleteTwin.run(id, property);
+      else w.upsertTwin.run(...twinParams(id, property, twin));
+    }
+  }
+}
+
+function checkPragmas(pragmas: Readonly<Record<string, string | number>>): string[] {
+  return Object.entries(pragmas).map(([name, value]) => {
+    // Pragmas take no bound parameters, so names and values are checked before being spliced in.
+    if (!/^[a-z_]+$/.test(name) || OWN_PRAGMAS.has(name) || !/^-?[\w.]+$/.test(String(value))) {
+      throw edgetwinError(
+        'EDGETWIN_ERR_STORE_OPEN',
+        `the store option pragmas.${name} = ${JSON.stringify(value)} is not allowed ` +
+          `(a lowercase pragma name other than ${[...OWN_PRAGMAS].join(', ')}, and a number or word)`,
+      );
+    }
+    return `${name} = ${value}`;
+  });
+}
+
+function closedError(): Error {
+  return edgetwinError('EDGETWIN_ERR_STORE_CLOSED', 'the store is closed (edgetwin is shutting down); the change was not saved');
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** What an operator should do about a failure, by SQLite result code or errno. */
+function hint(err: unknown, code: ErrorCode): string {
+  const cause = err instanceof Database.SqliteError ? err.code
+    : err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : '';
+  if (cause === 'SQLITE_FULL' || cause === 'ENOSPC') return 'the disk is full: free space on it, then retry';
+  if (cause.startsWith('SQLITE_READONLY') || cause === 'EACCES' || cause === 'EPERM' || cause === 'EROFS') {
+    return 'the database file or its directory is not writable: check permissions and that the file system is mounted read-write';
+  }
+  if (cause.startsWith('SQLITE_BUSY') || cause.startsWith('SQLITE_LOCKED')) {
+    return 'another process holds a lock on the database: stop it (only one edgetwin may use a data directory)';
+  }
+  if (cause === 'SQLITE_NOTADB' || cause.startsWith('SQLITE_CORRUPT')) {
+    return 'the file is not a usable SQLite database: move it aside (edgetwin starts a new one) or restore a backup';
+  }
+  if (cause.startsWith('SQLITE_IOERR')) return 'the disk reported an I/O error: check the storage device';
+  if (cause.startsWith('SQLITE_CANTOPEN')) return 'check that the path names a file in a directory edgetwin can write to';
+  return code === 'EDGETWIN_ERR_STORE_OPEN' ? 'check the data directory' : 'the change can be retried';
+}
