@@ -5,6 +5,7 @@
 import { Ajv2020, type ErrorObject, type Options, type ValidateFunction } from 'ajv/dist/2020.js';
 import formatsModule, { type FormatsPlugin } from 'ajv-formats';
 import type { ErrorDetail } from '../errors.js';
+import { PATTERN_DESCRIPTIONS } from './names.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the whole
 // `module.exports`, whose `.default` is the plugin. Accept either shape.
@@ -69,6 +70,10 @@ export function ajvErrorToDetail(error: ErrorObject): ErrorDetail {
       const key = stringParam(params, 'propertyName') ?? '';
       return { path: `${at}/${escapePointerToken(key)}`, message: 'is not a valid key name' };
     }
+    case 'pattern': {
+      const described = PATTERN_DESCRIPTIONS.get(stringParam(params, 'pattern') ?? '');
+      return { path: at, message: described ? `must be ${described}` : (error.message ?? 'must match its pattern') };
+    }
     case 'enum': {
       const allowed = Array.isArray(params.allowedValues) ? params.allowedValues.map(showValue).join(', ') : '';
       return { path: at, message: `must be one of ${allowed}` };
@@ -87,11 +92,19 @@ export function ajvErrorToDetail(error: ErrorObject): ErrorDetail {
 export function ajvErrorsToDetails(errors: readonly ErrorObject[] | null | undefined): ErrorDetail[] {
   const details: ErrorDetail[] = [];
   const seen = new Set<string>();
+  // A failed propertyNames first reports its inner failure (e.g. `pattern`), marked with
+  // `propertyName` but pointing at the parent; its sentence is kept for the propertyNames error,
+  // which points at the key itself.
+  const nameProblems = new Map<string, string>();
   for (const error of errors ?? []) {
     if (error.keyword === 'if') continue;
-    // propertyNames emits the inner failure (e.g. `pattern`) with the same params; keep one.
-    if (error.keyword !== 'propertyNames' && (error.params as Record<string, unknown>).propertyName !== undefined) continue;
-    const detail = ajvErrorToDetail(error);
+    if (error.keyword !== 'propertyNames' && error.propertyName !== undefined) {
+      nameProblems.set(error.propertyName, ajvErrorToDetail(error).message);
+      continue;
+    }
+    let detail = ajvErrorToDetail(error);
+    const nameProblem = nameProblems.get(stringParam(error.params as Record<string, unknown>, 'propertyName') ?? '');
+    if (error.keyword === 'propertyNames' && nameProblem) detail = { ...detail, message: `is not a valid key name: ${nameProblem}` };
     const key = `${detail.path ?? ''}\u0000${detail.message}`;
     if (seen.has(key)) continue;
     seen.add(key);

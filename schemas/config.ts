@@ -8,7 +8,7 @@ import { parseDocument } from 'yaml';
 import { edgetwinError, type EdgetwinError, type ErrorDetail } from '../errors.js';
 import { ajvErrorsToDetails, createAjv, joinDetails, type ValidateFunction } from './ajv.js';
 import { isJsonFile, readTextFile } from './files.js';
-import { DNS1123_SUBDOMAIN } from './models.js';
+import { DNS1123_SUBDOMAIN } from './names.js';
 
 const port = (defaultPort: number) => ({ type: 'integer', minimum: 0, maximum: 65535, default: defaultPort }) as const;
 const host = { type: 'string', minLength: 1, default: '127.0.0.1' } as const;

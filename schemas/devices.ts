@@ -7,11 +7,10 @@ import { parseAllDocuments } from 'yaml';
 import { edgetwinError, isEdgetwinError, toEdgetwinError, type EdgetwinError, type ErrorCode, type ErrorDetail } from '../errors.js';
 import { ajvErrorsToDetails, createAjv, joinDetails, type ValidateFunction } from './ajv.js';
 import { listSourceFiles, MODEL_EXTENSIONS, readTextFile } from './files.js';
-import { DNS1123_SUBDOMAIN } from './models.js';
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN } from './names.js';
 import type { DeviceInstance, DeviceModel, PropertyInstance, ProtocolConfig } from './types.js';
 
 export const DEVICE_API_VERSION = 'devices.kubeedge.io/v1beta1';
-const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } } as const;
 const freeObject = { type: 'object' } as const;
 const cycle = { type: 'integer', minimum: 0 } as const;

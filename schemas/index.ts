@@ -11,7 +11,8 @@ export type {
   DeviceInstance,
 } from './types.js';
 
-export { BUNDLED_MODELS_DIR, compileModel, findBundledModelsDir, loadModels, DNS1123_SUBDOMAIN, TWIN_KEY } from './models.js';
+export { BUNDLED_MODELS_DIR, compileModel, findBundledModelsDir, loadModels } from './models.js';
+export { DNS1123_LABEL, DNS1123_SUBDOMAIN, TWIN_KEY } from './names.js';
 export { DEVICE_API_VERSION, DEVICE_MANIFEST_SCHEMA, loadDevices, parseDeviceManifest, type DeviceManifest } from './devices.js';
 export { CONFIG_SCHEMA, loadConfigFile, resolveConfig, type EdgetwinConfig, type RawConfig } from './config.js';
 export { createPropertyModel, kubeTypeOf, type PropertyModelInit } from './values.js';

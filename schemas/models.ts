@@ -9,13 +9,10 @@ import { parseDocument } from 'yaml';
 import { edgetwinError, isEdgetwinError, toEdgetwinError, type EdgetwinError, type ErrorDetail } from '../errors.js';
 import { ajvErrorsToDetails, createAjv, escapePointerToken, joinDetails, type Ajv } from './ajv.js';
 import { isJsonFile, listSourceFiles, MODEL_EXTENSIONS, readTextFile } from './files.js';
+import { DNS1123_SUBDOMAIN, TWIN_KEY } from './names.js';
 import type { DeviceModel, JsonSchema, PropertyModel } from './types.js';
 import { createPropertyModel, kubeTypeOf } from './values.js';
 
-/** Kubernetes object names (DNS-1123 subdomain): a model's title, a Device's metadata.name. */
-export const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-/** KubeEdge's twin key rule (dtcommon ValidateTwinKey; kubeedge-notes §2): every property is a twin key. */
-export const TWIN_KEY = '^[a-zA-Z0-9-_.,:/@#]{1,128}$';
 export const JSON_SCHEMA_2020_12 = 'https://json-schema.org/draft/2020-12/schema';
 
 /** What edgetwin requires of a model beyond being valid JSON Schema. */
@@ -79,7 +76,11 @@ function isObject(value: unknown): value is JsonSchema {
  * when the schema has it.
  */
 function compileErrorDetail(err: unknown, at: string, schema: JsonSchema): ErrorDetail {
-  const message = err instanceof Error ? err.message : String(err);
+  const raw = err instanceof Error ? err.message : String(err);
+  // The location suffixes are relative to the subschema ajv was given, so they only mislead.
+  const message = raw
+    .replace(/^strict mode: (.*?)(?: at "[^"]*")?(?: \(\w+\))?$/, '$1 (strict mode)')
+    .replace(/ ignored in schema at path "[^"]*"$/, '');
   const keyword = /keyword:? "([^"]+)"/.exec(message)?.[1] ?? (/unknown format/.test(message) ? 'format' : undefined);
   const path = keyword !== undefined && keyword in schema ? `${at}/${escapePointerToken(keyword)}` : at;
   return { path, message };
@@ -107,7 +108,10 @@ export function compileModel(schema: unknown, source?: string): DeviceModel {
 
   const { models, values, rules } = getCompilers();
   const problems: ErrorDetail[] = [];
-  if (!models.validateSchema(schema)) problems.push(...ajvErrorsToDetails(models.errors));
+  // validateSchema throws on a $schema it does not know; the rules report that one.
+  if (schema.$schema === undefined || schema.$schema === JSON_SCHEMA_2020_12) {
+    if (!models.validateSchema(schema)) problems.push(...ajvErrorsToDetails(models.errors));
+  }
   if (!rules(schema)) {
     const seen = new Set(problems.map((p) => p.path));
     problems.push(...ajvErrorsToDetails(rules.errors).filter((p) => !seen.has(p.path)));
