@@ -79,7 +79,7 @@ export class EdgeCore {
     this.broker = new EmbeddedBroker({
       host: config.mqtt.host,
       port: config.mqtt.port,
-      maxPayloadBytes: config.mqtt.maxPayloadBytes,
+      maxPayloadBytes: Math.max(config.mqtt.maxPacketBytes, config.mqtt.maxPayloadBytes),
       logger: logger.child({ module: 'eventbus' }),
     });
     this.twinModule = new DeviceTwin({

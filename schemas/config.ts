@@ -35,7 +35,11 @@ export const CONFIG_SCHEMA = {
       properties: {
         host,
         port: port(1883),
+        // The largest twin payload parsed; a larger one is answered EDGETWIN_ERR_PAYLOAD_TOO_LARGE.
         maxPayloadBytes: { type: 'integer', minimum: 1, default: 262144 },
+        // The largest MQTT PUBLISH the broker accepts at all: a client sending more is
+        // disconnected before the body is buffered (eventbus/frame-guard.ts).
+        maxPacketBytes: { type: 'integer', minimum: 1024, default: 1048576 },
       },
     },
     store: {
