@@ -1,0 +1,75 @@
+// Runs the real `edgetwin` command (bin/edgetwin.js → the compiled dist/) as a child process.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { REPO } from './helpers.js';
+
+export const BIN = path.join(REPO, 'bin', 'edgetwin.js');
+/** The process tests need the compiled CLI (`npm test` builds it first). */
+export const BUILT = existsSync(path.join(REPO, 'dist', 'cli', 'main.js'));
+
+export interface RunningEdge {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly port: number;
+  readonly readyLine: string;
+  /** SIGTERM and wait for exit; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Everything the process printed so far. */
+  output(): { stdout: string; stderr: string };
+}
+
+/** Spawns `edgetwin run ARGS` and resolves once it prints its ready line. */
+export function spawnEdge(args: readonly string[], timeoutMs = 15_000): Promise<RunningEdge> {
+  const child = spawn(process.execPath, [BIN, 'run', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`edgetwin did not get ready in ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    const onData = (): void => {
+      const m = /^edgetwin ready: broker (mqtt:\/\/[^:]+:(\d+)),.*$/m.exec(stdout);
+      if (!m) return;
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      resolve({
+        child,
+        url: m[1]!,
+        port: Number(m[2]),
+        readyLine: m[0],
+        output: () => ({ stdout, stderr }),
+        stop: async (signal = 'SIGTERM') => {
+          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+          return exited;
+        },
+      });
+    };
+    child.stdout.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`edgetwin exited (${code}) before it was ready\nstdout: ${stdout}\nstderr: ${stderr}`));
+    });
+  });
+}
+
+/** Runs `edgetwin ARGS` to completion. */
+export function runCli(args: readonly string[], timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
