@@ -1,0 +1,153 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { isEdgetwinError, type EdgetwinError } from '../errors.js';
+import { loadConfigFile, resolveConfig, type EdgetwinConfig, type RawConfig } from './config.js';
+
+const DEFAULTS: EdgetwinConfig = {
+  nodeName: 'edge-node',
+  dataDir: './data',
+  models: [],
+  bundledModels: true,
+  devices: [],
+  mqtt: { host: '127.0.0.1', port: 1883, maxPayloadBytes: 262144, maxPacketBytes: 1048576 },
+  store: { synchronous: 'normal' },
+  log: { level: 'info' },
+  metrics: { enabled: true, host: '127.0.0.1', port: 9464 },
+  cloud: {},
+};
+
+function thrown(fn: () => unknown): EdgetwinError {
+  try {
+    fn();
+  } catch (err) {
+    if (isEdgetwinError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('resolveConfig', () => {
+  it('fills every default', () => {
+    expect(resolveConfig()).toEqual(DEFAULTS);
+    expect(resolveConfig({ mqtt: {} })).toEqual(DEFAULTS);
+  });
+
+  it('types the resolved config with every field present (kubeconfig stays optional)', () => {
+    expectTypeOf<EdgetwinConfig['mqtt']['port']>().toEqualTypeOf<number>();
+    expectTypeOf<EdgetwinConfig['log']['level']>().toEqualTypeOf<'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'>();
+    expectTypeOf<EdgetwinConfig['devices']>().toEqualTypeOf<string[]>();
+    expectTypeOf<EdgetwinConfig['cloud']['kubeconfig']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<RawConfig['mqtt']>().toEqualTypeOf<{ host?: string; port?: number; maxPayloadBytes?: number; maxPacketBytes?: number } | undefined>();
+  });
+
+  it('applies overrides over the file, deep per section, arrays replaced', () => {
+    const raw: RawConfig = { nodeName: 'edge-1', devices: ['/a', '/b'], mqtt: { host: '0.0.0.0', port: 1884 } };
+    const config = resolveConfig(raw, { mqtt: { port: 0 }, devices: ['/c'], dataDir: '/tmp/x' });
+    expect(config).toEqual({ ...DEFAULTS, nodeName: 'edge-1', dataDir: '/tmp/x', devices: ['/c'], mqtt: { ...DEFAULTS.mqtt, host: '0.0.0.0', port: 0 } });
+  });
+
+  it('modifies neither argument', () => {
+    const raw: RawConfig = { mqtt: { port: 1 } };
+    const overrides: RawConfig = { log: { level: 'debug' } };
+    resolveConfig(raw, overrides);
+    expect({ raw, overrides }).toEqual({ raw: { mqtt: { port: 1 } }, overrides: { log: { level: 'debug' } } });
+  });
+
+  it('rejects a bad override, e.g. a port out of range', () => {
+    const err = thrown(() => resolveConfig({}, { mqtt: { port: 70000 } }));
+    expect(err.code).toBe('EDGETWIN_ERR_CONFIG_INVALID');
+    expect(err.details).toEqual([{ path: '/mqtt/port', message: 'must be <= 65535' }]);
+  });
+
+  it('lists every error with its JSON pointer', () => {
+    const bad = {
+      nodeName: 'Edge 1',
+      extra: true,
+      mqtt: { port: -1, maxPayloadBytes: 'big', tls: {} },
+      store: { synchronous: 'off' },
+      log: { level: 'verbose' },
+      metrics: { enabled: 'yes' },
+      models: ['', 3],
+      cloud: { kubeconfig: 5 },
+    } as unknown as RawConfig;
+    const err = thrown(() => resolveConfig(bad));
+    expect(err.code).toBe('EDGETWIN_ERR_CONFIG_INVALID');
+    expect(err.details.map((d) => d.path).sort()).toEqual(
+      [
+        '/nodeName',
+        '/extra',
+        '/mqtt/port',
+        '/mqtt/maxPayloadBytes',
+        '/mqtt/tls',
+        '/store/synchronous',
+        '/log/level',
+        '/metrics/enabled',
+        '/models/0',
+        '/models/1',
+        '/cloud/kubeconfig',
+      ].sort(),
+    );
+    expect(err.message).toContain('11 problems');
+    expect(err.details.find((d) => d.path === '/log/level')?.message).toMatch(/must be one of "fatal", "error"/);
+    expect(err.details.find((d) => d.path === '/extra')?.message).toBe('is not an allowed key');
+  });
+});
+
+describe('loadConfigFile', () => {
+  const root = mkdtempSync(join(tmpdir(), 'edgetwin-config-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const file = (name: string, text: string): string => {
+    const path = join(root, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('reads YAML and resolves relative paths against the file folder', () => {
+    const path = file(
+      'edgetwin.yaml',
+      'nodeName: edge-1\ndataDir: ./data\nmodels: [models, /abs/models]\ndevices:\n  - ./devices\ncloud:\n  kubeconfig: ../kube/config\n',
+    );
+    expect(loadConfigFile(path)).toEqual({
+      nodeName: 'edge-1',
+      dataDir: join(root, 'data'),
+      models: [join(root, 'models'), '/abs/models'],
+      devices: [join(root, 'devices')],
+      cloud: { kubeconfig: join(root, '..', 'kube', 'config') },
+    });
+  });
+
+  it('adds no defaults (resolveConfig does)', () => {
+    expect(loadConfigFile(file('min.yaml', 'mqtt:\n  port: 1885\n'))).toEqual({ mqtt: { port: 1885 } });
+  });
+
+  it('reads JSON', () => {
+    expect(loadConfigFile(file('c.json', '{"log": {"level": "debug"}}'))).toEqual({ log: { level: 'debug' } });
+  });
+
+  it('treats an empty file as an empty config', () => {
+    expect(loadConfigFile(file('empty.yaml', '# all defaults\n'))).toEqual({});
+  });
+
+  it('rejects a file that fails the schema, naming the file and every problem', () => {
+    const path = file('bad.yaml', 'mqtt:\n  port: "1883"\nlog: {level: loud}\nnodes: 2\n');
+    const err = thrown(() => loadConfigFile(path));
+    expect(err.code).toBe('EDGETWIN_ERR_CONFIG_INVALID');
+    expect(err.message).toContain(path);
+    expect(err.details.map((d) => d.path)).toEqual(['/nodes', '/mqtt/port', '/log/level']);
+  });
+
+  it('rejects malformed YAML and JSON as invalid config', () => {
+    expect(thrown(() => loadConfigFile(file('syntax.yaml', 'mqtt: [\n'))).code).toBe('EDGETWIN_ERR_CONFIG_INVALID');
+    expect(thrown(() => loadConfigFile(file('dup.yaml', 'nodeName: a\nnodeName: b\n'))).code).toBe('EDGETWIN_ERR_CONFIG_INVALID');
+    expect(thrown(() => loadConfigFile(file('syntax.json', '{"mqtt": '))).code).toBe('EDGETWIN_ERR_CONFIG_INVALID');
+    expect(thrown(() => loadConfigFile(file('list.yaml', '- a\n- b\n'))).details).toEqual([{ path: '', message: 'must be object' }]);
+  });
+
+  it('reports a missing file as EDGETWIN_ERR_FILE_READ', () => {
+    const err = thrown(() => loadConfigFile(join(root, 'nope.yaml')));
+    expect(err.code).toBe('EDGETWIN_ERR_FILE_READ');
+    expect(err.message).toContain('nope.yaml');
+  });
+});
