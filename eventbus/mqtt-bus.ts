@@ -23,9 +23,12 @@ export interface MqttBusOptions {
   readonly reconnectBaseMs?: number;
   readonly reconnectMaxMs?: number;
   /**
-   * 4 (MQTT 3.1.1, default; all aedes speaks) or 5. With 5 each filter gets a subscription
-   * identifier and messages are dispatched by it [MQTT-3.3.4-4]: exact even when a broker sends
-   * one copy per overlapping subscription (mosquitto does; 3.1.1 allows it, [MQTT-3.3.5-1]).
+   * 4 (MQTT 3.1.1, default; all aedes speaks) or 5. Under 4, a message is dispatched to every
+   * local filter it matches; aedes and mosquitto 2.0 send one copy per client however many of
+   * its filters overlap, but 3.1.1 lets a broker send one per subscription [MQTT-3.3.5-1], and
+   * then overlapping handlers would see it twice. Under 5 each filter carries a subscription
+   * identifier and copies are dispatched by it [MQTT-3.3.4-4], which stays exact when the
+   * broker sends one copy per subscription (mosquitto 2.0 does under MQTT 5).
    */
   readonly protocolVersion?: 4 | 5;
 }

@@ -1,0 +1,246 @@
+// MqttBus against the embedded broker and, when installed, a private mosquitto.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isEdgetwinError } from '../errors.js';
+import { EmbeddedBroker } from './broker.js';
+import { MqttBus, type MqttBusOptions } from './mqtt-bus.js';
+
+function within<T>(promise: Promise<T>, ms = 5_000, what = 'event'): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Collects `topic payload` strings; `until(n)` resolves once n have arrived. */
+class Inbox {
+  readonly got: string[] = [];
+  private waiters: { n: number; resolve: () => void }[] = [];
+  push = (topic: string, payload: Buffer): void => {
+    this.got.push(`${topic} ${payload.toString()}`);
+    this.waiters = this.waiters.filter((w) => (this.got.length >= w.n ? (w.resolve(), false) : true));
+  };
+  until(n: number): Promise<string[]> {
+    if (this.got.length >= n) return Promise.resolve(this.got);
+    return within(new Promise<void>((resolve) => this.waiters.push({ n, resolve })), 5_000, `${n} messages`).then(() => this.got);
+  }
+}
+
+const closers: (() => Promise<void>)[] = [];
+
+async function startBroker(port = 0): Promise<EmbeddedBroker> {
+  const broker = new EmbeddedBroker({ port });
+  await broker.start();
+  closers.push(() => broker.close());
+  return broker;
+}
+
+async function startBus(options: MqttBusOptions): Promise<MqttBus> {
+  const bus = new MqttBus({ reconnectBaseMs: 20, reconnectMaxMs: 200, connectTimeoutMs: 5_000, ...options });
+  closers.push(() => bus.close());
+  await bus.start();
+  return bus;
+}
+
+/** A loopback port nothing listens on (bound, read, released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+describe('MqttBus against the embedded broker', () => {
+  it('publishes and subscribes; local handlers share one broker subscription', async () => {
+    const broker = await startBroker();
+    const subscribes: string[] = [];
+    broker.addSubscribeAuthorizer((_client, filter) => void subscribes.push(filter));
+    const bus = await startBus({ url: broker.url, clientId: 'mapper-a' });
+    const a = new Inbox();
+    const b = new Inbox();
+    const wide = new Inbox();
+    await bus.subscribe('m/+/x', a.push);
+    await bus.subscribe('m/+/x', () => {
+      throw new Error('a broken listener');
+    });
+    await bus.subscribe('m/+/x', b.push, { qos: 1 }); // upgrades the shared subscription
+    await bus.subscribe('m/#', wide.push);
+    expect(subscribes).toEqual(['m/+/x', 'm/+/x', 'm/#']);
+
+    await broker.publish('m/1/x', 'one');
+    await broker.publish('m/2/y', 'two');
+    expect(await a.until(1)).toEqual(['m/1/x one']);
+    expect(await b.until(1)).toEqual(['m/1/x one']);
+    expect(await wide.until(2)).toEqual(['m/1/x one', 'm/2/y two']);
+
+    const inside = new Inbox();
+    await broker.subscribe('up/#', (topic, payload, origin) => {
+      inside.push(topic, payload);
+      expect(origin).toEqual({ clientId: 'mapper-a' });
+    });
+    await bus.publish('up/1', 'hello');
+    expect(await inside.until(1)).toEqual(['up/1 hello']);
+    expect(bus.stats()).toMatchObject({ connected: true, connects: 1, messagesOut: 1 });
+  });
+
+  it('resolves a QoS 1 publish on PUBACK, i.e. after the ingest handler', async () => {
+    const broker = await startBroker();
+    const gate = deferred();
+    const entered = deferred();
+    broker.handle('q/+', async () => {
+      entered.resolve();
+      await gate.promise;
+    });
+    const bus = await startBus({ url: broker.url });
+    let acked = false;
+    const published = bus.publish('q/1', 'x', { qos: 1 }).then(() => {
+      acked = true;
+    });
+    await within(entered.promise);
+    const other = await startBus({ url: broker.url });
+    await other.publish('probe', 'p', { qos: 1 }); // a full round trip
+    expect(acked).toBe(false);
+    gate.resolve();
+    await within(published, 5_000, 'PUBACK');
+  });
+
+  it('stops dispatching and unsubscribes at the broker when the last local handler goes', async () => {
+    const broker = await startBroker();
+    const bus = await startBus({ url: broker.url });
+    const a = new Inbox();
+    const sub1 = await bus.subscribe('s/#', a.push);
+    const sub2 = await bus.subscribe('s/#', a.push, { owner: 'x' });
+    await broker.publish('s/1', '1');
+    await a.until(2);
+    await sub1.unsubscribe();
+    await sub1.unsubscribe();
+    await bus.unsubscribeAll('x');
+    const before = broker.stats().messagesOut;
+    const witness = new Inbox();
+    await bus.subscribe('w', witness.push);
+    await broker.publish('s/2', '2');
+    await broker.publish('w', 'end');
+    await witness.until(1);
+    expect(a.got).toEqual(['s/1 1', 's/1 1']);
+    expect(broker.stats().messagesOut - before).toBe(1); // only 'w' was forwarded
+    expect(sub2).toBeDefined();
+  });
+
+  it('reconnects after the broker restarts on the same port and resubscribes', async () => {
+    const first = new EmbeddedBroker({ port: 0 });
+    await first.start();
+    const port = first.port;
+    const bus = await startBus({ url: first.url });
+    const inbox = new Inbox();
+    await bus.subscribe('r/#', inbox.push, { qos: 1 });
+    await first.publish('r/1', 'before');
+    await inbox.until(1);
+
+    await first.close();
+    const second = new EmbeddedBroker({ port });
+    const resubscribed = deferred();
+    second.addSubscribeAuthorizer((_client, filter) => {
+      if (filter === 'r/#') resubscribed.resolve();
+    });
+    await second.start();
+    closers.push(() => second.close());
+    await within(resubscribed.promise, 5_000, 'resubscription');
+    await second.publish('r/2', 'after', { qos: 1 });
+    expect(await inbox.until(2)).toEqual(['r/1 before', 'r/2 after']);
+    expect(bus.stats()).toMatchObject({ connected: true, connects: 2 });
+    const inside = new Inbox();
+    await second.subscribe('back', inside.push);
+    await bus.publish('back', 'ok', { qos: 1 });
+    await inside.until(1);
+  });
+
+  it('fails with EDGETWIN_ERR_BROKER_CONNECT when nothing answers in time', async () => {
+    const port = await freePort();
+    const bus = new MqttBus({ url: `mqtt://user:secret@127.0.0.1:${port}`, connectTimeoutMs: 300, reconnectBaseMs: 50 });
+    const err: unknown = await bus.start().catch((e: unknown) => e);
+    expect(isEdgetwinError(err, 'EDGETWIN_ERR_BROKER_CONNECT')).toBe(true);
+    expect((err as Error).message).toContain('ECONNREFUSED');
+    expect((err as Error).message).not.toContain('secret');
+    await bus.close();
+    await expect(bus.publish('a', 'x')).rejects.toMatchObject({ code: 'EDGETWIN_ERR_INTERNAL' });
+  });
+
+  it('closes promptly and idempotently while the broker is down', async () => {
+    const broker = new EmbeddedBroker({ port: 0 });
+    await broker.start();
+    const bus = await startBus({ url: broker.url });
+    await broker.close();
+    await within(Promise.all([bus.close(), bus.close()]), 1_500, 'close');
+    expect(bus.connected).toBe(false);
+  });
+});
+
+const MOSQUITTO = '/usr/sbin/mosquitto';
+
+describe.skipIf(!existsSync(MOSQUITTO))('MqttBus against mosquitto', () => {
+  let dir: string;
+  let child: ChildProcess;
+  let url: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    dir = mkdtempSync(join(tmpdir(), 'edgetwin-mosquitto-'));
+    const conf = join(dir, 'mosquitto.conf');
+    // `user root`: we run as root and mosquitto would otherwise drop to a `mosquitto` user.
+    writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n`);
+    child = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
+    url = `mqtt://127.0.0.1:${port}`;
+  });
+
+  afterAll(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await within(exited, 5_000, 'mosquitto to exit');
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('publishes and subscribes across two buses with QoS 1', async () => {
+    // start() retries until mosquitto listens: no readiness sleep needed
+    const sub = await startBus({ url });
+    const pub = await startBus({ url });
+    const inbox = new Inbox();
+    await sub.subscribe('$hw/events/device/+/+/twin/update', inbox.push, { qos: 1 });
+    await pub.publish('$hw/events/device/ns/a/twin/update', '{"twin":{}}', { qos: 1 });
+    expect(await inbox.until(1)).toEqual(['$hw/events/device/ns/a/twin/update {"twin":{}}']);
+  });
+
+  it('with MQTT 5, dispatches overlapping filters exactly once by subscription identifier', async () => {
+    const sub = await startBus({ url, protocolVersion: 5 });
+    const pub = await startBus({ url, protocolVersion: 5 });
+    const narrow = new Inbox();
+    const wide = new Inbox();
+    const end = new Inbox();
+    await sub.subscribe('o/+', narrow.push, { qos: 1 });
+    await sub.subscribe('o/#', wide.push, { qos: 1 });
+    await sub.subscribe('end', end.push, { qos: 1 });
+    await pub.publish('o/1', 'x', { qos: 1 });
+    await pub.publish('o/1/2', 'y', { qos: 1 });
+    await pub.publish('end', 'z', { qos: 1 });
+    await end.until(1);
+    expect(narrow.got).toEqual(['o/1 x']);
+    expect(wide.got).toEqual(['o/1 x', 'o/1/2 y']);
+  });
+});
