@@ -34,6 +34,16 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_MANIFEST_INVALID: { status: 500, summary: 'A Device manifest is not a valid KubeEdge v1beta1 Device.' },
   EDGETWIN_ERR_DEVICE_DUPLICATE: { status: 500, summary: 'Two manifests declare the same `<namespace>/<name>`.' },
   EDGETWIN_ERR_CONFIG_INVALID: { status: 500, summary: 'The configuration file fails its JSON Schema; every error is listed.' },
+  // Mappers
+  EDGETWIN_ERR_MAPPER_CONFIG: { status: 500, summary: "A device's protocol or visitor configData is not valid for its mapper (unknown key, bad value, dataType that does not fit limit)." },
+  EDGETWIN_ERR_MAPPER_TIMEOUT: { status: 500, summary: 'The device did not answer a request within the configured timeout.' },
+  EDGETWIN_ERR_MAPPER_CONNECTION: { status: 500, summary: 'The connection to the device could not be opened, or was refused, reset or closed.' },
+  EDGETWIN_ERR_MAPPER_ABORTED: { status: 500, summary: 'A device request was cancelled by its caller (shutdown or deadline) before it completed.' },
+  EDGETWIN_ERR_PROPERTY_NOT_WRITABLE: { status: 400, summary: 'The property is mapped to a read-only Modbus table (discrete inputs, input registers), so it cannot be written.' },
+  EDGETWIN_ERR_MODBUS_EXCEPTION: { status: 500, summary: 'The Modbus device answered with an exception response; the message names the exception code.' },
+  EDGETWIN_ERR_MODBUS_CRC: { status: 500, summary: 'A Modbus RTU response failed its CRC check.' },
+  EDGETWIN_ERR_MODBUS_RESPONSE: { status: 500, summary: 'A Modbus response was malformed (wrong length, unit or function code).' },
+  EDGETWIN_ERR_MODBUS_VALUE_RANGE: { status: 400, summary: "A value does not fit the register's dataType after scaling, or registers hold a value edgetwin cannot represent." },
   // Runtime
   EDGETWIN_ERR_BROKER_LISTEN: { status: 500, summary: 'The MQTT broker could not listen on the configured host and port.' },
   EDGETWIN_ERR_BROKER_CONNECT: { status: 500, summary: 'Could not connect to the MQTT broker.' },
