@@ -15,4 +15,4 @@ export { BUNDLED_MODELS_DIR, compileModel, findBundledModelsDir, loadModels } fr
 export { DNS1123_LABEL, DNS1123_SUBDOMAIN, TWIN_KEY } from './names.js';
 export { DEVICE_API_VERSION, DEVICE_MANIFEST_SCHEMA, loadDevices, parseDeviceManifest, type DeviceManifest } from './devices.js';
 export { CONFIG_SCHEMA, loadConfigFile, resolveConfig, type EdgetwinConfig, type RawConfig } from './config.js';
-export { createPropertyModel, kubeTypeOf, type PropertyModelInit } from './values.js';
+export { kubeTypeOf } from './values.js';
