@@ -227,12 +227,27 @@ describe('EmbeddedBroker lifecycle', () => {
     expect(isEdgetwinError(err, 'EDGETWIN_ERR_BROKER_LISTEN')).toBe(true);
     expect((err as Error).message).toContain(`127.0.0.1:${a.port}`);
     expect((err as Error).message).toContain('EADDRINUSE');
-    await b.close();
     // the first broker is unaffected
     const c = await client(a);
     const inbox = clientInbox(c);
     await c.subscribeAsync('still/here');
     await a.publish('still/here', 'yes');
     await inbox.until((m) => m.topic === 'still/here');
+    // a failed start may be retried once the port is free
+    const port = a.port;
+    await a.close();
+    await b.start();
+    expect(b.port).toBe(port);
+    await b.close();
+  });
+
+  it('close() during start() waits for it and leaves nothing open', async () => {
+    const b = new EmbeddedBroker({ port: 0 });
+    const started = b.start();
+    const closed = b.close();
+    await started;
+    await closed;
+    expect(() => b.port).toThrow(expect.objectContaining({ code: 'EDGETWIN_ERR_INTERNAL' }));
+    await expect(b.start()).rejects.toMatchObject({ code: 'EDGETWIN_ERR_INTERNAL' });
   });
 });

@@ -66,7 +66,7 @@ export class EmbeddedBroker implements IngestBus {
   private readonly owned = new Map<string, Set<Subscription>>();
   private aedes: Aedes | undefined;
   private server: Server | undefined;
-  private starting = false;
+  private startup: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: EmbeddedBrokerOptions = {}) {
@@ -94,41 +94,48 @@ export class EmbeddedBroker implements IngestBus {
     return `mqtt://${host}:${this.port}`;
   }
 
-  async start(): Promise<void> {
-    if (this.starting || this.aedes) throw edgetwinError('EDGETWIN_ERR_INTERNAL', 'The broker is already started.');
-    this.starting = true;
-    try {
-      const aedes = await Aedes.createBroker({
-        preConnect: this.preConnect,
-        authorizePublish: this.authorizePublish,
-        authorizeSubscribe: this.authorizeSubscribe,
-        authorizeForward: this.authorizeForward,
-      });
-      aedes.on('clientError', (client, err) => this.log.debug({ err, clientId: client.id }, 'client error'));
-      aedes.on('connectionError', (_client, err) => this.log.debug({ err }, 'connection error'));
-      // aedes emits 'error' when persistence fails (aedes.js DoEnqueues); unhandled, that would
-      // kill the process. Its typings omit the event, hence the cast to the base class.
-      (aedes as EventEmitter).on('error', (err: unknown) => this.log.error({ err }, 'broker error'));
-      const server = createServer((socket) => this.accept(aedes, socket));
-      try {
-        await listen(server, this.requestedPort, this.host);
-      } catch (err) {
-        await new Promise<void>((resolve) => aedes.close(resolve));
-        const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-        throw edgetwinError(
-          'EDGETWIN_ERR_BROKER_LISTEN',
-          `Cannot listen on ${this.host}:${this.requestedPort}: ${reason}.`,
-          [],
-          err,
-        );
-      }
-      server.on('error', (err) => this.log.error({ err }, 'server error'));
-      this.aedes = aedes;
-      this.server = server;
-      this.log.info({ url: this.url }, 'MQTT broker listening');
-    } finally {
-      this.starting = false;
+  start(): Promise<void> {
+    if (this.startup || this.closing) {
+      return Promise.reject(edgetwinError('EDGETWIN_ERR_INTERNAL', 'The broker was already started.'));
     }
+    const startup = this.listen();
+    this.startup = startup;
+    // A failed start may be retried.
+    startup.catch(() => {
+      if (this.startup === startup) this.startup = undefined;
+    });
+    return startup;
+  }
+
+  private async listen(): Promise<void> {
+    const aedes = await Aedes.createBroker({
+      preConnect: this.preConnect,
+      authorizePublish: this.authorizePublish,
+      authorizeSubscribe: this.authorizeSubscribe,
+      authorizeForward: this.authorizeForward,
+    });
+    aedes.on('clientError', (client, err) => this.log.debug({ err, clientId: client.id }, 'client error'));
+    aedes.on('connectionError', (_client, err) => this.log.debug({ err }, 'connection error'));
+    // aedes emits 'error' when persistence fails (aedes.js DoEnqueues); unhandled, that would
+    // kill the process. Its typings omit the event, hence the cast to the base class.
+    (aedes as EventEmitter).on('error', (err: unknown) => this.log.error({ err }, 'broker error'));
+    const server = createServer((socket) => this.accept(aedes, socket));
+    try {
+      await listenOn(server, this.requestedPort, this.host);
+    } catch (err) {
+      await new Promise<void>((resolve) => aedes.close(resolve));
+      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw edgetwinError(
+        'EDGETWIN_ERR_BROKER_LISTEN',
+        `Cannot listen on ${this.host}:${this.requestedPort}: ${reason}.`,
+        [],
+        err,
+      );
+    }
+    server.on('error', (err) => this.log.error({ err }, 'server error'));
+    this.aedes = aedes;
+    this.server = server;
+    this.log.info({ url: this.url }, 'MQTT broker listening');
   }
 
   /** Closes every client, the listener and aedes; idempotent. */
@@ -321,6 +328,8 @@ export class EmbeddedBroker implements IngestBus {
   }
 
   private async shutdown(): Promise<void> {
+    // A close() during start() waits for it, so nothing it opens is left behind.
+    await this.startup?.catch(() => undefined);
     const { aedes, server } = this;
     const serverClosed = server
       ? new Promise<void>((resolve) => server.close(() => resolve()))
@@ -334,7 +343,7 @@ export class EmbeddedBroker implements IngestBus {
   }
 }
 
-function listen(server: Server, port: number, host: string): Promise<void> {
+function listenOn(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => {
       server.off('listening', onListening);

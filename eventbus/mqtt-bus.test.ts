@@ -152,6 +152,8 @@ describe('MqttBus against the embedded broker', () => {
     await first.publish('r/1', 'before');
     await inbox.until(1);
 
+    const changes: boolean[] = [];
+    bus.onConnectionChange((connected) => void changes.push(connected));
     await first.close();
     const second = new EmbeddedBroker({ port });
     const resubscribed = deferred();
@@ -164,6 +166,7 @@ describe('MqttBus against the embedded broker', () => {
     await second.publish('r/2', 'after', { qos: 1 });
     expect(await inbox.until(2)).toEqual(['r/1 before', 'r/2 after']);
     expect(bus.stats()).toMatchObject({ connected: true, connects: 2 });
+    expect(changes).toEqual([false, true]);
     const inside = new Inbox();
     await second.subscribe('back', inside.push);
     await bus.publish('back', 'ok', { qos: 1 });
@@ -185,9 +188,25 @@ describe('MqttBus against the embedded broker', () => {
     const broker = new EmbeddedBroker({ port: 0 });
     await broker.start();
     const bus = await startBus({ url: broker.url });
+    const changes: boolean[] = [];
+    const offline = new Promise<void>((resolve) =>
+      bus.onConnectionChange((connected) => {
+        changes.push(connected);
+        if (!connected) resolve();
+      }),
+    );
     await broker.close();
-    await within(Promise.all([bus.close(), bus.close()]), 1_500, 'close');
+    await within(offline, 5_000, 'the bus to notice');
+    await within(Promise.all([bus.close(), bus.close()]), 500, 'close');
     expect(bus.connected).toBe(false);
+    expect(changes).toEqual([false]);
+  });
+
+  it('close() during start() ends the attempt with EDGETWIN_ERR_BROKER_CONNECT', async () => {
+    const bus = new MqttBus({ url: `mqtt://127.0.0.1:${await freePort()}`, connectTimeoutMs: 10_000 });
+    const started = bus.start().catch((e: unknown) => e);
+    await within(bus.close(), 500, 'close');
+    expect(await within(started, 500, 'start to fail')).toMatchObject({ code: 'EDGETWIN_ERR_BROKER_CONNECT' });
   });
 });
 

@@ -69,6 +69,8 @@ export class MqttBus implements Bus {
   private readonly byId = new Map<number, string>();
   private readonly owned = new Map<string, Set<Subscription>>();
   private readonly counters = { connects: 0, messagesIn: 0, messagesOut: 0 };
+  private readonly statusListeners = new Set<(connected: boolean) => void>();
+  private lastStatus = false;
   private client: MqttClient | undefined;
   private attempt = 0;
   private nextId = 1;
@@ -81,6 +83,12 @@ export class MqttBus implements Bus {
 
   get connected(): boolean {
     return this.client?.connected ?? false;
+  }
+
+  /** Calls `listener` on every change of connection state (for health); returns its remover. */
+  onConnectionChange(listener: (connected: boolean) => void): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
   }
 
   async start(): Promise<void> {
@@ -112,7 +120,9 @@ export class MqttBus implements Bus {
       this.attempt = 0;
       client.options.reconnectPeriod = this.backoff(0);
       this.log.info({ url: redact(this.options.url) }, 'MQTT connected');
+      this.setStatus(true);
     });
+    client.on('close', () => this.setStatus(false));
     // Emitted before each reconnect attempt: the period set here is the wait after it fails.
     client.on('reconnect', () => {
       client.options.reconnectPeriod = this.backoff(++this.attempt);
@@ -252,6 +262,18 @@ export class MqttBus implements Bus {
     }
   }
 
+  private setStatus(connected: boolean): void {
+    if (connected === this.lastStatus) return;
+    this.lastStatus = connected;
+    for (const listener of this.statusListeners) {
+      try {
+        listener(connected);
+      } catch (err) {
+        this.log.error({ err }, 'connection listener failed');
+      }
+    }
+  }
+
   /** Runs a handler; its exception or rejection is logged, never propagated. */
   private dispatch(handler: MessageHandler, topic: string, payload: Buffer): void {
     try {
@@ -282,11 +304,13 @@ export class MqttBus implements Bus {
       timer = setTimeout(() => resolve('timeout'), CLOSE_GRACE_MS);
     });
     try {
-      const graceful = client.connected ? client.endAsync(false).then(() => 'ended' as const) : grace;
-      if ((await Promise.race([graceful, grace])) === 'timeout') await client.endAsync(true);
+      if (!client.connected) await client.endAsync(true);
+      else if ((await Promise.race([client.endAsync(false), grace])) === 'timeout') await client.endAsync(true);
     } finally {
       clearTimeout(timer);
       client.removeAllListeners();
+      this.setStatus(false);
+      this.statusListeners.clear();
       this.log.info('MQTT bus closed');
     }
   }
@@ -303,6 +327,11 @@ function firstConnect(client: MqttClient, timeoutMs: number): Promise<void> {
       clearTimeout(timer);
       client.off('connect', onConnect);
       client.off('error', onError);
+      client.off('end', onEnd);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      reject(new Error('closed while connecting'));
     };
     const onConnect = (): void => {
       cleanup();
@@ -321,6 +350,7 @@ function firstConnect(client: MqttClient, timeoutMs: number): Promise<void> {
     }, timeoutMs);
     client.on('connect', onConnect);
     client.on('error', onError);
+    client.on('end', onEnd);
   });
 }
 
