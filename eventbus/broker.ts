@@ -7,7 +7,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { Aedes, type AedesPublishPacket, type Client, type ConnectPacket, type PublishPacket } from 'aedes';
 import type { Subscription as AedesSubscription } from 'aedes';
 import { pino, type Logger } from 'pino';
-import { edgetwinError } from '../errors.js';
+import { edgetwinError, toEdgetwinError } from '../errors.js';
 import { Admission, type ClientInfo, type PublishAuthorizer, type SubscribeAuthorizer } from './admission.js';
 import type { IngestBus, IngestHandler, MessageHandler, Payload, PublishOptions, Subscription } from './bus.js';
 import { guardPublishFrames, publishPacketLimit } from './frame-guard.js';
@@ -174,7 +174,9 @@ export class EmbeddedBroker implements IngestBus {
       retain: options.retain ?? false,
       dup: false,
     };
-    await new Promise<void>((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      aedes.publish(packet, (err) => (err ? reject(toEdgetwinError(err)) : resolve())),
+    );
   }
 
   async subscribe(filter: string, handler: MessageHandler, options: SubscribeOptions = {}): Promise<Subscription> {
@@ -196,7 +198,7 @@ export class EmbeddedBroker implements IngestBus {
       done();
     };
     await new Promise<void>((resolve, reject) =>
-      aedes.subscribe(filter, deliver, (err?: Error) => (err ? reject(err) : resolve())),
+      aedes.subscribe(filter, deliver, (err?: Error) => (err ? reject(toEdgetwinError(err)) : resolve())),
     );
     let active = true;
     const { owner } = options;
