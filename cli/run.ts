@@ -30,28 +30,36 @@ export async function runCommand(opts: RunOptions): Promise<void> {
   };
   const config = resolveConfig(raw, overrides);
   const logger = createLogger(config.log.level);
-  const core = new EdgeCore({ config, logger });
-  const report = await core.start();
 
-  const skipped = report.problems.length > 0 ? `, ${report.problems.length} skipped (see log)` : '';
-  process.stdout.write(
-    `edgetwin ready: broker ${core.brokerUrl}, node ${config.nodeName}, ${report.devices} devices, ${report.models} models${skipped}, store ${core.storePath}\n`,
-  );
-
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
+  // Signal handlers go in before anything starts (and before the ready line, which a
+  // supervisor may answer with a signal at once): a SIGINT during start-up stops cleanly too.
+  let onSignal!: (signal: NodeJS.Signals) => void;
+  const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = (signal) => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      logger.info({ signal }, 'shutting down');
-      core.stop().then(resolve, (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exitCode = 1;
-        resolve();
-      });
+      resolve(signal);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
-  logger.flush();
+
+  const core = new EdgeCore({ config, logger });
+  try {
+    const report = await core.start();
+    const skipped = report.problems.length > 0 ? `, ${report.problems.length} skipped (see log)` : '';
+    process.stdout.write(
+      `edgetwin ready: broker ${core.brokerUrl}, node ${config.nodeName}, ${report.devices} devices, ${report.models} models${skipped}, store ${core.storePath}\n`,
+    );
+    const signal = await stopRequested;
+    logger.info({ signal }, 'shutting down');
+  } finally {
+    onSignal('SIGTERM'); // removes the handlers if start-up failed
+    await core.stop().catch((err: unknown) => {
+      logger.error({ err }, 'shutdown failed');
+      process.exitCode = 1;
+    });
+    logger.flush();
+  }
   process.stdout.write('edgetwin stopped\n');
 }

@@ -56,6 +56,7 @@ export async function twinWatch(id: string, opts: TwinCommandOptions & { count?:
       process.on('SIGTERM', stop);
       client
         .watch(id, (event) => {
+          if (opts.count !== undefined && seen >= opts.count) return;
           process.stdout.write(`${JSON.stringify({ kind: event.kind, ...event.message })}\n`);
           if (opts.count !== undefined && ++seen >= opts.count) stop();
         })
