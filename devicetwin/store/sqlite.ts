@@ -147,11 +147,16 @@ export class SqliteTwinStore implements TwinStore {
     this.#flushScheduled = undefined;
     const group = this.#pending;
     this.#pending = [];
-    if (group.length === 0 || this.#writeGroup === undefined) return;
+    if (group.length === 0) return;
+    const writeGroup = this.#writeGroup;
+    if (writeGroup === undefined) {
+      for (const p of group) p.reject(closedError());
+      return;
+    }
     try {
       // IMMEDIATE takes the write lock up front; a deferred BEGIN could fail with SQLITE_BUSY at
       // its first write without waiting for busy_timeout when another connection holds the lock.
-      this.#writeGroup.immediate(coalesce(group.map((p) => p.changes)));
+      writeGroup.immediate(coalesce(group.map((p) => p.changes)));
     } catch (err) {
       // better-sqlite3 has rolled the transaction back: nothing of the group was applied.
       const error = edgetwinError(
