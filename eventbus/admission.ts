@@ -52,6 +52,11 @@ export class Admission {
     return this.publishAuthorizers.length === 0 && this.ingest.match(topic).length === 0;
   }
 
+  /** True if no publish authorizer is registered: ingest can start without awaiting anything. */
+  hasNoPublishAuthorizers(): boolean {
+    return this.publishAuthorizers.length === 0;
+  }
+
   hasSubscribeAuthorizers(): boolean {
     return this.subscribeAuthorizers.length > 0;
   }

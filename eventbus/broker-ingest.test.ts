@@ -102,7 +102,7 @@ describe('ingest handlers', () => {
     expect(b.stats()).toMatchObject({ ingested: 1, ingestFailures: 0 });
   });
 
-  it('runs a burst from one client in arrival order, one at a time, and PUBACKs in order [MQTT-4.6.0-2]', async () => {
+  it('starts a burst from one client in arrival order, pipelined, and PUBACKs in order [MQTT-4.6.0-2]', async () => {
     const b = await startBroker();
     const seen: number[] = [];
     let active = 0;
@@ -132,7 +132,9 @@ describe('ingest handlers', () => {
       'the burst',
     );
     expect(seen).toEqual(Array.from({ length: count }, (_, i) => i).filter((i) => i % 5 !== 0));
-    expect(maxActive).toBe(1);
+    // Handlers are started in arrival order without waiting for the previous one to finish
+    // (so a store can group a burst into one commit); only the PUBACKs are kept in order.
+    expect(maxActive).toBeGreaterThan(1);
     const qos1Acks = acks.filter((i) => i % 2 === 0);
     expect(qos1Acks).toEqual([...qos1Acks].sort((x, y) => x - y));
   });

@@ -276,8 +276,8 @@ export class EmbeddedBroker implements IngestBus {
    * aedes 1.2 (lib/handlers/publish.js) runs authorizePublish, then writes the QoS 1 PUBACK,
    * then publishes. Calling `done` only after the ingest handlers settle is what makes a PUBACK
    * mean "committed". aedes hands every packet of one socket read to its handlers at once, so
-   * each client's publishes are chained: handlers see them in arrival order, and PUBACKs go out
-   * in that order too [MQTT-4.6.0-2]. A denial makes aedes close the connection, which is one of
+   * each client's publishes are ordered: handlers start in arrival order (with authorizers, each
+   * waits for the one before), and PUBACKs go out in that order too [MQTT-4.6.0-2]. A denial makes aedes close the connection, which is one of
    * the two answers MQTT 3.1.1 allows [MQTT-3.3.5-2] (the other, ack-and-drop, aedes lacks).
    */
   private readonly authorizePublish = (client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void => {
@@ -288,8 +288,18 @@ export class EmbeddedBroker implements IngestBus {
     if (tail === undefined && this.admission.isFree(topic)) return done(null);
     const info = client ? this.infoOf(client) : undefined;
     const payload = toBuffer(packet.payload);
-    const step = (): Promise<Error | undefined> => this.admission.admitPublish(info, topic, payload);
-    const run = tail ? tail.then(step) : step();
+    let run: Promise<Error | undefined>;
+    if (this.admission.hasNoPublishAuthorizers()) {
+      // Fast path (no authorizer to await): start the ingest handler now, synchronously, so
+      // handlers still see one client's messages in arrival order, yet the next message need
+      // not wait for this one's commit. That lets the twin store group a whole socket read
+      // into one transaction. Only the acknowledgements are chained, to keep PUBACK order.
+      const started = this.admission.runIngest(topic, payload, info === undefined ? {} : { clientId: info.clientId });
+      run = tail ? Promise.all([tail, started]).then(() => undefined) : started.then(() => undefined);
+    } else {
+      const step = (): Promise<Error | undefined> => this.admission.admitPublish(info, topic, payload);
+      run = tail ? tail.then(step) : step();
+    }
     if (client) this.tails.set(client, run);
     run
       .then((denial) => {
