@@ -1,0 +1,51 @@
+// mappers/modbus: the Modbus TCP/RTU mapper (modbus-serial). Its public face.
+
+import type { MapperFactory } from '../sdk/types.js';
+import { parseProtocolConfig, PROTOCOL_CONFIG_SCHEMA, VISITOR_CONFIG_SCHEMA, type ModbusProtocolConfig, type ModbusVisitorConfig } from './config.js';
+import { ModbusDriver } from './driver.js';
+
+/** The factory the mapper runtime registers for `protocolName: modbus`. */
+export const modbusMapper: MapperFactory<ModbusProtocolConfig, ModbusVisitorConfig> = {
+  protocol: 'modbus',
+  protocolConfigSchema: PROTOCOL_CONFIG_SCHEMA,
+  visitorConfigSchema: VISITOR_CONFIG_SCHEMA,
+  // Throws EDGETWIN_ERR_MAPPER_CONFIG for a bad protocol config; never touches the network (the
+  // driver connects on first use).
+  connect: (ctx, device) => new ModbusDriver(ctx, device, parseProtocolConfig(device.protocol)),
+};
+
+export { ModbusDriver } from './driver.js';
+export {
+  DATA_TYPES,
+  DEFAULT_MAX_GAP,
+  DEFAULT_TCP_PORT,
+  DEFAULT_TIMEOUT_MS,
+  PROTOCOL_CONFIG_SCHEMA,
+  VISITOR_CONFIG_SCHEMA,
+  parseProtocolConfig,
+  parseVisitorConfig,
+  resolveProtocolConfig,
+  resolveVisitorConfig,
+  type ModbusConnectionConfig,
+  type ModbusDataType,
+  type ModbusEndpoint,
+  type ModbusProtocolConfig,
+  type ModbusVisitorConfig,
+  type Parity,
+} from './config.js';
+export {
+  bytesToWords,
+  decodeBits,
+  decodeWords,
+  encodeBits,
+  encodeWords,
+  isBitTable,
+  shortestFloat32,
+  wordsToBytes,
+  WORD_KINDS,
+  type ModbusPoint,
+  type RegisterTable,
+  type ValueKind,
+} from './codec.js';
+export { MODBUS_LIMITS, planReads, splitRead, type PlanItem, type PlanOptions, type PlannedItem, type PlannedRead } from './planner.js';
+export { exceptionName, modbusExceptionCode } from './failures.js';
