@@ -3,9 +3,9 @@
 // and wait for the answer that echoes it.
 
 import { randomUUID } from 'node:crypto';
-import { edgetwinError, type ErrorCode } from '../errors.js';
+import { ERROR_CODES, edgetwinError, type ErrorCode } from '../errors.js';
 import { deviceTopic, parseDeviceId, type Bus, type DeviceTopicKind, type Subscription } from '../eventbus/index.js';
-import type { DeviceTwinDelta, DeviceTwinDocument, DeviceTwinResult, DeviceTwinUpdate, MsgTwin, ResultMessage } from './wire.js';
+import type { DeviceTwinDelta, DeviceTwinDocument, DeviceTwinResult, MsgTwin, ResultMessage } from './wire.js';
 
 export interface TwinClientOptions {
   /** How long to wait for an answer (default 5000 ms). */
@@ -96,7 +96,8 @@ export class TwinClient {
         }
         if ((message as { event_id?: unknown }).event_id !== eventId) return;
         if (isErrorResult(message)) {
-          const code = (message.error_code ?? 'EDGETWIN_ERR_INTERNAL') as ErrorCode;
+          // The answer comes from the wire: trust its code only if it is one we know.
+          const code: ErrorCode = typeof message.error_code === 'string' && message.error_code in ERROR_CODES ? message.error_code : 'EDGETWIN_ERR_INTERNAL';
           settle.reject(edgetwinError(code, message.reason, message.errors ?? []));
         } else settle.resolve(message as T);
       },
@@ -106,7 +107,7 @@ export class TwinClient {
       settle.reject(edgetwinError('EDGETWIN_ERR_TIMEOUT', `no answer on ${deviceTopic(namespace, name, answer)} within ${this.timeoutMs} ms: is edgetwin running and the device bound?`));
     }, this.timeoutMs);
     try {
-      const message: DeviceTwinUpdate | { event_id: string; timestamp: number } = { event_id: eventId, timestamp: Date.now(), ...body } as DeviceTwinUpdate;
+      const message = { event_id: eventId, timestamp: Date.now(), ...body };
       await this.bus.publish(deviceTopic(namespace, name, kind), JSON.stringify(message), { qos: 1 });
       return await done;
     } finally {

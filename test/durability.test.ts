@@ -95,7 +95,7 @@ describe.skipIf(!BUILT)('kill -9 of a running edgetwin', () => {
                 if (acked >= target) resolve();
               }, () => undefined)
               .finally(() => {
-                inflight.splice(inflight.indexOf(p), 1);
+                void inflight.splice(inflight.indexOf(p), 1);
                 if (acked < target) pump();
               });
             inflight.push(p);
