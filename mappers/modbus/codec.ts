@@ -21,7 +21,7 @@
 
 import { Buffer } from 'node:buffer';
 import { edgetwinError, type EdgetwinError } from '../../errors.js';
-import type { PropertyValue } from '../../schemas/index.js';
+import type { KubeType, PropertyValue } from '../../schemas/index.js';
 
 export type RegisterTable = 'CoilRegister' | 'DiscreteInputRegister' | 'HoldingRegister' | 'InputRegister';
 
@@ -312,5 +312,28 @@ export function encodeBits(point: ModbusPoint, value: PropertyValue): boolean[] 
     }
     default:
       throw rangeError(point, `${point.kind} lives in registers, not in coils or discrete inputs`);
+  }
+}
+
+/**
+ * A decoded value in the model's type. An `int` property fed from a scaled or float register is
+ * truncated toward zero, as KubeEdge's mapper does; numbers and booleans convert both ways.
+ */
+export function toModelValue(value: PropertyValue, type: KubeType): PropertyValue | undefined {
+  switch (type) {
+    case 'int':
+      if (typeof value === 'boolean') return value ? 1 : 0;
+      return typeof value === 'number' ? Math.trunc(value) + 0 : undefined;
+    case 'float':
+    case 'double':
+      if (typeof value === 'boolean') return value ? 1 : 0;
+      return typeof value === 'number' ? value : undefined;
+    case 'boolean':
+      if (typeof value === 'number') return value !== 0;
+      return typeof value === 'boolean' ? value : undefined;
+    case 'string':
+      return value instanceof Uint8Array ? undefined : String(value);
+    case 'bytes':
+      return value instanceof Uint8Array ? value : undefined;
   }
 }

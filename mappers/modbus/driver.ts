@@ -2,9 +2,9 @@
 // errors, and a link that reconnects by itself (connection.ts). One driver per device (one unit).
 
 import { edgetwinError, isEdgetwinError, toEdgetwinError, type EdgetwinError } from '../../errors.js';
-import type { KubeType, PropertyValue } from '../../schemas/index.js';
+import type { PropertyValue } from '../../schemas/index.js';
 import type { DeviceDriver, DriverDevice, DriverProperty, DriverState, MapperContext, ReadResult } from '../sdk/types.js';
-import { decodeBits, decodeWords, encodeBits, encodeWords, isBitTable, type ModbusPoint, type RegisterTable } from './codec.js';
+import { decodeBits, decodeWords, encodeBits, encodeWords, isBitTable, toModelValue, type ModbusPoint, type RegisterTable } from './codec.js';
 import { parseVisitorConfig, type ModbusConnectionConfig } from './config.js';
 import { ModbusConnection, type ModbusClient } from './connection.js';
 import { dropsLink, modbusExceptionCode, type WireOp } from './failures.js';
@@ -17,29 +17,6 @@ const PLAN_CACHE_SIZE = 32;
 
 /** Function codes per table: Modbus Application Protocol v1.1b3 §6.1-6.4. */
 const READ_FC: Readonly<Record<RegisterTable, number>> = { CoilRegister: 1, DiscreteInputRegister: 2, HoldingRegister: 3, InputRegister: 4 };
-
-/**
- * A decoded value in the model's type. An `int` property fed from a scaled or float register is
- * truncated toward zero, as KubeEdge's mapper does; numbers and booleans convert both ways.
- */
-function toModelType(value: PropertyValue, type: KubeType): PropertyValue | undefined {
-  switch (type) {
-    case 'int':
-      if (typeof value === 'boolean') return value ? 1 : 0;
-      return typeof value === 'number' ? Math.trunc(value) + 0 : undefined;
-    case 'float':
-    case 'double':
-      if (typeof value === 'boolean') return value ? 1 : 0;
-      return typeof value === 'number' ? value : undefined;
-    case 'boolean':
-      if (typeof value === 'number') return value !== 0;
-      return typeof value === 'boolean' ? value : undefined;
-    case 'string':
-      return value instanceof Uint8Array ? undefined : String(value);
-    case 'bytes':
-      return value instanceof Uint8Array ? value : undefined;
-  }
-}
 
 function failed(error: EdgetwinError): ReadResult {
   return { ok: false, error };
@@ -212,7 +189,7 @@ export class ModbusDriver implements DeviceDriver {
         'bits' in raw
           ? decodeBits(point, raw.bits.slice(index, index + point.limit))
           : decodeWords(point, raw.words.slice(index, index + point.limit));
-      const typed = toModelType(value, property.model.type);
+      const typed = toModelValue(value, property.model.type);
       if (typed === undefined) {
         return failed(
           edgetwinError('EDGETWIN_ERR_VALUE_TYPE', `Property "${property.name}": a ${point.kind} register value cannot be reported as ${property.model.type}`),

@@ -41,6 +41,7 @@ export {
   encodeWords,
   isBitTable,
   shortestFloat32,
+  toModelValue,
   wordsToBytes,
   WORD_KINDS,
   type ModbusPoint,

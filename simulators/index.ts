@@ -1,0 +1,4 @@
+// simulators/: simulated field devices driven by the same models and Device manifests as the
+// real ones. Its public face.
+
+export * from './modbus/index.js';
