@@ -4,3 +4,4 @@ export * from './eventbus/index.js';
 export * from './schemas/index.js';
 export * from './devicetwin/index.js';
 export * from './edgecore/index.js';
+export * from './mappers/index.js';

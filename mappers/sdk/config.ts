@@ -1,0 +1,80 @@
+// Builds what a driver sees (DriverDevice) from a Device manifest and its model, validating
+// `protocol.configData` and every `visitors.configData` against the factory's JSON Schemas
+// (compiled once per factory). Keys the runtime owns are taken out of the visitor config first.
+
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { edgetwinError, type ErrorDetail } from '../../errors.js';
+import type { DeviceInstance, DeviceModel } from '../../schemas/index.js';
+import type { DriverDevice, DriverProperty, MapperFactory } from './types.js';
+
+/** Visitor keys the runtime reads itself (never passed to the driver). */
+export interface RuntimePropertyOptions {
+  /** Report a numeric change only when it exceeds this (absolute, in the property's unit). */
+  readonly deadband?: number;
+}
+
+export const RUNTIME_VISITOR_KEYS = ['deadband'] as const;
+
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+const compiled = new WeakMap<MapperFactory, { protocol: ValidateFunction; visitor: ValidateFunction }>();
+
+function validators(factory: MapperFactory): { protocol: ValidateFunction; visitor: ValidateFunction } {
+  let v = compiled.get(factory);
+  if (!v) {
+    v = { protocol: ajv.compile(factory.protocolConfigSchema), visitor: ajv.compile(factory.visitorConfigSchema) };
+    compiled.set(factory, v);
+  }
+  return v;
+}
+
+function details(prefix: string, errors: ErrorObject[] | null | undefined): ErrorDetail[] {
+  return (errors ?? []).map((e) => ({
+    path: `${prefix}${e.instancePath}`,
+    message: e.keyword === 'additionalProperties' ? `unknown key "${String(e.params.additionalProperty)}"` : (e.message ?? 'is invalid'),
+  }));
+}
+
+export interface BoundDevice {
+  readonly driverDevice: DriverDevice;
+  readonly options: ReadonlyMap<string, RuntimePropertyOptions>;
+}
+
+/** Throws EDGETWIN_ERR_MAPPER_CONFIG listing every problem. */
+export function bindDevice(factory: MapperFactory, instance: DeviceInstance, model: DeviceModel): BoundDevice {
+  const v = validators(factory);
+  const problems: ErrorDetail[] = [];
+  const protocol = { ...(instance.protocol?.configData ?? {}) };
+  if (!v.protocol(protocol)) problems.push(...details('/spec/protocol/configData', v.protocol.errors));
+  const properties: DriverProperty[] = [];
+  const options = new Map<string, RuntimePropertyOptions>();
+  instance.properties.forEach((p, i) => {
+    const propModel = model.properties.get(p.name);
+    if (!propModel || !p.visitors) return; // no visitor: not polled by this mapper (an app may drive it)
+    if (p.visitors.protocolName !== factory.protocol) {
+      problems.push({ path: `/spec/properties/${i}/visitors/protocolName`, message: `is "${p.visitors.protocolName}", not "${factory.protocol}"` });
+      return;
+    }
+    const visitor: Record<string, unknown> = { ...p.visitors.configData };
+    const opts: { deadband?: number } = {};
+    if (visitor.deadband !== undefined) {
+      const d = Number(visitor.deadband);
+      if (!Number.isFinite(d) || d < 0) problems.push({ path: `/spec/properties/${i}/visitors/configData/deadband`, message: 'must be a number >= 0' });
+      else opts.deadband = d;
+    }
+    for (const key of RUNTIME_VISITOR_KEYS) delete visitor[key];
+    if (!v.visitor(visitor)) {
+      problems.push(...details(`/spec/properties/${i}/visitors/configData`, v.visitor.errors));
+      return;
+    }
+    properties.push({ name: p.name, model: propModel, instance: p, visitor });
+    options.set(p.name, opts);
+  });
+  if (problems.length > 0) {
+    throw edgetwinError(
+      'EDGETWIN_ERR_MAPPER_CONFIG',
+      `device ${instance.id}: its configuration is not valid for the ${factory.protocol} mapper (${problems.map((p) => `${p.path} ${p.message}`).join('; ')})`,
+      problems,
+    );
+  }
+  return { driverDevice: { id: instance.id, instance, model, protocol, properties }, options };
+}

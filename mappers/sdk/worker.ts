@@ -1,0 +1,301 @@
+// One device under a mapper: polls its properties on their collectCycle through a serial
+// queue, reports changed readings to its twin, applies desired values (write → read back →
+// report actual → ack), and tracks availability. It never stops on an error: failures back
+// off with jitter, N in a row mark the device offline, the first success marks it online.
+
+import type { Logger } from 'pino';
+import { isEdgetwinError, toEdgetwinError, type EdgetwinError } from '../../errors.js';
+import { deviceTopic, type Bus, type Subscription } from '../../eventbus/index.js';
+import type { DeviceInstance, DeviceModel, PropertyValue } from '../../schemas/index.js';
+import { bindDevice, type RuntimePropertyOptions } from './config.js';
+import { backoffMs, cycleMs, sameReading, shouldReport, type BackoffOptions, type LastReport } from './policy.js';
+import { SerialQueue } from './queue.js';
+import type { DeviceDriver, DriverProperty, MapperFactory, ReadResult } from './types.js';
+
+export interface WorkerOptions {
+  readonly bus: Bus;
+  readonly factory: MapperFactory;
+  readonly instance: DeviceInstance;
+  readonly model: DeviceModel;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Deadline of one request to the device (default 2000 ms). */
+  readonly timeoutMs: number;
+  /** Consecutive failed polls before the device is reported offline (default 3). */
+  readonly offlineAfter: number;
+  /** Attempts of one desired value before its ack is `failed` (default 3). */
+  readonly writeAttempts: number;
+  readonly backoff: BackoffOptions;
+}
+
+/** Errors that no retry can fix: the device (or config) refuses the value. */
+const PERMANENT = new Set<string>([
+  'EDGETWIN_ERR_PROPERTY_NOT_WRITABLE',
+  'EDGETWIN_ERR_MODBUS_VALUE_RANGE',
+  'EDGETWIN_ERR_MODBUS_EXCEPTION',
+  'EDGETWIN_ERR_MAPPER_CONFIG',
+  'EDGETWIN_ERR_VALUE_TYPE',
+  'EDGETWIN_ERR_MODEL_VALIDATION',
+]);
+
+type Availability = 'unknown' | 'online' | 'offline';
+
+interface DesiredState {
+  readonly value: string;
+  status: 'queued' | 'applied' | 'rejected' | 'failed';
+}
+
+export class DeviceWorker {
+  readonly id: string;
+  private readonly o: WorkerOptions;
+  private readonly queue = new SerialQueue();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly last = new Map<string, LastReport>();
+  private readonly desired = new Map<string, DesiredState>();
+  private readonly inFlight = new Set<readonly DriverProperty[]>();
+  private driver?: DeviceDriver;
+  private props = new Map<string, DriverProperty>();
+  private options: ReadonlyMap<string, RuntimePropertyOptions> = new Map();
+  private deltaSub?: Subscription;
+  private unsubscribePush?: () => Promise<void>;
+  private failures = 0;
+  private nextAttemptAt = 0;
+  private availability: Availability = 'unknown';
+  private stopped = false;
+  private lastError?: EdgetwinError;
+
+  constructor(options: WorkerOptions) {
+    this.o = options;
+    this.id = options.instance.id;
+  }
+
+  /** Validates the config (throws EDGETWIN_ERR_MAPPER_CONFIG), then starts polling and listening. */
+  async start(): Promise<void> {
+    const { factory, instance, model } = this.o;
+    const bound = bindDevice(factory, instance, model);
+    this.options = bound.options;
+    this.props = new Map(bound.driverDevice.properties.map((p) => [p.name, p]));
+    this.driver = factory.connect({ logger: this.o.logger, now: this.o.now }, bound.driverDevice);
+    const { namespace, name } = instance;
+    this.deltaSub = await this.o.bus.subscribe(deviceTopic(namespace, name, 'twin/update/delta'), (_t, payload) => this.onDelta(payload), { qos: 1 });
+    await this.fetchDesired();
+    const groups = new Map<number, DriverProperty[]>();
+    for (const p of this.props.values()) {
+      const cycle = cycleMs(p.instance.collectCycle);
+      groups.set(cycle, [...(groups.get(cycle) ?? []), p]);
+    }
+    for (const [cycle, group] of groups) {
+      void this.poll(group);
+      this.timers.push(setInterval(() => void this.poll(group), cycle));
+    }
+  }
+
+  /** What the runtime knows of the device, for health and metrics. */
+  status(): { id: string; availability: Availability; failures: number; lastError?: EdgetwinError; queued: number } {
+    return { id: this.id, availability: this.availability, failures: this.failures, queued: this.queue.pending, ...(this.lastError ? { lastError: this.lastError } : {}) };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    this.queue.close();
+    await this.deltaSub?.unsubscribe();
+    await this.unsubscribePush?.().catch(() => undefined);
+    await this.driver?.close();
+  }
+
+  /** One poll of a group of properties sharing a collectCycle; skipped while backing off. */
+  private async poll(group: readonly DriverProperty[]): Promise<void> {
+    if (this.stopped || this.inFlight.has(group) || this.o.now() < this.nextAttemptAt) return;
+    this.inFlight.add(group);
+    try {
+      const results = await this.queue.push('read', this.o.timeoutMs, (signal) => this.driver!.read(group, signal));
+      const ok = await this.report(group, results);
+      if (ok) this.succeeded();
+      else this.failed(results.find((r): r is Extract<ReadResult, { ok: false }> => !r.ok)?.error);
+    } catch (err) {
+      this.failed(toEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_CONNECTION'));
+    } finally {
+      this.inFlight.delete(group);
+    }
+  }
+
+  /** Reports what changed; true if at least one property was read. */
+  private async report(group: readonly DriverProperty[], results: readonly ReadResult[]): Promise<boolean> {
+    const now = this.o.now();
+    const twin: Record<string, object> = {};
+    let anyOk = false;
+    group.forEach((prop, i) => {
+      const r = results[i];
+      if (!r?.ok) return;
+      const checked = prop.model.check(r.value);
+      if (!checked.ok) {
+        this.o.logger.warn({ device: this.id, property: prop.name, code: checked.code }, `reading rejected by the model: ${checked.message}`);
+        return;
+      }
+      anyOk = true;
+      const reportCycle = cycleMs(prop.instance.reportCycle);
+      if (shouldReport(this.last.get(prop.name), checked.wire, now, reportCycle, this.options.get(prop.name)?.deadband)) {
+        this.last.set(prop.name, { wire: checked.wire, at: now });
+        twin[prop.name] = { actual: { value: checked.wire }, metadata: { type: prop.model.type } };
+      }
+    });
+    if (Object.keys(twin).length > 0) await this.publishTwin(twin);
+    return anyOk || group.length === 0;
+  }
+
+  /** A value pushed by the driver (e.g. a BLE notification): same filtering as a poll. */
+  private onPush(name: string, result: ReadResult): void {
+    const prop = this.props.get(name);
+    if (!prop || this.stopped) return;
+    this.report([prop], [result]).then(
+      (ok) => (ok ? this.succeeded() : undefined),
+      (err: unknown) => this.o.logger.warn({ err, device: this.id }, 'could not report a pushed value'),
+    );
+  }
+
+  private succeeded(): void {
+    this.failures = 0;
+    this.nextAttemptAt = 0;
+    delete this.lastError;
+    if (this.availability !== 'online') this.setAvailability('online');
+    if (this.driver?.subscribe && !this.unsubscribePush) void this.subscribePush();
+  }
+
+  private failed(error: EdgetwinError | undefined): void {
+    if (this.stopped) return;
+    this.failures++;
+    if (error) this.lastError = error;
+    this.nextAttemptAt = this.o.now() + backoffMs(this.failures, this.o.backoff);
+    this.o.logger.debug({ device: this.id, failures: this.failures, code: error?.code, err: error?.message }, 'poll failed');
+    if (this.failures >= this.o.offlineAfter && this.availability !== 'offline') {
+      this.o.logger.warn({ device: this.id, code: error?.code }, `device offline after ${this.failures} failed polls: ${error?.message ?? ''}`);
+      this.setAvailability('offline');
+    }
+  }
+
+  private setAvailability(state: 'online' | 'offline'): void {
+    this.availability = state;
+    const { namespace, name } = this.o.instance;
+    this.o.bus
+      .publish(deviceTopic(namespace, name, 'state/update'), JSON.stringify({ event_id: '', timestamp: this.o.now(), state }), { qos: 1 })
+      .catch((err: unknown) => this.o.logger.warn({ err, device: this.id }, 'could not publish the device state'));
+  }
+
+  private async subscribePush(): Promise<void> {
+    const props = [...this.props.values()];
+    try {
+      this.unsubscribePush = await this.driver!.subscribe!(props, (name, result) => this.onPush(name, result));
+    } catch (err) {
+      this.o.logger.debug({ err, device: this.id }, 'subscribe failed; retried after the next successful poll');
+    }
+  }
+
+  private async publishTwin(twin: Record<string, object>): Promise<void> {
+    const { namespace, name } = this.o.instance;
+    await this.o.bus.publish(deviceTopic(namespace, name, 'twin/update'), JSON.stringify({ event_id: '', timestamp: this.o.now(), twin }), { qos: 1 });
+  }
+
+  /** Desired values already in the twin when the mapper starts (a restart must not drop them). */
+  private async fetchDesired(): Promise<void> {
+    const { namespace, name } = this.o.instance;
+    const eventId = `mapper-${this.id}-${this.o.now()}`;
+    let sub: Subscription | undefined;
+    const answer = new Promise<Record<string, { expected?: { value?: string }; actual?: { value?: string }; ack?: { state?: string } }>>((resolve) => {
+      const timer = setTimeout(() => resolve({}), this.o.timeoutMs);
+      void this.o.bus
+        .subscribe(deviceTopic(namespace, name, 'twin/get/result'), (_t, payload) => {
+          const msg = safeJson(payload) as { event_id?: string; twin?: Record<string, never> } | undefined;
+          if (msg?.event_id !== eventId) return;
+          clearTimeout(timer);
+          resolve(msg.twin ?? {});
+        })
+        .then((s) => (sub = s));
+    });
+    // Subscribe first, then ask.
+    await new Promise<void>((r) => setImmediate(r));
+    await this.o.bus.publish(deviceTopic(namespace, name, 'twin/get'), JSON.stringify({ event_id: eventId, timestamp: this.o.now() }), { qos: 1 });
+    const twin = await answer;
+    await sub?.unsubscribe();
+    for (const [prop, t] of Object.entries(twin)) {
+      const value = t.expected?.value;
+      if (value === undefined || value === '' || value === t.actual?.value || t.ack?.state === 'rejected') continue;
+      this.applyDesired(prop, value);
+    }
+  }
+
+  private onDelta(payload: Buffer): void {
+    const msg = safeJson(payload) as { delta?: Record<string, unknown> } | undefined;
+    if (!msg?.delta) return;
+    for (const [prop, value] of Object.entries(msg.delta)) if (typeof value === 'string') this.applyDesired(prop, value);
+  }
+
+  /** Closed loop for one desired value; repeated deltas for the same value are ignored. */
+  private applyDesired(propName: string, value: string): void {
+    const prop = this.props.get(propName);
+    if (!prop || prop.model.readOnly || this.stopped) return;
+    const current = this.desired.get(propName);
+    if (current?.value === value) return;
+    const state: DesiredState = { value, status: 'queued' };
+    this.desired.set(propName, state);
+    void this.runWrite(prop, state);
+  }
+
+  private async runWrite(prop: DriverProperty, state: DesiredState): Promise<void> {
+    const parsed = prop.model.parse(state.value);
+    if (!parsed.ok) return this.ack(prop, state, 'rejected', undefined, toEdgetwinError(new Error(parsed.message), parsed.code));
+    for (let attempt = 1; ; attempt++) {
+      if (this.stopped || this.desired.get(prop.name) !== state) return; // superseded
+      try {
+        const readBack = await this.writeAndReadBack(prop, parsed.value);
+        const checked = prop.model.check(readBack);
+        const wire = checked.ok ? checked.wire : typeof readBack === 'object' ? Buffer.from(readBack).toString('base64') : String(readBack);
+        if (sameReading(prop.model.type, parsed.wire, wire)) return this.ack(prop, state, 'applied', wire);
+        const err = toEdgetwinError(new Error(`wrote ${parsed.wire} but read back ${wire}`), 'EDGETWIN_ERR_MAPPER_READBACK');
+        return this.ack(prop, state, 'failed', wire, err);
+      } catch (e) {
+        const err = toEdgetwinError(e, 'EDGETWIN_ERR_MAPPER_CONNECTION');
+        if (PERMANENT.has(err.code)) return this.ack(prop, state, 'rejected', undefined, err);
+        if (attempt >= this.o.writeAttempts || (isEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_ABORTED') && this.stopped)) {
+          return this.ack(prop, state, 'failed', undefined, err);
+        }
+        await new Promise((r) => setTimeout(r, backoffMs(attempt, this.o.backoff)));
+      }
+    }
+  }
+
+  private async writeAndReadBack(prop: DriverProperty, value: PropertyValue): Promise<PropertyValue> {
+    await this.queue.push('write', this.o.timeoutMs, (signal) => this.driver!.write(prop, value, signal));
+    const [result] = await this.queue.push('write', this.o.timeoutMs, (signal) => this.driver!.read([prop], signal));
+    if (!result) throw toEdgetwinError(new Error('the driver returned no read-back result'), 'EDGETWIN_ERR_INTERNAL');
+    if (!result.ok) throw result.error;
+    return result.value;
+  }
+
+  private async ack(prop: DriverProperty, state: DesiredState, status: 'applied' | 'rejected' | 'failed', actual?: string, error?: EdgetwinError): Promise<void> {
+    if (this.desired.get(prop.name) !== state || this.stopped) return;
+    state.status = status;
+    if (error) this.o.logger.warn({ device: this.id, property: prop.name, code: error.code }, `desired value ${state.value} ${status}: ${error.message}`);
+    const entry: Record<string, unknown> = {
+      ack: { state: status, value: state.value, ...(error ? { code: error.code, reason: error.message } : {}) },
+      metadata: { type: prop.model.type },
+    };
+    if (actual !== undefined) {
+      entry.actual = { value: actual };
+      this.last.set(prop.name, { wire: actual, at: this.o.now() });
+    }
+    try {
+      await this.publishTwin({ [prop.name]: entry });
+    } catch (err) {
+      this.o.logger.warn({ err, device: this.id }, 'could not publish an ack');
+    }
+  }
+}
+
+function safeJson(payload: Buffer): unknown {
+  try {
+    return JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
