@@ -5,8 +5,9 @@ import { once } from 'node:events';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isEdgetwinError } from '../../errors.js';
-import { MODBUS_TEST_VALUES, startModbusTestRig, type ModbusTestDeviceOptions, type ModbusTestRig } from '../../simulators/index.js';
-import { bindDevice, type DeviceDriver, type DriverProperty, type MapperContext } from '../sdk/index.js';
+import { MODBUS_TEST_VALUES, modbusTestDevice, modbusTestModel, startModbusTestRig, type ModbusTestDeviceOptions, type ModbusTestRig } from '../../simulators/index.js';
+import type { PropertyValue } from '../../schemas/index.js';
+import { bindDevice, type DeviceDriver, type DriverProperty, type MapperContext, type ReadResult } from '../sdk/index.js';
 import { ModbusDriver, modbusMapper } from './index.js';
 
 const ctx: MapperContext = { logger: pino({ level: 'silent' }), now: Date.now };
@@ -19,7 +20,7 @@ interface Bench {
   readonly rig: ModbusTestRig;
   readonly driver: ModbusDriver;
   readonly props: readonly DriverProperty[];
-  prop(name: string): DriverProperty;
+  readonly prop: (name: string) => DriverProperty;
 }
 
 async function bench(options: ModbusTestDeviceOptions = {}): Promise<Bench> {
@@ -35,17 +36,22 @@ async function bench(options: ModbusTestDeviceOptions = {}): Promise<Bench> {
 
 const signal = (): AbortSignal => AbortSignal.timeout(5000);
 
+function valueOf(result: ReadResult | undefined): PropertyValue {
+  if (!result?.ok) throw new Error(`not a value: ${JSON.stringify(result)}`);
+  return result.value;
+}
+
 describe('ModbusDriver over TCP against the simulator', () => {
   it('connects lazily and reads every type in one batch, in order', async () => {
     const { driver, props, rig } = await bench();
     expect(driver.state()).toBe('unknown');
     expect(rig.server.connections).toBe(0);
     const results = await driver.read(props, signal());
-    const values = Object.fromEntries(props.map((p, i) => [p.name, results[i]!.ok ? (results[i] as { value: unknown }).value : results[i]]));
+    const values = Object.fromEntries(props.map((p, i) => [p.name, valueOf(results[i])]));
     expect(values).toEqual(MODBUS_TEST_VALUES);
     expect(driver.state()).toBe('online');
     // Every value is what the model accepts, as the runtime will check.
-    props.forEach((p, i) => expect(p.model.check((results[i] as { value: never }).value).ok, p.name).toBe(true));
+    props.forEach((p, i) => expect(p.model.check(valueOf(results[i])).ok, p.name).toBe(true));
   });
 
   it('coalesces: 17 properties in 4 tables are 4 requests, not 17', async () => {
@@ -164,9 +170,11 @@ describe('ModbusDriver over TCP against the simulator', () => {
   });
 
   it('rejects a bad protocol config at connect, with every problem listed', () => {
-    const device = { id: 'x', instance: {} as never, model: {} as never, protocol: { ip: 'h', slaveId: 1 }, properties: [] };
+    const model = modbusTestModel();
+    const rigless = { model, instance: modbusTestDevice(model) };
+    const device = { id: 'x', instance: rigless.instance, model: rigless.model, protocol: { ip: 'h', slaveId: 1 }, properties: [] };
     try {
-      modbusMapper.connect(ctx, device as never);
+      modbusMapper.connect(ctx, device);
       expect.unreachable();
     } catch (err) {
       expect(isEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_CONFIG')).toBe(true);

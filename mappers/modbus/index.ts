@@ -1,11 +1,15 @@
 // mappers/modbus: the Modbus TCP/RTU mapper (modbus-serial). Its public face.
 
 import type { MapperFactory } from '../sdk/types.js';
-import { parseProtocolConfig, PROTOCOL_CONFIG_SCHEMA, VISITOR_CONFIG_SCHEMA, type ModbusProtocolConfig, type ModbusVisitorConfig } from './config.js';
+import { parseProtocolConfig, PROTOCOL_CONFIG_SCHEMA, VISITOR_CONFIG_SCHEMA } from './config.js';
 import { ModbusDriver } from './driver.js';
 
-/** The factory the mapper runtime registers for `protocolName: modbus`. */
-export const modbusMapper: MapperFactory<ModbusProtocolConfig, ModbusVisitorConfig> = {
+/**
+ * The factory the mapper runtime registers for `protocolName: modbus`. Typed on unknown configs
+ * on purpose: the driver validates `protocol` and each `visitor` itself (config.ts), so it is safe
+ * to hand it whatever a manifest holds.
+ */
+export const modbusMapper: MapperFactory = {
   protocol: 'modbus',
   protocolConfigSchema: PROTOCOL_CONFIG_SCHEMA,
   visitorConfigSchema: VISITOR_CONFIG_SCHEMA,

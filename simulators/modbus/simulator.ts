@@ -37,7 +37,7 @@ export interface SimulatorChange {
 }
 
 export interface SimulatorEvents {
-  /** Every request the unit receives, before faults apply (FC and range). */
+  /** Every request the unit receives, before faults apply: a listener may set one for it. */
   request: [ModbusRequest];
   /** A Modbus write (FC5/6/15/16) changed a property. */
   write: [SimulatorWrite];
