@@ -4,6 +4,8 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EdgetwinError, formatError, toEdgetwinError } from '../errors.js';
 import { runCommand } from './run.js';
+import { mapperCommand } from './mapper.js';
+import { simulateCommand } from './simulate.js';
 import { twinGet, twinSet, twinWatch } from './twin.js';
 
 const DEFAULT_BROKER = process.env.EDGETWIN_BROKER ?? 'mqtt://127.0.0.1:1883';
@@ -60,6 +62,28 @@ export function buildProgram(): Command {
       .description('print documents, deltas and results as JSON lines until Ctrl-C')
       .option('-n, --count <n>', 'exit after n events', intOption(1, Number.MAX_SAFE_INTEGER)),
   ).action(async (device: string, opts: { broker: string; timeout: number; count?: number }) => twinWatch(device, opts));
+
+  program
+    .command('mapper <protocol>')
+    .description('run a bundled mapper (modbus) in its own process, against a broker')
+    .option('-b, --broker <url>', 'broker URL (or EDGETWIN_BROKER)', DEFAULT_BROKER)
+    .requiredOption('--devices <path>', 'a Device manifest file or folder (repeatable)', collect)
+    .option('--models <path>', 'extra model files or folders (repeatable)', collect)
+    .option('-t, --timeout <ms>', 'deadline of one device request', intOption(10, 600_000), 2000)
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
+    .action(async (protocol: string, opts: { broker: string; devices: string[]; models?: string[]; timeout: number; logLevel: string }) =>
+      mapperCommand(protocol, { broker: opts.broker, devices: opts.devices, timeoutMs: opts.timeout, logLevel: opts.logLevel, ...(opts.models ? { models: opts.models } : {}) }),
+    );
+
+  program
+    .command('simulate <kind>')
+    .description('run a simulated device (modbus) built from a Device manifest and its model')
+    .requiredOption('-d, --device <file>', 'the Device manifest (file or folder)')
+    .option('--models <path>', 'extra model files or folders (repeatable)', collect)
+    .option('-p, --port <n>', "TCP port (default: the manifest's own port)", intOption(0, 65535))
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--seed <n>', 'seed of the simulated values', intOption(0, 2 ** 31))
+    .action(async (kind: string, opts: { device: string; models?: string[]; port?: number; host: string; seed?: number }) => simulateCommand(kind, opts));
 
   return program;
 }

@@ -1,6 +1,7 @@
 // `edgetwin run`: start everything, print one ready line, stop cleanly on SIGINT/SIGTERM.
 
 import { EdgeCore, createLogger } from '../edgecore/index.js';
+import { waitForSignal } from './signals.js';
 import { loadConfigFile, resolveConfig, type RawConfig } from '../schemas/index.js';
 
 export interface RunOptions {
@@ -33,16 +34,7 @@ export async function runCommand(opts: RunOptions): Promise<void> {
 
   // Signal handlers go in before anything starts (and before the ready line, which a
   // supervisor may answer with a signal at once): a SIGINT during start-up stops cleanly too.
-  let onSignal!: (signal: NodeJS.Signals) => void;
-  const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
-    onSignal = (signal) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  const stopRequested = waitForSignal();
 
   const core = new EdgeCore({ config, logger });
   try {
@@ -54,7 +46,6 @@ export async function runCommand(opts: RunOptions): Promise<void> {
     const signal = await stopRequested;
     logger.info({ signal }, 'shutting down');
   } finally {
-    onSignal('SIGTERM'); // removes the handlers if start-up failed
     await core.stop().catch((err: unknown) => {
       logger.error({ err }, 'shutdown failed');
       process.exitCode = 1;

@@ -1,12 +1,14 @@
 // The composition root: builds every module from the config and starts and stops them in
-// order. Start: store → models and devices → twin → broker → serve topics. Stop: the reverse,
-// with in-flight commits flushed before the store closes.
+// order. Start: store → models and devices → twin → broker → serve topics → simulated devices →
+// in-process mappers. Stop: the reverse, with in-flight commits flushed before the store closes.
 
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { formatError, type EdgetwinError } from '../errors.js';
 import { DeviceTwin, SqliteTwinStore, type TwinStore } from '../devicetwin/index.js';
 import { EmbeddedBroker } from '../eventbus/index.js';
+import { MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
+import { startSimulation, type Simulation } from './simulation.js';
 import {
   BUNDLED_MODELS_DIR,
   loadDevices,
@@ -34,6 +36,8 @@ export class EdgeCore {
   private store?: TwinStore;
   private broker?: EmbeddedBroker;
   private twinModule?: DeviceTwin;
+  private mapperRuntime?: MapperRuntime;
+  private simulation?: Simulation;
   private models = new Map<string, DeviceModel>();
   private devices: DeviceInstance[] = [];
   private stopping?: Promise<void>;
@@ -95,11 +99,37 @@ export class EdgeCore {
       const bound = this.devices.map((instance) => ({ instance, model: this.models.get(instance.model)! }));
       await this.twinModule.setDevices(bound);
       this.twinModule.listen();
+      if (config.simulate.length > 0) {
+        this.simulation = await startSimulation(config.simulate, bound, logger.child({ module: 'simulators' }));
+        problems.push(...this.simulation.problems);
+      }
+      const factories = this.mapperFactories();
+      if (factories.length > 0) {
+        this.mapperRuntime = new MapperRuntime({
+          bus: this.broker,
+          factories,
+          logger: logger.child({ module: 'mappers' }),
+          timeoutMs: config.mappers.timeoutMs,
+          offlineAfter: config.mappers.offlineAfter,
+        });
+        problems.push(...(await this.mapperRuntime.setDevices(bound)));
+      }
     } catch (err) {
       await this.stop();
       throw err;
     }
     return { models: this.models.size, devices: this.devices.length, problems };
+  }
+
+  /** The mappers that run in this process (config `mappers.enabled`). */
+  private mapperFactories(): MapperFactory[] {
+    const available: Record<string, MapperFactory> = { modbus: modbusMapper };
+    return this.config.mappers.enabled.flatMap((p) => (available[p] ? [available[p]] : []));
+  }
+
+  /** Devices served by in-process mappers: availability, failures, queue depth. */
+  mapperStatus(): ReturnType<MapperRuntime['status']> {
+    return this.mapperRuntime?.status() ?? [];
   }
 
   /** Stops everything in reverse order; idempotent and safe after a failed start. */
@@ -118,6 +148,8 @@ export class EdgeCore {
         this.logger.error({ err }, `stopping ${what} failed`);
       }
     };
+    if (this.mapperRuntime) await step('mappers', () => this.mapperRuntime!.stop());
+    if (this.simulation) await step('simulators', () => this.simulation!.close());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
     if (this.broker) await step('broker', () => this.broker!.close());
     if (this.store) await step('store', () => this.store!.close());

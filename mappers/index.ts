@@ -1,3 +1,3 @@
 // mappers/: the mapper SDK (contract + runtime) and the bundled protocol mappers.
 export * from './sdk/index.js';
-export { modbusMapper } from './modbus/index.js';
+export { modbusMapper, parseProtocolConfig as parseModbusProtocolConfig } from './modbus/index.js';

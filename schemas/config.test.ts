@@ -14,6 +14,8 @@ const DEFAULTS: EdgetwinConfig = {
   mqtt: { host: '127.0.0.1', port: 1883, maxPayloadBytes: 262144, maxPacketBytes: 1048576 },
   store: { synchronous: 'normal' },
   log: { level: 'info' },
+  mappers: { enabled: ['modbus'], timeoutMs: 2000, offlineAfter: 3, bluetoothAdapter: 'hci' },
+  simulate: [],
   metrics: { enabled: true, host: '127.0.0.1', port: 9464 },
   cloud: {},
 };

@@ -58,6 +58,27 @@ export const CONFIG_SCHEMA = {
         level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
       },
     },
+    // Protocol mappers run in this process for devices whose protocolName is listed here;
+    // devices of other protocols are driven by outside mappers over MQTT (as in KubeEdge).
+    mappers: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'array', items: { type: 'string', enum: ['modbus', 'bluetooth'] }, uniqueItems: true, default: ['modbus'] },
+        // Deadline of one device request, in ms.
+        timeoutMs: { type: 'integer', minimum: 10, default: 2000 },
+        // Consecutive failed polls before a device is reported offline.
+        offlineAfter: { type: 'integer', minimum: 1, default: 3 },
+        // 'hci': the host's Bluetooth adapter; 'simulated': the simulated adapter (simulators/bluetooth),
+        // which also serves every bluetooth device listed in `simulate`.
+        bluetoothAdapter: { type: 'string', enum: ['hci', 'simulated'], default: 'hci' },
+      },
+    },
+    // Devices (by <namespace>/<name>) to simulate in this process, for demos and tests: a Modbus
+    // device gets a simulated slave on its manifest's ip:port (loopback only), a BLE device a
+    // simulated peripheral on the simulated adapter.
+    simulate: { type: 'array', items: { type: 'string', minLength: 3 }, uniqueItems: true, default: [] },
     metrics: {
       type: 'object',
       additionalProperties: false,
@@ -68,8 +89,25 @@ export const CONFIG_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      // No kubeconfig: cloud sync stays off.
-      properties: { kubeconfig: { type: 'string', minLength: 1 } },
+      // No kubeconfig: cloud sync stays off. The other keys have no schema default (so an empty
+      // section stays empty); cloudsync/options.ts applies them: context = the kubeconfig's
+      // current one, every namespace, statusLayout devicestatus, statusSubresource false,
+      // reportCycle 1000 ms, qps 50, burst 100, requestTimeout 10000 ms.
+      properties: {
+        kubeconfig: { type: 'string', minLength: 1 },
+        context: { type: 'string', minLength: 1 },
+        // Watch Devices and DeviceModels of this namespace only (RBAC with a Role, not a ClusterRole).
+        namespace: { type: 'string', minLength: 1 },
+        // Where status goes: KubeEdge ≥ 1.23 DeviceStatus objects, or Device.status (≤ 1.22).
+        statusLayout: { type: 'string', enum: ['devicestatus', 'device'] },
+        // KubeEdge's CRDs declare no status subresource: status is written on the object itself.
+        statusSubresource: { type: 'boolean' },
+        // At most one status write per device per reportCycle (ms).
+        reportCycle: { type: 'integer', minimum: 10 },
+        qps: { type: 'number', exclusiveMinimum: 0 },
+        burst: { type: 'integer', minimum: 1 },
+        requestTimeout: { type: 'integer', minimum: 100 },
+      },
     },
   },
 } as const;

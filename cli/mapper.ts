@@ -1,0 +1,45 @@
+// `edgetwin mapper <protocol> --broker URL --devices PATH`: a bundled mapper in its own process,
+// over MQTT, driving the twins of a running edgetwin (or any KubeEdge-compatible broker). The
+// same runtime code as in-process; only the bus differs.
+
+import { edgetwinError, formatError } from '../errors.js';
+import { createLogger } from '../edgecore/index.js';
+import { MqttBus } from '../eventbus/index.js';
+import { MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
+import { BUNDLED_MODELS_DIR, loadDevices, loadModels } from '../schemas/index.js';
+import { waitForSignal } from './signals.js';
+
+const FACTORIES: Record<string, MapperFactory> = { modbus: modbusMapper };
+
+export interface MapperCommandOptions {
+  readonly broker: string;
+  readonly devices: readonly string[];
+  readonly models?: readonly string[];
+  readonly timeoutMs: number;
+  readonly logLevel: string;
+}
+
+export async function mapperCommand(protocol: string, opts: MapperCommandOptions): Promise<void> {
+  const factory = FACTORIES[protocol];
+  if (!factory) throw edgetwinError('EDGETWIN_ERR_CLI_USAGE', `no bundled mapper for "${protocol}" (available: ${Object.keys(FACTORIES).join(', ')})`);
+  const logger = createLogger(opts.logLevel as 'info');
+  const { models, errors: modelErrors } = loadModels([BUNDLED_MODELS_DIR, ...(opts.models ?? [])]);
+  const { devices, errors: deviceErrors } = loadDevices(opts.devices, models);
+  for (const e of [...modelErrors, ...deviceErrors]) logger.warn({ code: e.code }, `skipped: ${formatError(e)}`);
+  const mine = devices.filter((d) => d.protocol?.protocolName === protocol);
+  if (mine.length === 0) throw edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `no device with protocolName ${protocol} in ${opts.devices.join(', ')}`);
+
+  const stop = waitForSignal();
+  const bus = new MqttBus({ url: opts.broker, clientId: `edgetwin-mapper-${protocol}-${process.pid}`, logger: logger.child({ module: 'eventbus' }) });
+  await bus.start();
+  const runtime = new MapperRuntime({ bus, factories: [factory], logger: logger.child({ module: 'mappers' }), timeoutMs: opts.timeoutMs });
+  try {
+    const problems = await runtime.setDevices(mine.map((instance) => ({ instance, model: models.get(instance.model)! })));
+    process.stdout.write(`edgetwin mapper ${protocol} ready: ${mine.length - problems.length} devices via ${opts.broker}\n`);
+    await stop;
+  } finally {
+    await runtime.stop();
+    await bus.close();
+    logger.flush();
+  }
+}

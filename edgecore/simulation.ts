@@ -1,0 +1,79 @@
+// In-process simulated hardware for the demo and tests (config `simulate`): a Modbus slave on
+// each listed Modbus device's own ip:port, so the unchanged Modbus mapper talks to it over TCP.
+
+import type { Logger } from 'pino';
+import { edgetwinError, type EdgetwinError } from '../errors.js';
+import { parseModbusProtocolConfig } from '../mappers/index.js';
+import type { DeviceInstance, DeviceModel } from '../schemas/index.js';
+import { ModbusSimulator, ModbusTcpServer } from '../simulators/index.js';
+
+export interface Simulation {
+  readonly problems: readonly EdgetwinError[];
+  /** One line per simulated device, for the log. */
+  readonly description: readonly string[];
+  close(): Promise<void>;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
+
+export async function startSimulation(
+  ids: readonly string[],
+  devices: ReadonlyArray<{ instance: DeviceInstance; model: DeviceModel }>,
+  logger: Logger,
+): Promise<Simulation> {
+  const problems: EdgetwinError[] = [];
+  const description: string[] = [];
+  const byId = new Map(devices.map((d) => [d.instance.id, d]));
+  // Modbus units that share an endpoint share one server (as units behind one gateway do).
+  const endpoints = new Map<string, { host: string; port: number; units: ModbusSimulator[] }>();
+  for (const id of ids) {
+    const d = byId.get(id);
+    if (!d) {
+      problems.push(edgetwinError('EDGETWIN_ERR_MANIFEST_INVALID', `simulate: no loaded device ${id}`));
+      continue;
+    }
+    const protocol = d.instance.protocol?.protocolName;
+    if (protocol !== 'modbus') {
+      if (protocol !== 'bluetooth') problems.push(edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `simulate: ${id} uses protocol "${protocol ?? 'none'}", which has no simulator`));
+      continue;
+    }
+    try {
+      const { endpoint } = parseModbusProtocolConfig(d.instance.protocol?.configData);
+      if (endpoint.mode !== 'TCP') throw edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `simulate: ${id} is Modbus RTU; only TCP devices are simulated in-process`);
+      if (!LOOPBACK.test(endpoint.host)) {
+        throw edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `simulate: ${id} points at ${endpoint.host}; a simulated device must be on a loopback address`);
+      }
+      const key = `${endpoint.host}:${endpoint.port}`;
+      const entry = endpoints.get(key) ?? { host: endpoint.host, port: endpoint.port, units: [] };
+      entry.units.push(new ModbusSimulator({ device: d.instance, model: d.model }));
+      endpoints.set(key, entry);
+    } catch (err) {
+      problems.push(err as EdgetwinError);
+    }
+  }
+  const servers: ModbusTcpServer[] = [];
+  const units: ModbusSimulator[] = [];
+  for (const { host, port, units: sims } of endpoints.values()) {
+    try {
+      const server = new ModbusTcpServer({ units: sims, host, port });
+      await server.start();
+      servers.push(server);
+      for (const sim of sims) {
+        sim.start();
+        units.push(sim);
+        description.push(`simulated Modbus device ${sim.device.id} (unit ${sim.unitId}) on ${host}:${port}`);
+      }
+    } catch (err) {
+      problems.push(err as EdgetwinError);
+    }
+  }
+  for (const line of description) logger.info(line);
+  return {
+    problems,
+    description,
+    async close() {
+      for (const u of units) u.stop();
+      await Promise.all(servers.map((s) => s.close()));
+    },
+  };
+}
