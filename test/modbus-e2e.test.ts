@@ -110,10 +110,10 @@ describe.skipIf(!BUILT)('three processes: edgetwin run, edgetwin mapper modbus, 
     children.push(child);
     let out = '';
     let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`not ready: ${args.join(' ')}\n${out}\n${err}`)), 15_000);
-      child.stdout!.on('data', (d: Buffer) => {
+      child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
         const m = ready.exec(out);
         if (m) {
