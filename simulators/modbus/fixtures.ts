@@ -28,6 +28,8 @@ export const MODBUS_TEST_MODEL_SCHEMA = {
     di: { type: 'boolean', readOnly: true },
     ir: { type: 'number', minimum: 0, maximum: 100, readOnly: true },
     ir16: { type: 'integer', minimum: -50, maximum: 50, readOnly: true },
+    /** Not in the default manifest: for bulk reads of any size (measure.ts). */
+    bulk: { type: 'string', contentEncoding: 'base64', readOnly: true },
   },
   additionalProperties: false,
 } as const;
@@ -121,11 +123,13 @@ export interface ModbusTestRig {
  * The test device simulated on 127.0.0.1 (port 0), holding MODBUS_TEST_VALUES, with no random
  * walk unless asked. `protocol` overrides the mapper-side configData (timeout, maxGap...).
  */
-export async function startModbusTestRig(options: ModbusTestDeviceOptions & { readonly evolveEveryMs?: number } = {}): Promise<ModbusTestRig> {
+export async function startModbusTestRig(
+  options: ModbusTestDeviceOptions & { readonly evolveEveryMs?: number; readonly noDelay?: boolean } = {},
+): Promise<ModbusTestRig> {
   const model = modbusTestModel();
   const simulated = modbusTestDevice(model, { ...options, protocol: undefined });
   const simulator = new ModbusSimulator({ device: simulated, model, evolveEveryMs: options.evolveEveryMs ?? 0, initial: MODBUS_TEST_VALUES });
-  const server = new ModbusTcpServer({ units: simulator });
+  const server = new ModbusTcpServer({ units: simulator, noDelay: options.noDelay });
   const { port } = await server.start();
   simulator.start();
   const device = modbusTestDevice(model, { ...options, protocol: { port: String(port), ...options.protocol } });

@@ -20,3 +20,4 @@ export {
   type ModbusTestDeviceOptions,
   type ModbusTestRig,
 } from './fixtures.js';
+export { measureCoalescing, measureReadThroughput, type CoalescingResult, type ThroughputResult } from './measure.js';
