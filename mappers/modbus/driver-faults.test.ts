@@ -147,6 +147,19 @@ describe('ModbusDriver fault handling', () => {
     expect(await driver.read(props, signal())).toEqual(ok);
   });
 
+  it('a call still waiting for its turn can be aborted without disturbing the one in flight', async () => {
+    const { rig, driver, props } = await bench(5000);
+    rig.simulator.faults.delay(200);
+    const first = driver.read(props, signal());
+    const controller = new AbortController();
+    const queued = driver.read(props, controller.signal);
+    await new Promise((resolve) => rig.simulator.once('request', resolve));
+    controller.abort();
+    await expect(queued).rejects.toMatchObject({ code: 'EDGETWIN_ERR_MAPPER_ABORTED' });
+    expect(await first).toEqual(ok);
+    expect(driver.connects).toBe(1);
+  });
+
   it('close() fails requests in flight and queued, never leaves one hanging, and is idempotent', async () => {
     const { rig, driver, props } = await bench(5000);
     rig.simulator.faults.silence();
