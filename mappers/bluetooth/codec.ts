@@ -163,7 +163,7 @@ export function encodeDataType(value: PropertyValue, dataType: BleDataType): Uin
   const spec = NUMERIC[dataType];
   let n = toNumber(value);
   if (spec.integer) n = Math.round(n);
-  if (!(n >= spec.min && n <= spec.max)) throw valueError(`${value} is outside ${dataType}'s range ${spec.min}..${spec.max}`);
+  if (!(n >= spec.min && n <= spec.max)) throw valueError(`${n} is outside ${dataType}'s range ${spec.min}..${spec.max}`);
   const out = Buffer.alloc(spec.width);
   spec.write(out, n);
   return new Uint8Array(out);
