@@ -2,3 +2,4 @@
 // real ones. Its public face.
 
 export * from './modbus/index.js';
+export * from './bluetooth/index.js';
