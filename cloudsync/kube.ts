@@ -230,7 +230,7 @@ export class ClientKubeApi implements KubeApi {
       ),
     );
     // Watch.watch reports a non-200 answer through `done` before it returns.
-    if (ended && failed) throw failed instanceof Error ? failed : new Error(String(failed));
+    if (ended && failed) throw failed instanceof Error ? failed : new Error('watch failed', { cause: failed });
     ref.controller = controller;
     if (this.closing.signal.aborted) controller.abort();
     else if (!ended) this.watches.add(controller);

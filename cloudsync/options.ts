@@ -47,6 +47,8 @@ export interface CloudSyncOptions {
   readonly batchWindow?: number;
   /** Local models, used when a Device's namespace has no DeviceModel of that name. */
   readonly localModels?: ReadonlyMap<string, DeviceModel>;
+  /** Called with the cluster's devices after each change of the set bound to the twin (e.g. to start mappers for them). */
+  readonly onDevices?: (devices: ReadonlyArray<{ instance: DeviceInstance; model: DeviceModel }>) => Promise<void> | void;
   /** List page size: 500. */
   readonly pageSize?: number;
 }
@@ -66,7 +68,7 @@ export const DEFAULTS = {
 /** Options from the config file's `cloud` section (undefined when no kubeconfig: sync off). */
 export function cloudSyncOptionsFromConfig(
   config: EdgetwinConfig,
-  deps: { twin: TwinApi; logger: Logger; localModels?: ReadonlyMap<string, DeviceModel> },
+  deps: Pick<CloudSyncOptions, 'twin' | 'logger' | 'localModels' | 'onDevices'>,
 ): CloudSyncOptions | undefined {
   const c = config.cloud;
   if (c.kubeconfig === undefined) return undefined;
@@ -77,6 +79,7 @@ export function cloudSyncOptionsFromConfig(
     dataDir: config.dataDir,
     kubeconfig: c.kubeconfig,
     ...(deps.localModels ? { localModels: deps.localModels } : {}),
+    ...(deps.onDevices ? { onDevices: deps.onDevices } : {}),
     ...(c.context !== undefined ? { context: c.context } : {}),
     ...(c.namespace !== undefined ? { namespace: c.namespace } : {}),
     ...(c.statusLayout !== undefined ? { statusLayout: c.statusLayout } : {}),

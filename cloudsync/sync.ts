@@ -247,7 +247,9 @@ export class CloudSync {
     this.plan = new Map(next);
     if (changed) {
       try {
-        await this.twin.setDevices([...next.values()].map((d) => ({ instance: d.instance, model: d.model })), 'cluster');
+        const bound = [...next.values()].map((d) => ({ instance: d.instance, model: d.model }));
+        await this.twin.setDevices(bound, 'cluster');
+        await this.opts.onDevices?.(bound);
       } catch (err) {
         this.log.error({ err }, 'cloud sync: binding cluster devices failed');
       }

@@ -4,7 +4,7 @@
 
 import type { Logger } from 'pino';
 import { edgetwinError } from '../errors.js';
-import { TWIN_INGEST_FILTERS, nodeTopic, parseTopic, type Bus, type IngestBus, type Subscription } from '../eventbus/index.js';
+import { TWIN_INGEST_FILTERS, deviceTopic, nodeTopic, parseTopic, type Bus, type IngestBus, type Subscription } from '../eventbus/index.js';
 import type { DeviceInstance, DeviceModel } from '../schemas/index.js';
 import type { DeviceEntry, HandlerContext, TwinChange } from './context.js';
 import { handleTwinGet } from './handlers/get.js';
@@ -14,7 +14,8 @@ import { handleTwinUpdate } from './handlers/update.js';
 import { emptyDevice, mergeUpdate, type MergeSuccess, type UpdateOrigin } from './merge.js';
 import { DEFAULT_PARSE_LIMITS, type ParseLimits, type TwinPatch } from './parse.js';
 import type { DeviceStateName, DeviceTwinState, MembershipEntry, StoreChange, TwinStore } from './types.js';
-import type { BaseMessage, MembershipUpdate, WireDevice } from './wire.js';
+import { computeDelta } from './document.js';
+import type { BaseMessage, DeviceTwinDelta, DeviceTwinDocument, MembershipUpdate, WireDevice } from './wire.js';
 
 export interface DeviceTwinOptions {
   readonly bus: IngestBus;
@@ -30,6 +31,10 @@ export interface DeviceTwinOptions {
 export type TwinUpdateInput = Readonly<Record<string, TwinPatch | null>>;
 
 type ChangeListener = (change: TwinChange) => void;
+type BoundDevice = { readonly instance: DeviceInstance; readonly model: DeviceModel };
+
+/** Which copy wins when several origins declare the same device (higher wins; others rank 0). */
+const ORIGIN_RANK: Readonly<Record<string, number>> = { cluster: 1 };
 
 export class DeviceTwin {
   private readonly opts: DeviceTwinOptions;
@@ -39,6 +44,8 @@ export class DeviceTwin {
   private readonly ctx: HandlerContext;
   private stored = new Map<string, DeviceTwinState>();
   private members = new Map<string, MembershipEntry>();
+  /** What each origin last asked for in setDevices, so a lower-ranked copy can take over again. */
+  private readonly declared = new Map<string, ReadonlyMap<string, BoundDevice>>();
   /** The newest commit still in flight; answers that change nothing wait for it. */
   private lastCommit: Promise<void> = Promise.resolve();
   private started = false;
@@ -66,15 +73,25 @@ export class DeviceTwin {
   /**
    * Binds exactly these devices to the node (those of `origin`; others are left alone):
    * new ones are added, missing ones removed, and one `membership/updated` is published.
+   * A device declared by several origins is bound once, from the highest-ranked one: the
+   * cluster's copy wins over a local manifest for the same `<ns>/<name>` (issue 5); when the
+   * cluster drops it, the manifest's copy takes over again without leaving the node.
    */
   async setDevices(devices: ReadonlyArray<{ instance: DeviceInstance; model: DeviceModel }>, origin = 'manifest'): Promise<void> {
     const wanted = new Map(devices.map((d) => [d.instance.id, d]));
+    this.declared.set(origin, wanted);
     const added: WireDevice[] = [];
     const removed: WireDevice[] = [];
     const changes: StoreChange[] = [];
+    const fallbacks: Array<[string, BoundDevice]> = [];
     for (const [id, entry] of this.entries) {
       const member = this.members.get(id);
       if ((member?.origin ?? origin) === origin && !wanted.has(id)) {
+        const other = this.winner(id);
+        if (other) {
+          fallbacks.push([other, this.declared.get(other)!.get(id)!]);
+          continue;
+        }
         this.entries.delete(id);
         this.members.delete(id);
         this.stored.delete(id);
@@ -82,7 +99,9 @@ export class DeviceTwin {
         removed.push({ id, name: entry.state.name });
       }
     }
-    for (const { instance, model } of wanted.values()) {
+    const binds: Array<[string, BoundDevice]> = [...[...wanted.values()].map((d): [string, BoundDevice] => [origin, d]), ...fallbacks];
+    for (const [from, { instance, model }] of binds) {
+      if (this.winner(instance.id) !== from) continue; // a higher-ranked origin's copy is bound
       const known = this.members.get(instance.id);
       const entry: MembershipEntry = {
         id: instance.id,
@@ -90,9 +109,9 @@ export class DeviceTwin {
         name: instance.name,
         model: model.name,
         ...(instance.description !== undefined ? { description: instance.description } : {}),
-        origin,
+        origin: from,
       };
-      if (!known || known.model !== entry.model || known.description !== entry.description || known.origin !== origin) {
+      if (!known || known.model !== entry.model || known.description !== entry.description || known.origin !== from) {
         changes.push({ kind: 'member', entry });
       }
       if (!known) added.push({ id: instance.id, name: instance.name, ...(instance.description ? { description: instance.description } : {}) });
@@ -115,6 +134,15 @@ export class DeviceTwin {
       };
       this.publish(nodeTopic(this.opts.nodeName, 'membership/updated'), message);
     }
+  }
+
+  /** The origin whose copy of `id` is bound: the highest-ranked one that declares it. */
+  private winner(id: string): string | undefined {
+    let best: string | undefined;
+    for (const [origin, devices] of this.declared) {
+      if (devices.has(id) && (best === undefined || (ORIGIN_RANK[origin] ?? 0) > (ORIGIN_RANK[best] ?? 0))) best = origin;
+    }
+    return best;
   }
 
   /** A manifest's `desired.value` becomes the twin's desired value when it has none yet. */
@@ -159,7 +187,16 @@ export class DeviceTwin {
     };
     const outcome = mergeUpdate(entry.state, update, { now: this.now(), origin, properties: entry.model.properties });
     if (!outcome.ok) throw outcome.error;
-    if (outcome.changed.length > 0) await this.ctx.applyTwins(id, outcome, origin);
+    if (outcome.changed.length > 0) {
+      await this.ctx.applyTwins(id, outcome, origin);
+      // As handlers/update.ts does for MQTT: the document for apps, and the delta that drives
+      // the mapper (a desired value from the cloud must reach the device, issue 5).
+      const { namespace, name } = outcome.next;
+      const now = this.now();
+      this.publish(deviceTopic(namespace, name, 'twin/update/document'), { event_id: update.eventId, timestamp: now, twin: outcome.document } satisfies DeviceTwinDocument);
+      const delta = computeDelta(outcome.next);
+      if (delta) this.publish(deviceTopic(namespace, name, 'twin/update/delta'), { event_id: update.eventId, timestamp: now, twin: delta.twin, delta: delta.delta } satisfies DeviceTwinDelta);
+    }
     return outcome.next;
   }
 

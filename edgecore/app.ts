@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { formatError, type EdgetwinError } from '../errors.js';
+import { CloudSync, cloudSyncOptionsFromConfig } from '../cloudsync/index.js';
 import { DeviceTwin, SqliteTwinStore, type TwinStore } from '../devicetwin/index.js';
 import { EmbeddedBroker } from '../eventbus/index.js';
 import { MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
@@ -36,6 +37,7 @@ export class EdgeCore {
   private store?: TwinStore;
   private broker?: EmbeddedBroker;
   private twinModule?: DeviceTwin;
+  private cloud?: CloudSync;
   private mapperRuntime?: MapperRuntime;
   private simulation?: Simulation;
   private models = new Map<string, DeviceModel>();
@@ -55,6 +57,11 @@ export class EdgeCore {
   get twin(): DeviceTwin {
     if (!this.twinModule) throw new Error('edgetwin is not started');
     return this.twinModule;
+  }
+
+  /** Cloud sync, when `cloud.kubeconfig` is set (its health() is for metrics and readiness). */
+  get cloudSync(): CloudSync | undefined {
+    return this.cloud;
   }
 
   get bus(): EmbeddedBroker {
@@ -114,6 +121,22 @@ export class EdgeCore {
         });
         problems.push(...(await this.mapperRuntime.setDevices(bound)));
       }
+      // After the twin and mappers: cluster devices join the manifests' (the cluster's copy wins
+      // for the same <ns>/<name>), and in-process mappers serve them too.
+      const cloudOpts = cloudSyncOptionsFromConfig(config, {
+        twin: this.twinModule,
+        logger: logger.child({ module: 'cloudsync' }),
+        localModels: this.models,
+        onDevices: async (cluster) => {
+          const ids = new Set(cluster.map((d) => d.instance.id));
+          const all = [...bound.filter((d) => !ids.has(d.instance.id)), ...cluster];
+          for (const p of (await this.mapperRuntime?.setDevices(all)) ?? []) logger.warn({ code: p.code }, `skipped: ${formatError(p)}`);
+        },
+      });
+      if (cloudOpts) {
+        this.cloud = new CloudSync(cloudOpts);
+        await this.cloud.start();
+      }
     } catch (err) {
       await this.stop();
       throw err;
@@ -150,6 +173,7 @@ export class EdgeCore {
     };
     if (this.mapperRuntime) await step('mappers', () => this.mapperRuntime!.stop());
     if (this.simulation) await step('simulators', () => this.simulation!.close());
+    if (this.cloud) await step('cloudsync', () => this.cloud!.stop());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
     if (this.broker) await step('broker', () => this.broker!.close());
     if (this.store) await step('store', () => this.store!.close());
