@@ -87,7 +87,8 @@ async function importHci(importNoble: () => Promise<unknown>): Promise<NobleCent
     mod = await importNoble();
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    const why = err instanceof Error ? err.message : String(err);
+    // Node appends the whole require stack to MODULE_NOT_FOUND; the first line says it all.
+    const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
     throw unavailable(
       `noble could not open the host's Bluetooth (${typeof code === 'string' ? `${code}: ` : ''}${why}); ` +
         'BLE devices stay offline. Use a simulated adapter, or run where the kernel has Bluetooth and the HCI socket binding is built',

@@ -5,7 +5,8 @@
 // for that address or local name, and tells the links when the adapter's power state changes.
 
 import { edgetwinError, type EdgetwinError } from '../../errors.js';
-import { abortReason } from './guard.js';
+import { waitPoweredOn } from './adapter.js';
+import { abortReason, raceSignal } from './guard.js';
 import { normalizeAddress, type NobleCentral, type NoblePeripheral } from './noble.js';
 
 export interface ScanTarget {
@@ -74,11 +75,13 @@ export class Central {
    * EDGETWIN_ERR_BLE_NOT_FOUND after `timeoutMs`, EDGETWIN_ERR_BLE_ADAPTER_UNAVAILABLE when the
    * adapter is not powered on, or the signal's reason.
    */
-  find(target: ScanTarget, timeoutMs: number, signal?: AbortSignal): Promise<NoblePeripheral> {
-    const state = this.noble.state;
-    if (state !== 'poweredOn') return Promise.reject(unavailable(state));
+  async find(target: ScanTarget, timeoutMs: number, signal?: AbortSignal): Promise<NoblePeripheral> {
     const who = target.address ?? `"${target.localName ?? '?'}"`;
-    if (signal?.aborted) return Promise.reject(abortReason(signal, `scan for ${who}`));
+    const state = this.noble.state;
+    // A noble handed over before its binding reported (or while the adapter resets): wait for it.
+    if (state === 'unknown' || state === 'resetting') await raceSignal(waitPoweredOn(this.noble, timeoutMs), signal, `scan for ${who}`);
+    else if (state !== 'poweredOn') throw unavailable(state);
+    if (signal?.aborted) throw abortReason(signal, `scan for ${who}`);
     return new Promise<NoblePeripheral>((resolve, reject) => {
       const settle = (): void => {
         clearTimeout(timer);

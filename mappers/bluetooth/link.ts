@@ -67,6 +67,7 @@ export class BleLink {
   #lastError: EdgetwinError | undefined;
   #retryAt = 0;
   #timer: NodeJS.Timeout | undefined;
+  #timerDue = 0;
   #state: DriverState = 'unknown';
   #closed = false;
 
@@ -353,7 +354,14 @@ export class BleLink {
 
   /** The reconnect loop; it runs only while notifications are wanted and the link is down. */
   #scheduleReconnect(delayMs: number): void {
-    if (this.#closed || this.#subs.size === 0 || this.#session || this.#timer) return;
+    if (this.#closed || this.#subs.size === 0 || this.#session) return;
+    const due = Date.now() + Math.max(0, delayMs);
+    // A sooner reason (the adapter powered back on) replaces a later timer; a later one waits.
+    if (this.#timer) {
+      if (due >= this.#timerDue) return;
+      clearTimeout(this.#timer);
+    }
+    this.#timerDue = due;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (this.#closed || this.#session || this.#subs.size === 0) return;

@@ -22,7 +22,8 @@ export interface SimulatedField {
 export interface SimulatedCharacteristic {
   readonly service: string;
   readonly uuid: string;
-  readonly properties: readonly string[];
+  /** GATT properties as discovered ('read', 'write', 'writeWithoutResponse', 'notify'). */
+  properties: readonly string[];
   readonly fields: readonly SimulatedField[];
   value: Buffer;
   /** The central enabled notifications (reset on every disconnect, as for an unbonded client). */
@@ -204,6 +205,14 @@ export class SimulatedPeripheral extends EventEmitter<SimulatedPeripheralEvents>
     }
     this.stats.writes++;
     this.emit('write', { characteristic: characteristic.uuid, data: Buffer.from(data), properties: changed });
+  }
+
+  /**
+   * Changes the GATT properties of the characteristic behind `property`, e.g. ['notify'] for a
+   * notify-only sensor; centrals see it on their next discovery.
+   */
+  setGattProperties(property: string, properties: readonly string[]): void {
+    this.#entry(property).characteristic.properties = [...properties];
   }
 
   // Fault injection.
