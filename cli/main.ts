@@ -3,6 +3,7 @@
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EdgetwinError, formatError, toEdgetwinError } from '../errors.js';
+import { registerCloudCommands } from './cloud.js';
 import { runCommand } from './run.js';
 import { mapperCommand } from './mapper.js';
 import { simulateCommand } from './simulate.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
     .option('--models <path>', 'a model file or folder (repeatable)', collect)
     .option('--devices <path>', 'a Device manifest file or folder (repeatable)', collect)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+    .option('--kubeconfig <file>', 'sync twins with Device resources of this cluster (config cloud.kubeconfig)')
     .action(async (opts: Parameters<typeof runCommand>[0]) => runCommand(opts));
 
   const twin = program.command('twin').description("read, set and watch a device's twin over MQTT");
@@ -85,6 +87,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'seed of the simulated values', intOption(0, 2 ** 31))
     .action(async (kind: string, opts: { device: string; models?: string[]; port?: number; host: string; seed?: number }) => simulateCommand(kind, opts));
 
+  registerCloudCommands(program);
   return program;
 }
 

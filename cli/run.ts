@@ -13,6 +13,7 @@ export interface RunOptions {
   readonly models?: readonly string[];
   readonly devices?: readonly string[];
   readonly logLevel?: string;
+  readonly kubeconfig?: string;
 }
 
 export async function runCommand(opts: RunOptions): Promise<void> {
@@ -28,6 +29,7 @@ export async function runCommand(opts: RunOptions): Promise<void> {
       ? { mqtt: { ...(opts.mqttPort !== undefined ? { port: opts.mqttPort } : {}), ...(opts.mqttHost !== undefined ? { host: opts.mqttHost } : {}) } }
       : {}),
     ...(opts.logLevel !== undefined ? { log: { level: opts.logLevel as NonNullable<RawConfig['log']>['level'] } } : {}),
+    ...(opts.kubeconfig !== undefined ? { cloud: { kubeconfig: opts.kubeconfig } } : {}),
   };
   const config = resolveConfig(raw, overrides);
   const logger = createLogger(config.log.level);

@@ -193,9 +193,13 @@ export class DeviceTwin {
       // the mapper (a desired value from the cloud must reach the device, issue 5).
       const { namespace, name } = outcome.next;
       const now = this.now();
-      this.publish(deviceTopic(namespace, name, 'twin/update/document'), { event_id: update.eventId, timestamp: now, twin: outcome.document } satisfies DeviceTwinDocument);
+      const document: DeviceTwinDocument = { event_id: update.eventId, timestamp: now, twin: outcome.document };
+      this.publish(deviceTopic(namespace, name, 'twin/update/document'), document);
       const delta = computeDelta(outcome.next);
-      if (delta) this.publish(deviceTopic(namespace, name, 'twin/update/delta'), { event_id: update.eventId, timestamp: now, twin: delta.twin, delta: delta.delta } satisfies DeviceTwinDelta);
+      if (delta) {
+        const message: DeviceTwinDelta = { event_id: update.eventId, timestamp: now, twin: delta.twin, delta: delta.delta };
+        this.publish(deviceTopic(namespace, name, 'twin/update/delta'), message);
+      }
     }
     return outcome.next;
   }
