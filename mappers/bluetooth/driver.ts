@@ -5,12 +5,10 @@
 
 import { edgetwinError, isEdgetwinError, toEdgetwinError, type EdgetwinError } from '../../errors.js';
 import type { PropertyValue } from '../../schemas/index.js';
-import type { DeviceDriver, DriverDevice, DriverProperty, DriverState, MapperContext, ReadResult, ValueSink } from '../sdk/types.js';
-import type { Central } from './central.js';
+import type { DeviceDriver, DriverDevice, DriverProperty, DriverState, ReadResult, ValueSink } from '../sdk/types.js';
 import { compileCodec, type BleCodec } from './codec.js';
-import { locationKey, locationOf, parseVisitorConfig, type BleLocation, type BleTarget } from './config.js';
-import type { Backoff } from './guard.js';
-import { BleLink, type Subscription } from './link.js';
+import { locationKey, locationOf, parseVisitorConfig, type BleLocation } from './config.js';
+import type { BleLink, Subscription } from './link.js';
 
 /** One property, resolved once: where it lives and how its bytes read. */
 interface Point {
@@ -21,9 +19,10 @@ interface Point {
 }
 
 export interface BluetoothDriverOptions {
-  readonly target: BleTarget;
-  readonly central: () => Promise<Central>;
-  readonly backoff: Backoff;
+  /** The device's link, possibly shared with other drivers for the same device. */
+  readonly link: BleLink;
+  /** Gives the link back (the last driver to do so closes it). */
+  readonly release: () => Promise<void>;
 }
 
 /** Errors after which the rest of a batch cannot be read either: the link is gone. */
@@ -40,35 +39,36 @@ const failed = (error: EdgetwinError): ReadResult => ({ ok: false, error });
 export class BluetoothDriver implements DeviceDriver {
   readonly #device: DriverDevice;
   readonly #link: BleLink;
+  readonly #release: () => Promise<void>;
   readonly #points = new WeakMap<DriverProperty, Point | EdgetwinError>();
+  /** This driver's subscriptions, withdrawn from the (shared) link on close. */
+  readonly #subs = new Set<Subscription>();
+  #closed = false;
 
-  constructor(ctx: MapperContext, device: DriverDevice, options: BluetoothDriverOptions) {
+  constructor(device: DriverDevice, options: BluetoothDriverOptions) {
     this.#device = device;
-    const locations: BleLocation[] = [];
-    for (const property of device.properties) {
-      const point = this.#point(property);
-      if (!isEdgetwinError(point)) locations.push(point.location);
-    }
-    this.#link = new BleLink({
-      deviceId: device.id,
-      target: options.target,
-      locations,
-      central: options.central,
-      logger: ctx.logger,
-      now: ctx.now,
-      backoff: options.backoff,
-    });
+    this.#link = options.link;
+    this.#release = options.release;
   }
 
   state(): DriverState {
-    return this.#link.state();
+    return this.#closed ? 'offline' : this.#link.state();
   }
 
-  close(): Promise<void> {
-    return this.#link.close();
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#link.forget([...this.#subs]);
+    this.#subs.clear();
+    await this.#release();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw edgetwinError('EDGETWIN_ERR_MAPPER_ABORTED', `${this.#device.id}: the driver is closed`);
   }
 
   async read(properties: readonly DriverProperty[], signal: AbortSignal): Promise<readonly ReadResult[]> {
+    this.#assertOpen();
     const results = new Array<ReadResult | undefined>(properties.length);
     const byKey = new Map<string, number[]>();
     const points = properties.map((property, i) => {
@@ -102,6 +102,7 @@ export class BluetoothDriver implements DeviceDriver {
   }
 
   async write(property: DriverProperty, value: PropertyValue, signal: AbortSignal): Promise<void> {
+    this.#assertOpen();
     const point = this.#point(property);
     if (isEdgetwinError(point)) throw point;
     // Encode first: a value that cannot be written needs no connection to say so.
@@ -116,6 +117,7 @@ export class BluetoothDriver implements DeviceDriver {
    * device is unreachable now: the sink then gets the error, and values once it is back.
    */
   async subscribe(properties: readonly DriverProperty[], sink: ValueSink): Promise<() => Promise<void>> {
+    this.#assertOpen();
     const subs: Subscription[] = [];
     for (const property of properties) {
       const point = this.#point(property);
@@ -130,11 +132,13 @@ export class BluetoothDriver implements DeviceDriver {
         report: (error) => sink(property.name, failed(error)),
       });
     }
+    for (const sub of subs) this.#subs.add(sub);
     await this.#link.subscribe(subs);
     let done = false;
     return async () => {
-      if (done) return;
+      if (done || this.#closed) return;
       done = true;
+      for (const sub of subs) this.#subs.delete(sub);
       await this.#link.unsubscribe(subs);
     };
   }

@@ -6,6 +6,7 @@ import { centralFor, type Central } from './central.js';
 import { parseProtocolConfig, PROTOCOL_CONFIG_SCHEMA, VISITOR_CONFIG_SCHEMA } from './config.js';
 import { BluetoothDriver } from './driver.js';
 import { Backoff, type BackoffOptions } from './guard.js';
+import { BleLink } from './link.js';
 import type { NobleCentral } from './noble.js';
 
 export interface BluetoothMapperOptions {
@@ -22,10 +23,10 @@ export interface BluetoothMapperOptions {
 }
 
 /**
- * A Bluetooth MapperFactory over one noble central. Typed on unknown configs, like Modbus: the
- * driver validates `protocol` and each `visitor` itself. connect() throws
- * EDGETWIN_ERR_MAPPER_CONFIG for a bad protocol config and never touches the radio (the driver
- * connects on first use).
+ * A Bluetooth MapperFactory over one noble central (use one factory per adapter). Typed on
+ * unknown configs, like Modbus: the driver validates `protocol` and each `visitor` itself.
+ * connect() throws EDGETWIN_ERR_MAPPER_CONFIG for a bad protocol config and never touches the
+ * radio (the driver connects on first use).
  */
 export function createBluetoothMapper(options: BluetoothMapperOptions = {}): MapperFactory {
   const source = options.noble ?? (() => loadNoble('hci'));
@@ -39,16 +40,34 @@ export function createBluetoothMapper(options: BluetoothMapperOptions = {}): Map
     });
     return loading;
   };
+  // One link per device address: a peripheral takes one connection, and noble has one
+  // Peripheral object per device, so drivers for the same device share it (link.ts).
+  const links = new Map<string, { link: BleLink; users: number }>();
   return {
     protocol: 'bluetooth',
     protocolConfigSchema: PROTOCOL_CONFIG_SCHEMA,
     visitorConfigSchema: VISITOR_CONFIG_SCHEMA,
-    connect: (ctx, device) =>
-      new BluetoothDriver(ctx, device, {
-        target: parseProtocolConfig(device.protocol),
-        central,
-        backoff: new Backoff(options.backoff, options.random),
-      }),
+    connect: (ctx, device) => {
+      const target = parseProtocolConfig(device.protocol);
+      const key = target.address ?? `name:${target.localName ?? device.id}`;
+      let entry = links.get(key);
+      if (!entry) {
+        const link = new BleLink({ deviceId: device.id, target, central, logger: ctx.logger, now: ctx.now, backoff: new Backoff(options.backoff, options.random) });
+        entry = { link, users: 0 };
+        links.set(key, entry);
+      }
+      entry.users++;
+      const shared = entry;
+      let released = false;
+      const release = async (): Promise<void> => {
+        if (released) return;
+        released = true;
+        if (--shared.users > 0) return;
+        if (links.get(key) === shared) links.delete(key);
+        await shared.link.close();
+      };
+      return new BluetoothDriver(device, { link: shared.link, release });
+    },
   };
 }
 
@@ -56,6 +75,7 @@ export function createBluetoothMapper(options: BluetoothMapperOptions = {}): Map
 export const bluetoothMapper: MapperFactory = createBluetoothMapper();
 
 export { BluetoothDriver, type BluetoothDriverOptions } from './driver.js';
+export { BleLink, type LinkOptions, type Session, type Subscription } from './link.js';
 export { DEFAULT_POWERED_ON_TIMEOUT_MS, loadNoble, nobleFromBinding, waitPoweredOn, type AdapterKind, type HciOptions, type LoadNobleOptions, type SimulatedOptions } from './adapter.js';
 export { Central, centralFor, type ScanTarget } from './central.js';
 export {

@@ -8,20 +8,21 @@
 //   backoff) and re-enables *every* notification on the new session's characteristic objects.
 //   noble creates new Characteristic objects on each discovery, so listeners left on the old ones
 //   go silent: the bug class peer gateways keep hitting.
+// A peripheral takes one connection, and noble keeps one Peripheral object per device, so every
+// driver for the same device (e.g. an old and a new one during an update) shares one link.
 
 import type { Logger } from 'pino';
 import { edgetwinError, isEdgetwinError, toEdgetwinError, type EdgetwinError } from '../../errors.js';
 import type { DriverState } from '../sdk/types.js';
 import type { Central } from './central.js';
-import { locationKey, type BleLocation, type BleTarget } from './config.js';
+import { locationKey, type BleTarget } from './config.js';
 import { Backoff, guard, raceSignal } from './guard.js';
 import type { NobleCharacteristic, NoblePeripheral } from './noble.js';
 
 export interface LinkOptions {
+  /** For messages and logs: the device (the first one, when drivers share the link). */
   readonly deviceId: string;
   readonly target: BleTarget;
-  /** Every characteristic the device's properties use (discovered on each connect). */
-  readonly locations: readonly BleLocation[];
   /** Loads noble on first use; rejects with EDGETWIN_ERR_BLE_ADAPTER_UNAVAILABLE. */
   readonly central: () => Promise<Central>;
   readonly logger: Logger;
@@ -132,6 +133,11 @@ export class BleLink {
       return;
     }
     await this.#enable(session as LiveSession, subs);
+  }
+
+  /** Withdraws subscriptions without telling the device (a closing driver; the link may stay up for others). */
+  forget(subs: readonly Subscription[]): void {
+    for (const sub of subs) this.#subs.delete(sub);
   }
 
   async unsubscribe(subs: readonly Subscription[]): Promise<void> {
@@ -271,10 +277,11 @@ export class BleLink {
   }
 
   async #discover(session: LiveSession): Promise<void> {
-    const uuids = [...new Set(this.#o.locations.map((l) => l.characteristic))];
-    // All services ([]): asking for named ones fails the whole discovery when one is missing,
-    // and one misconfigured property must not take the others down.
-    const { services } = await guard(session.peripheral.discoverSomeServicesAndCharacteristicsAsync([], uuids), {
+    // Everything ([], []): asking for named services fails the whole discovery when one is
+    // missing (one misconfigured property must not take the others down), and a driver that
+    // joins a shared link later finds its characteristics without a second discovery — which
+    // would replace noble's Characteristic objects under the listeners of the first.
+    const { services } = await guard(session.peripheral.discoverSomeServicesAndCharacteristicsAsync([], []), {
       timeoutMs: this.#o.target.requestTimeoutMs,
       signals: [this.#closing.signal, session.lost],
       what: `discover services of ${this.#who}`,

@@ -146,6 +146,27 @@ describe('Bluetooth resilience', () => {
     expect(r).toEqual({ ok: true, value: 1001 });
   });
 
+  it('two drivers for the same device share its one connection; closing one leaves the other working', async () => {
+    const rig = startBleTestRig({ devices: [{ protocol: FAST }] });
+    cleanup.push(() => rig.close());
+    const factory = createBluetoothMapper({ noble: rig.adapter.noble });
+    const [a, b] = [connect(factory, rig.devices[0]!, rig.model), connect(factory, rig.devices[0]!, rig.model)];
+    cleanup.push(() => b.driver.close());
+    const recA = new SinkRecorder();
+    const recB = new SinkRecorder();
+    await a.driver.subscribe!(a.pick('temperature'), recA.sink);
+    await b.driver.subscribe!(b.pick('temperature'), recB.sink);
+    rig.peripherals[0]!.set('temperature', 1.5);
+    await Promise.all([recA.value('temperature', 1.5), recB.value('temperature', 1.5)]);
+    await a.driver.close();
+    expect(a.driver.state()).toBe('offline');
+    rig.peripherals[0]!.set('temperature', 2.5);
+    await recB.value('temperature', 2.5);
+    expect(await deadline(2000, (s) => b.driver.read(b.pick('u8'), s))).toEqual([{ ok: true, value: 200 }]);
+    expect(rig.peripherals[0]!.stats.connects).toBe(1);
+    expect(recA.received.some((r) => r.result.ok && r.result.value === 2.5)).toBe(false);
+  });
+
   it('close() releases the link, the scan and every noble listener; later calls are coded', async () => {
     const { rig, hs } = setup(2);
     const noble = rig.adapter.noble as unknown as NodeJS.EventEmitter;
