@@ -25,6 +25,8 @@ describe("KubeEdge's converter (kubeedgeCompat), bug for bug", () => {
     ['shiftRight alone', [0x0c], { shiftRight: 2 }, 3],
     ['SensorTag temperature: [lo,hi] reversed, >>2, ×0.03125 (of "11"+"104")', [0x68, 0x0b], { startIndex: 1, endIndex: 0, shiftRight: 2, orderOfOperations: [{ operationType: 'Multiply', operationValue: 0.03125 }] }, 86.75],
     ['operations run in order, type case-insensitive', [10], { orderOfOperations: [{ operationType: 'add', operationValue: 5 }, { operationType: 'DIVIDE', operationValue: 2 }] }, 7.5],
+    ['docs/bluetooth.md: SIG 23.45 °C [0x29,0x09] reversed → "9"+"41" / 100', [0x29, 0x09], { startIndex: 1, endIndex: 0, orderOfOperations: [{ operationType: 'Divide', operationValue: 100 }] }, 9.41],
+    ['docs/bluetooth.md: SIG −5 °C [0x0c,0xfe] reversed → "254"+"12" / 100', [0x0c, 0xfe], { startIndex: 1, endIndex: 0, orderOfOperations: [{ operationType: 'Divide', operationValue: 100 }] }, 254.12],
     ['xiaomi humidity: byte 2 / 100', [0x1c, 0x09, 0x32], { startIndex: 2, endIndex: 2, orderOfOperations: [{ operationType: 'Divide', operationValue: 100 }] }, 0.5],
     ['%f keeps six decimals', [1], { orderOfOperations: [{ operationType: 'Divide', operationValue: 3 }] }, 0.333333],
     ['a uint64 parse failure (> 2^64-1) gives 0, as Go ignores the error', [255, 255, 255, 255, 255, 255, 255, 255], { startIndex: 0, endIndex: 7 }, 0],
@@ -49,6 +51,7 @@ describe("edgetwin's converter", () => {
   const cases: [string, Record<string, unknown>, KubeType, number[], PropertyValue][] = [
     ['[0x01,0x02] reads 258 (bytes, not decimal strings)', { dataConverter: { startIndex: 0, endIndex: 1 } }, 'int', [1, 2], 258],
     ['start > end reads little-endian', { dataConverter: { startIndex: 1, endIndex: 0 } }, 'int', [1, 2], 513],
+    ['the same reversed selection / 100 decodes SIG 23.45 °C', { dataConverter: { startIndex: 1, endIndex: 0, orderOfOperations: [{ operationType: 'Divide', operationValue: 100 }] } }, 'float', [0x29, 0x09], 23.45],
     ['typed uint16be gives the same 258', { dataType: 'uint16be' }, 'int', [1, 2], 258],
     ['no config: byte 0, as KubeEdge', {}, 'int', [87, 1], 87],
     ['both shifts cut a bit field out of its width', { dataConverter: { startIndex: 0, endIndex: 1, shiftLeft: 4, shiftRight: 8 } }, 'int', [0xab, 0xcd], 0xbc],
