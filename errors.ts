@@ -1,7 +1,8 @@
 // Every error that leaves edgetwin carries one of these codes. Codes are stable: never reuse or
 // rename one; add a new code instead. docs/errors.md lists the same codes (errors.test.ts keeps
 // the two in step). `status` is the KubeEdge-style numeric code used on MQTT results
-// (400 bad request, 404 unknown device, 409 conflict, 500 edge failure).
+// (400 bad request, 401 not authenticated, 403 not allowed, 404 unknown device, 409 conflict,
+// 429 too many, 500 edge failure, 503 edge busy).
 
 export const ERROR_CODES = {
   // Wire payloads (MQTT messages)
@@ -59,6 +60,19 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_BLE_DISCONNECTED: { status: 500, summary: 'The BLE link dropped while a request was in flight; the driver reconnects on next use and re-enables its notifications.' },
   EDGETWIN_ERR_BLE_GATT: { status: 500, summary: 'The BLE device lacks the configured service or characteristic, the characteristic does not permit the operation (read, write, notify), or it answered with an ATT error.' },
   EDGETWIN_ERR_BLE_VALUE: { status: 400, summary: "A value cannot be encoded for its characteristic (no `dataWrite` entry, out of range for `dataType`), or the bytes read cannot be decoded (too short, not the model's type)." },
+  // Security and limits
+  EDGETWIN_ERR_AUTH_FAILED: { status: 401, summary: 'A client was refused at CONNECT: unknown user, wrong password, a client certificate that names no user, or anonymous access where it is not allowed (see docs/security.md).' },
+  EDGETWIN_ERR_ACCESS_DENIED: { status: 403, summary: "The client's role does not allow this publish, subscription or twin change (a device outside its scope, a mapper setting a desired value, an app reporting an actual one)." },
+  EDGETWIN_ERR_AUTH_CONFIG: { status: 500, summary: 'The `mqtt.auth` / `mqtt.tls` settings contradict each other (e.g. anonymous access off and no way to authenticate).' },
+  EDGETWIN_ERR_USERS_FILE: { status: 500, summary: 'The users file cannot be read or written, or is not valid (unknown role, malformed password hash, bad device id).' },
+  EDGETWIN_ERR_TLS_CONFIG: { status: 500, summary: 'The TLS certificate, key or CA file cannot be read or does not form a usable TLS configuration.' },
+  EDGETWIN_ERR_LIMIT_CONNECTIONS: { status: 503, summary: 'The broker already has `mqtt.limits.maxConnections` clients; the CONNECT is refused with "server unavailable".' },
+  EDGETWIN_ERR_LIMIT_INFLIGHT: { status: 429, summary: 'A client had more than `mqtt.limits.maxInflightPerClient` messages awaiting acknowledgement; it is disconnected (as MQTT 5 does when Receive Maximum is exceeded).' },
+  EDGETWIN_ERR_LIMIT_RATE: { status: 429, summary: "A client publishes faster than `mqtt.limits.publishRatePerClient`; its messages are slowed down (admitted in order as its budget refills), not dropped." },
+  EDGETWIN_ERR_LIMIT_TOPIC_DEPTH: { status: 400, summary: 'A topic or filter has more levels than `mqtt.limits.maxTopicDepth`; the publish is refused (disconnect) or the subscription granted 128.' },
+  EDGETWIN_ERR_LIMIT_TWINS: { status: 400, summary: 'A twin update names more properties than `mqtt.limits.maxTwinsPerMessage`; nothing of it is applied.' },
+  EDGETWIN_ERR_LIMIT_PROPERTIES: { status: 500, summary: "A device's model has more properties than `mqtt.limits.maxPropertiesPerDevice`; the device is not bound." },
+  EDGETWIN_ERR_LIMIT_DEVICES: { status: 500, summary: 'Binding the device would exceed `mqtt.limits.maxDevices` on this node; the device is not bound (those already bound stay).' },
   // Runtime
   EDGETWIN_ERR_BROKER_LISTEN: { status: 500, summary: 'The MQTT broker could not listen on the configured host and port.' },
   EDGETWIN_ERR_BROKER_CONNECT: { status: 500, summary: 'Could not connect to the MQTT broker.' },

@@ -13,7 +13,7 @@ import { isValidTopicFilter } from './topics.js';
 /** Who is asking, as far as the broker knows after CONNECT. */
 export interface ClientInfo {
   readonly clientId: string;
-  /** The CONNECT username, if any. */
+  /** The CONNECT username, if any; with an authenticator (eventbus/auth), the user it verified. */
   readonly username?: string;
   readonly remoteAddress?: string;
 }
@@ -94,11 +94,16 @@ export class Admission {
    */
   async admitPublish(client: ClientInfo | undefined, topic: string, payload: Buffer): Promise<Error | undefined> {
     if (client !== undefined) {
-      const denial = await this.authorize(this.publishAuthorizers, client, topic, 'publish');
+      const denial = await this.authorizePublish(client, topic);
       if (denial) return denial;
     }
-    await this.runIngest(topic, payload, client === undefined ? NO_ORIGIN : { clientId: client.clientId });
+    await this.runIngest(topic, payload, client === undefined ? NO_ORIGIN : originOf(client));
     return undefined;
+  }
+
+  /** Runs the publish authorizers only; resolves to the denial or undefined. Never rejects. */
+  authorizePublish(client: ClientInfo, topic: string): Promise<Error | undefined> {
+    return this.authorize(this.publishAuthorizers, client, topic, 'publish');
   }
 
   /** Runs the subscribe authorizers; resolves to the denial or undefined. Never rejects. */
@@ -147,6 +152,11 @@ export class Admission {
 }
 
 const NO_ORIGIN: MessageOrigin = Object.freeze({});
+
+/** What an ingest handler learns of an MQTT client: its id and authenticated user, not its address. */
+export function originOf(client: ClientInfo): MessageOrigin {
+  return client.username === undefined ? { clientId: client.clientId } : { clientId: client.clientId, username: client.username };
+}
 
 function addTo<T>(list: T[], item: T): () => void {
   list.push(item);

@@ -4,12 +4,15 @@
 
 import type { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { Aedes, type AedesPublishPacket, type Client, type ConnectPacket, type PublishPacket } from 'aedes';
+import { createServer as createTlsServer, TLSSocket, type TlsOptions } from 'node:tls';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket } from 'aedes';
 import type { Subscription as AedesSubscription } from 'aedes';
 import { pino, type Logger } from 'pino';
 import { edgetwinError, toEdgetwinError } from '../errors.js';
-import { Admission, type ClientInfo, type PublishAuthorizer, type SubscribeAuthorizer } from './admission.js';
-import type { IngestBus, IngestHandler, MessageHandler, Payload, PublishOptions, Subscription } from './bus.js';
+import { Admission, originOf, type ClientInfo, type PublishAuthorizer, type SubscribeAuthorizer } from './admission.js';
+import type { Authenticator } from './auth/identity.js';
+import { peerCertificate } from './auth/tls.js';
+import type { IngestBus, IngestHandler, MessageHandler, MessageOrigin, Payload, PublishOptions, Subscription } from './bus.js';
 import { guardPublishFrames, publishPacketLimit } from './frame-guard.js';
 import { isValidTopicFilter, isValidTopicName } from './topics.js';
 
@@ -25,6 +28,17 @@ export interface EmbeddedBrokerOptions {
    */
   readonly maxPayloadBytes?: number;
   readonly logger?: Logger;
+  /** Decides each CONNECT (eventbus/auth). Without one every client is accepted under its CONNECT username. */
+  readonly authenticate?: Authenticator;
+  /** A TLS listener beside the plain one, started and closed with it. */
+  readonly tls?: { readonly host: string; readonly port: number; readonly options: TlsOptions };
+  /** A CONNECT while this many connections are already open is refused with "server unavailable" (CONNACK 3). */
+  readonly maxConnections?: number;
+  /**
+   * A client with this many messages admitted but not yet acknowledged is disconnected at the
+   * next (MQTT 5's Receive Maximum rule, [MQTT-3.3.4-9]; 3.1.1 has no way to say it).
+   */
+  readonly maxInflightPerClient?: number;
 }
 
 export interface SubscribeOptions {
@@ -47,6 +61,12 @@ export interface BrokerStats {
   readonly ingested: number;
   readonly ingestFailures: number;
   readonly denied: number;
+  /** CONNECTs refused: credentials, anonymous policy, connection limit. */
+  readonly refused: number;
+  /** Clients disconnected for exceeding maxInflightPerClient. */
+  readonly inflightExceeded: number;
+  /** Messages from MQTT clients admitted and not yet acknowledged, now. */
+  readonly inflight: number;
 }
 
 /** aedes's default rule, kept when we replace its authorizePublish (aedes #597). */
@@ -58,11 +78,21 @@ export class EmbeddedBroker implements IngestBus {
   private readonly maxPayload: number | undefined;
   private readonly log: Logger;
   private readonly admission: Admission;
-  private readonly counters = { messagesIn: 0, messagesOut: 0, publishedInProcess: 0, deliveredInProcess: 0 };
+  private readonly counters = { messagesIn: 0, messagesOut: 0, publishedInProcess: 0, deliveredInProcess: 0, refused: 0, inflightExceeded: 0 };
   private readonly sockets = new Set<Socket>();
-  private readonly clientMeta = new WeakMap<Client, { username?: string; remoteAddress?: string; info?: ClientInfo }>();
+  private readonly clientMeta = new WeakMap<Client, ClientMeta>();
   /** Per MQTT client, the tail of its admission queue (see authorizePublish). */
   private readonly tails = new WeakMap<Client, Promise<Error | undefined>>();
+  /** Per MQTT client, the tail of its authorizer runs (see authorizePublish). */
+  private readonly gates = new WeakMap<Client, Promise<unknown>>();
+  /** Per MQTT client, messages admitted and not yet acknowledged. */
+  private readonly inflight = new WeakMap<Client, number>();
+  private readonly authenticator: Authenticator | undefined;
+  private readonly tlsListener: EmbeddedBrokerOptions['tls'];
+  private readonly maxConnections: number | undefined;
+  private readonly maxInflight: number | undefined;
+  private tlsServer: Server | undefined;
+  private inflightTotal = 0;
   private readonly owned = new Map<string, Set<Subscription>>();
   private aedes: Aedes | undefined;
   private server: Server | undefined;
@@ -76,6 +106,10 @@ export class EmbeddedBroker implements IngestBus {
     // The caller namespaces the logger (edgecore passes a `module: 'eventbus'` child).
     this.log = options.logger ?? pino({ level: 'silent' });
     this.admission = new Admission(this.log);
+    this.authenticator = options.authenticate;
+    this.tlsListener = options.tls;
+    this.maxConnections = options.maxConnections;
+    this.maxInflight = options.maxInflightPerClient;
   }
 
   get maxPayloadBytes(): number | undefined {
@@ -94,6 +128,14 @@ export class EmbeddedBroker implements IngestBus {
     return `mqtt://${host}:${this.port}`;
   }
 
+  /** The TLS listener's URL, if there is one. */
+  get tlsUrl(): string | undefined {
+    const address = this.tlsServer?.address() as AddressInfo | null | undefined;
+    if (!address || !this.tlsListener) return undefined;
+    const host = this.tlsListener.host.includes(':') ? `[${this.tlsListener.host}]` : this.tlsListener.host;
+    return `mqtts://${host}:${address.port}`;
+  }
+
   start(): Promise<void> {
     if (this.startup || this.closing) {
       return Promise.reject(edgetwinError('EDGETWIN_ERR_INTERNAL', 'The broker was already started.'));
@@ -110,6 +152,7 @@ export class EmbeddedBroker implements IngestBus {
   private async listen(): Promise<void> {
     const aedes = await Aedes.createBroker({
       preConnect: this.preConnect,
+      authenticate: this.authenticate,
       authorizePublish: this.authorizePublish,
       authorizeSubscribe: this.authorizeSubscribe,
       authorizeForward: this.authorizeForward,
@@ -133,9 +176,27 @@ export class EmbeddedBroker implements IngestBus {
       );
     }
     server.on('error', (err) => this.log.error({ err }, 'server error'));
+    if (this.tlsListener) {
+      const { host, port, options } = this.tlsListener;
+      // 'secureConnection': the handshake is done, so the client certificate's verdict is known.
+      const tlsServer = createTlsServer(options);
+      tlsServer.on('secureConnection', (socket: TLSSocket) => this.accept(aedes, socket));
+      // A failed handshake (no or bad client certificate when one is required) is the client's problem.
+      tlsServer.on('tlsClientError', (err, socket) => this.log.info({ err, remoteAddress: socket.remoteAddress }, 'TLS handshake failed'));
+      try {
+        await listenOn(tlsServer, port, host);
+      } catch (err) {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await new Promise<void>((resolve) => aedes.close(resolve));
+        const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        throw edgetwinError('EDGETWIN_ERR_BROKER_LISTEN', `Cannot listen (TLS) on ${host}:${port}: ${reason}.`, [], err);
+      }
+      tlsServer.on('error', (err) => this.log.error({ err }, 'TLS server error'));
+      this.tlsServer = tlsServer;
+    }
     this.aedes = aedes;
     this.server = server;
-    this.log.info({ url: this.url }, 'MQTT broker listening');
+    this.log.info({ url: this.url, tlsUrl: this.tlsUrl }, 'MQTT broker listening');
   }
 
   /** Closes every client, the listener and aedes; idempotent. */
@@ -228,7 +289,7 @@ export class EmbeddedBroker implements IngestBus {
   }
 
   stats(): BrokerStats {
-    return { clients: this.aedes?.connectedClients ?? 0, ...this.counters, ...this.admission.counters };
+    return { clients: this.aedes?.connectedClients ?? 0, inflight: this.inflightTotal, ...this.counters, ...this.admission.counters };
   }
 
   private running(): Aedes {
@@ -248,11 +309,13 @@ export class EmbeddedBroker implements IngestBus {
     if (this.maxPayload !== undefined) {
       const limit = publishPacketLimit(this.maxPayload);
       guardPublishFrames(socket, limit, (verdict) =>
-        this.log.warn({ remoteAddress: socket.remoteAddress, verdict, limit }, 'oversized or malformed packet; connection dropped'),
+        this.log.warn({ code: 'EDGETWIN_ERR_PAYLOAD_TOO_LARGE', remoteAddress: socket.remoteAddress, verdict, limit }, 'oversized or malformed packet; connection dropped'),
       );
     }
     const client = aedes.handle(socket);
-    this.clientMeta.set(client, { remoteAddress: socket.remoteAddress });
+    const meta: ClientMeta = { remoteAddress: socket.remoteAddress };
+    if (socket instanceof TLSSocket) Object.assign(meta, peerCertificate(socket));
+    this.clientMeta.set(client, meta);
   }
 
   private infoOf(client: Client): ClientInfo {
@@ -266,9 +329,62 @@ export class EmbeddedBroker implements IngestBus {
     return meta.info;
   }
 
+  private originFor(client: Client): MessageOrigin {
+    const meta = this.clientMeta.get(client);
+    if (meta?.origin) return meta.origin;
+    const origin = originOf(this.infoOf(client));
+    if (meta) meta.origin = origin;
+    return origin;
+  }
+
+  /**
+   * aedes's authenticate hook: the connection limit first (cheap), then the authenticator. A
+   * refusal is a CONNACK with a return code [MQTT-3.2.2-5]: 3 server unavailable (limit),
+   * 4 bad user name or password (credentials were sent), 5 not authorized (anonymous).
+   */
+  private readonly authenticate = (
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (err: AuthenticateError | null, ok: boolean | null) => void,
+  ): void => {
+    const meta = this.clientMeta.get(client) ?? {};
+    const refuse = (returnCode: 3 | 4 | 5, err: unknown): void => {
+      this.counters.refused++;
+      const e = toEdgetwinError(err, 'EDGETWIN_ERR_AUTH_FAILED');
+      this.log.info({ code: e.code, clientId: client.id, username, remoteAddress: meta.remoteAddress, reason: e.message }, 'connection refused');
+      done(Object.assign(new Error(e.message), { returnCode }) as AuthenticateError, false);
+    };
+    if (this.maxConnections !== undefined && this.sockets.size > this.maxConnections) {
+      const msg = `the broker already has ${this.maxConnections} connections (mqtt.limits.maxConnections)`;
+      return refuse(3, edgetwinError('EDGETWIN_ERR_LIMIT_CONNECTIONS', msg));
+    }
+    const authenticator = this.authenticator;
+    if (!authenticator) return done(null, true);
+    authenticator({
+      clientId: client.id,
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(meta.remoteAddress !== undefined ? { remoteAddress: meta.remoteAddress } : {}),
+      ...(meta.certificateName !== undefined ? { certificateName: meta.certificateName } : {}),
+      ...(meta.certificateError !== undefined ? { certificateError: meta.certificateError } : {}),
+    }).then(
+      (name) => {
+        // From here on the client is who the authenticator says, not what CONNECT claimed.
+        if (name === undefined) delete meta.username;
+        else meta.username = name;
+        meta.info = undefined;
+        meta.origin = undefined;
+        this.clientMeta.set(client, meta);
+        done(null, true);
+      },
+      (err: unknown) => refuse(username === undefined ? 5 : 4, err),
+    );
+  };
+
   private readonly preConnect = (client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void => {
     const meta = this.clientMeta.get(client);
-    if (meta && packet.username !== undefined) meta.username = packet.username;
+    if (meta && packet.username !== undefined && !this.authenticator) meta.username = packet.username;
     done(null, true);
   };
 
@@ -276,9 +392,12 @@ export class EmbeddedBroker implements IngestBus {
    * aedes 1.2 (lib/handlers/publish.js) runs authorizePublish, then writes the QoS 1 PUBACK,
    * then publishes. Calling `done` only after the ingest handlers settle is what makes a PUBACK
    * mean "committed". aedes hands every packet of one socket read to its handlers at once, so
-   * each client's publishes are ordered: handlers start in arrival order (with authorizers, each
-   * waits for the one before), and PUBACKs go out in that order too [MQTT-4.6.0-2]. A denial makes aedes close the connection, which is one of
-   * the two answers MQTT 3.1.1 allows [MQTT-3.3.5-2] (the other, ack-and-drop, aedes lacks).
+   * each client's publishes are ordered: handlers start in arrival order, and PUBACKs go out in
+   * that order too [MQTT-4.6.0-2]. Without authorizers a handler starts synchronously; with
+   * them, each message's authorizers wait for the previous message's authorizers (not for its
+   * commit), so a burst still reaches the store together and is committed as one group. A
+   * denial makes aedes close the connection, which is one of the two answers MQTT 3.1.1 allows
+   * [MQTT-3.3.5-2] (the other, ack-and-drop, aedes lacks).
    */
   private readonly authorizePublish = (client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void => {
     const topic = packet.topic;
@@ -286,28 +405,52 @@ export class EmbeddedBroker implements IngestBus {
     this.counters.messagesIn++;
     const tail = client ? this.tails.get(client) : undefined;
     if (tail === undefined && this.admission.isFree(topic)) return done(null);
-    const info = client ? this.infoOf(client) : undefined;
-    const payload = toBuffer(packet.payload);
-    let run: Promise<Error | undefined>;
-    if (this.admission.hasNoPublishAuthorizers()) {
-      // Fast path (no authorizer to await): start the ingest handler now, synchronously, so
-      // handlers still see one client's messages in arrival order, yet the next message need
-      // not wait for this one's commit. That lets the twin store group a whole socket read
-      // into one transaction. Only the acknowledgements are chained, to keep PUBACK order.
-      const started = this.admission.runIngest(topic, payload, info === undefined ? {} : { clientId: info.clientId });
-      run = tail ? Promise.all([tail, started]).then(() => undefined) : started.then(() => undefined);
-    } else {
-      const step = (): Promise<Error | undefined> => this.admission.admitPublish(info, topic, payload);
-      run = tail ? tail.then(step) : step();
+    if (client) {
+      const pending = this.inflight.get(client) ?? 0;
+      if (this.maxInflight !== undefined && pending >= this.maxInflight) return done(this.inflightExceeded(client, pending));
+      this.inflight.set(client, pending + 1);
+      this.inflightTotal++;
     }
+    const payload = toBuffer(packet.payload);
+    let started: Promise<Error | undefined>;
+    if (!client) {
+      started = this.admission.admitPublish(undefined, topic, payload);
+    } else if (this.admission.hasNoPublishAuthorizers()) {
+      started = this.admission.runIngest(topic, payload, this.originFor(client)).then(() => undefined);
+    } else {
+      const info = this.infoOf(client);
+      const gate = this.gates.get(client);
+      const authorized = gate ? gate.then(() => this.admission.authorizePublish(info, topic)) : this.admission.authorizePublish(info, topic);
+      this.gates.set(client, authorized);
+      void authorized.then(() => {
+        if (this.gates.get(client) === authorized) this.gates.delete(client);
+      });
+      started = authorized.then((denial) => denial ?? this.admission.runIngest(topic, payload, this.originFor(client)).then(() => undefined));
+    }
+    // Only the acknowledgements are chained, to keep PUBACK order.
+    const run = tail ? Promise.all([tail, started]).then(([, denial]) => denial) : started;
     if (client) this.tails.set(client, run);
     run
       .then((denial) => {
-        if (client && this.tails.get(client) === run) this.tails.delete(client);
+        if (client) {
+          if (this.tails.get(client) === run) this.tails.delete(client);
+          this.inflight.set(client, (this.inflight.get(client) ?? 1) - 1);
+          this.inflightTotal--;
+        }
         done(denial ?? null);
       })
       .catch((err: unknown) => this.log.error({ err, topic }, 'publish admission failed'));
   };
+
+  private inflightExceeded(client: Client, pending: number): Error {
+    this.counters.inflightExceeded++;
+    const err = edgetwinError(
+      'EDGETWIN_ERR_LIMIT_INFLIGHT',
+      `client ${client.id} has ${pending} messages awaiting acknowledgement (mqtt.limits.maxInflightPerClient); disconnected`,
+    );
+    this.log.warn({ code: err.code, clientId: client.id, remoteAddress: this.clientMeta.get(client)?.remoteAddress }, err.message);
+    return err;
+  }
 
   /** A denied subscription is granted QoS 128 (failure) in the SUBACK [MQTT-3.9.3]. */
   private readonly authorizeSubscribe = (
@@ -342,10 +485,10 @@ export class EmbeddedBroker implements IngestBus {
   private async shutdown(): Promise<void> {
     // A close() during start() waits for it, so nothing it opens is left behind.
     await this.startup?.catch(() => undefined);
-    const { aedes, server } = this;
-    const serverClosed = server
-      ? new Promise<void>((resolve) => server.close(() => resolve()))
-      : Promise.resolve();
+    const { aedes, server, tlsServer } = this;
+    const serverClosed = Promise.all(
+      [server, tlsServer].map((srv) => (srv ? new Promise<void>((resolve) => srv.close(() => resolve())) : undefined)),
+    );
     if (aedes) await new Promise<void>((resolve) => aedes.close(resolve));
     // Sockets that never sent CONNECT are not aedes clients; they would keep the server open.
     for (const socket of this.sockets) socket.destroy();
@@ -353,6 +496,15 @@ export class EmbeddedBroker implements IngestBus {
     this.owned.clear();
     this.log.info('MQTT broker closed');
   }
+}
+
+interface ClientMeta {
+  username?: string;
+  remoteAddress?: string;
+  certificateName?: string;
+  certificateError?: string;
+  info?: ClientInfo | undefined;
+  origin?: MessageOrigin | undefined;
 }
 
 function listenOn(server: Server, port: number, host: string): Promise<void> {

@@ -14,6 +14,11 @@ export interface PublishOptions {
 export interface MessageOrigin {
   /** The MQTT client id, or undefined for an in-process publish. */
   readonly clientId?: string;
+  /**
+   * The user the broker authenticated the client as (eventbus/auth); undefined for an anonymous
+   * client or an in-process publish. Without an authenticator, the CONNECT username as sent.
+   */
+  readonly username?: string;
 }
 
 export type MessageHandler = (topic: string, payload: Buffer, origin: MessageOrigin) => void | Promise<void>;

@@ -1,0 +1,101 @@
+// The ACL as tables: each role × topic (or filter) × device scope, allowed or not.
+import { describe, expect, it } from 'vitest';
+import { checkPublish, checkSubscribe, TWIN_CHANGES, type AclContext } from './acl.js';
+import type { Principal, Role } from './users.js';
+
+const PROTOCOLS: Record<string, string> = { 'default/thermo': 'modbus', 'default/env': 'bluetooth', 'plant/press': 'modbus' };
+const ctx: AclContext = { nodeName: 'edge-1', registry: { protocolOf: (id) => PROTOCOLS[id] } };
+
+function who(role: Role, extra: { protocols?: string[]; devices?: string[] } = {}): Principal {
+  return { name: `${role}-1`, role, protocols: new Set(extra.protocols ?? []), devices: new Set(extra.devices ?? []) };
+}
+
+const D = '$hw/events/device';
+const modbusMapper = who('mapper', { protocols: ['modbus'] });
+const listedMapper = who('mapper', { devices: ['default/env'] });
+const app = who('app');
+const writer = who('writer');
+const scopedWriter = who('writer', { devices: ['plant/press'] });
+const admin = who('admin');
+
+describe('publish', () => {
+  it.each([
+    [modbusMapper, `${D}/default/thermo/twin/update`, true],
+    [modbusMapper, `${D}/default/thermo/state/update`, true],
+    [modbusMapper, `${D}/default/thermo/twin/get`, true],
+    [modbusMapper, `${D}/plant/press/twin/update`, true],
+    [modbusMapper, `${D}/default/env/twin/update`, false], // another protocol's device
+    [modbusMapper, `${D}/default/unknown/twin/update`, false], // not bound here: no protocol
+    [modbusMapper, `${D}/default/thermo/twin/cloud_updated`, false],
+    [modbusMapper, `${D}/default/thermo/twin/update/result`, false], // spoofing answers
+    [modbusMapper, `$ke/events/device/default/thermo/data/update`, true],
+    [modbusMapper, `$hw/events/node/edge-1/membership/get`, true],
+    [modbusMapper, `$hw/events/node/edge-2/membership/get`, false],
+    [modbusMapper, `$hw/events/node/edge-1/membership/updated`, false],
+    [modbusMapper, 'plain/topic', false],
+    [listedMapper, `${D}/default/env/twin/update`, true],
+    [listedMapper, `${D}/default/thermo/twin/update`, false],
+    [app, `${D}/default/thermo/twin/get`, true],
+    [app, `${D}/default/thermo/twin/update`, false],
+    [app, `${D}/default/thermo/state/update`, false],
+    [app, `$ke/events/device/default/thermo/data/update`, false],
+    [writer, `${D}/default/thermo/twin/update`, true],
+    [writer, `${D}/default/thermo/state/update`, false],
+    [scopedWriter, `${D}/plant/press/twin/update`, true],
+    [scopedWriter, `${D}/default/thermo/twin/update`, false],
+    [admin, `${D}/default/thermo/twin/cloud_updated`, true],
+    [admin, 'plain/topic', true],
+  ])('%#: %o publishes %s → %s', (p, topic, allowed) => {
+    expect(checkPublish(p, topic, ctx) === undefined).toBe(allowed);
+  });
+});
+
+describe('subscribe', () => {
+  it.each([
+    [modbusMapper, `${D}/default/thermo/twin/update/delta`, true],
+    [modbusMapper, `${D}/default/thermo/twin/update/result`, true],
+    [modbusMapper, `${D}/default/thermo/twin/get/result`, true],
+    [modbusMapper, `${D}/default/thermo/state/update/result`, true],
+    [modbusMapper, `${D}/default/thermo/twin/update/+`, false], // also matches documents
+    [modbusMapper, `${D}/default/thermo/twin/update/document`, false],
+    [modbusMapper, `${D}/default/thermo/twin/update`, false], // other clients' requests
+    [modbusMapper, `${D}/default/thermo/#`, false],
+    [modbusMapper, `${D}/+/+/twin/update/delta`, false], // a wildcard over devices
+    [modbusMapper, `${D}/default/env/twin/update/delta`, false],
+    [modbusMapper, `$hw/events/node/edge-1/membership/updated`, true],
+    [modbusMapper, `$hw/events/node/edge-1/membership/+`, false], // includes membership/get
+    [modbusMapper, `$hw/events/node/+/membership/updated`, false],
+    [modbusMapper, `$ke/events/device/default/thermo/data/update`, false],
+    [modbusMapper, '#', false],
+    [app, `${D}/+/+/twin/update/document`, true],
+    [app, `${D}/+/+/twin/update/result`, true],
+    [app, `${D}/default/thermo/twin/update/+`, true], // result, delta, document: all readable
+    [app, `${D}/default/thermo/twin/+/result`, true],
+    [app, `${D}/default/thermo/twin/update/#`, false], // `#` also matches twin/update itself
+    [app, `${D}/#`, false],
+    [app, `${D}/+/#`, false],
+    [app, `$ke/events/device/+/+/data/update`, true],
+    [app, `$hw/events/node/edge-1/membership/get/result`, true],
+    [scopedWriter, `${D}/plant/press/twin/update/document`, true],
+    [scopedWriter, `${D}/+/+/twin/update/document`, false],
+    [scopedWriter, `${D}/default/thermo/twin/update/document`, false],
+    [admin, '#', true],
+    [admin, `${D}/#`, true],
+  ])('%#: %o subscribes %s → %s', (p, filter, allowed) => {
+    expect(checkSubscribe(p, filter, ctx) === undefined).toBe(allowed);
+  });
+
+  it('says why it denies', () => {
+    expect(checkSubscribe(modbusMapper, `${D}/+/+/twin/update/delta`, ctx)).toMatch(/per device/);
+    expect(checkPublish(app, `${D}/default/thermo/twin/update`, ctx)).toMatch(/may not publish twin\/update/);
+  });
+});
+
+describe('twin changes by role', () => {
+  it('mappers report, writers decide, apps read, admins do all', () => {
+    expect([...TWIN_CHANGES.mapper].sort()).toEqual(['ack', 'reported']);
+    expect([...TWIN_CHANGES.writer].sort()).toEqual(['delete', 'desired', 'optional']);
+    expect(TWIN_CHANGES.app.size).toBe(0);
+    expect(TWIN_CHANGES.admin.size).toBe(5);
+  });
+});

@@ -1,0 +1,186 @@
+// The broker's authentication and authorization policy: who a client is (users file, TLS
+// client certificate, or anonymous by the configured rule) and what it may do (acl.ts). It
+// plugs into the EmbeddedBroker through its hooks and into the twin module through
+// `authorizeChange`; nothing here touches sockets.
+
+import type { Logger } from 'pino';
+import { edgetwinError, type EdgetwinError } from '../../errors.js';
+import type { PublishAuthorizer, SubscribeAuthorizer } from '../admission.js';
+import type { MessageOrigin } from '../bus.js';
+import { checkPublish, checkSubscribe, TWIN_CHANGES, type AclContext, type DeviceRegistry, type TwinChangeKind } from './acl.js';
+import { isLoopback, type Authenticator, type ConnectingClient } from './identity.js';
+import { verifyPassword } from './password.js';
+import type { ClientCertificates } from './tls.js';
+import { UsersFile, type Principal, type Role } from './users.js';
+
+/** `loopback`: only clients on this machine; `any`: anyone who reaches the port; `off`: nobody. */
+export type AnonymousAccess = 'off' | 'loopback' | 'any';
+
+export interface BrokerAuthOptions {
+  readonly nodeName: string;
+  readonly registry: DeviceRegistry;
+  readonly logger: Logger;
+  readonly usersFile?: string;
+  /** Default: `off` when a users file is configured, `loopback` otherwise (docs/security.md). */
+  readonly anonymous?: AnonymousAccess;
+  /** The role of anonymous clients. Default `admin`: the single-command start must be usable. */
+  readonly anonymousRole?: Role;
+  /** The TLS listener's client-certificate mode, if there is a TLS listener. */
+  readonly clientCertificates?: ClientCertificates;
+  /** The plain listener's address, for the clear-text password warning. */
+  readonly plainHost?: string;
+}
+
+/** What BrokerAuth installs its authorizers on (the EmbeddedBroker). */
+export interface AuthorizableBus {
+  addPublishAuthorizer(authorizer: PublishAuthorizer): () => void;
+  addSubscribeAuthorizer(authorizer: SubscribeAuthorizer): () => void;
+}
+
+const CHANGE_WORDS: Readonly<Record<TwinChangeKind, string>> = {
+  desired: 'set desired values',
+  reported: 'report actual values',
+  ack: 'acknowledge desired values',
+  delete: 'delete twins',
+  optional: 'make twins required',
+};
+
+function failed(message: string): EdgetwinError {
+  return edgetwinError('EDGETWIN_ERR_AUTH_FAILED', message);
+}
+
+export class BrokerAuth {
+  private readonly opts: BrokerAuthOptions;
+  private readonly acl: AclContext;
+  private users: UsersFile | undefined;
+  private anonymousAccess: AnonymousAccess = 'loopback';
+  private anonymousPrincipal: Principal;
+
+  constructor(opts: BrokerAuthOptions) {
+    this.opts = opts;
+    this.acl = { nodeName: opts.nodeName, registry: opts.registry };
+    this.anonymousPrincipal = { name: 'anonymous', role: opts.anonymousRole ?? 'admin', protocols: new Set(), devices: new Set() };
+  }
+
+  /** Loads the users file and checks the settings; throws a coded error (start-up refuses). */
+  start(): void {
+    const { usersFile, clientCertificates = 'off', logger } = this.opts;
+    if (clientCertificates !== 'off' && usersFile === undefined) {
+      throw edgetwinError('EDGETWIN_ERR_AUTH_CONFIG', 'client certificates name users of the users file (by their CN): set mqtt.auth.usersFile');
+    }
+    this.anonymousAccess = this.opts.anonymous ?? (usersFile !== undefined ? 'off' : 'loopback');
+    if (usersFile !== undefined) {
+      this.users = new UsersFile(usersFile, logger);
+      this.users.load();
+      if (this.users.size === 0 && this.anonymousAccess === 'off') {
+        logger.warn({ path: usersFile }, 'the users file has no users and anonymous access is off: no client can connect (edgetwin user add)');
+      }
+    } else if (this.anonymousAccess === 'off') {
+      throw edgetwinError('EDGETWIN_ERR_AUTH_CONFIG', 'mqtt.auth.anonymous is off and no mqtt.auth.usersFile is set: no client could ever connect');
+    }
+    if (this.anonymousAccess === 'any') {
+      logger.warn({ role: this.anonymousPrincipal.role }, 'anonymous MQTT clients are accepted from any address (mqtt.auth.anonymous: any)');
+    }
+    if (usersFile !== undefined && this.opts.plainHost !== undefined && !isLoopbackHost(this.opts.plainHost)) {
+      logger.warn({ host: this.opts.plainHost }, 'passwords reach the plain MQTT listener unencrypted; prefer mqtt.tls for clients on other machines');
+    }
+  }
+
+  get anonymous(): AnonymousAccess {
+    return this.anonymousAccess;
+  }
+
+  /** One phrase for the ready line, e.g. `auth: anonymous from loopback only (admin)`. */
+  describe(): string {
+    const anonymous =
+      this.anonymousAccess === 'off'
+        ? 'anonymous off'
+        : `anonymous from ${this.anonymousAccess === 'loopback' ? 'loopback only' : 'any address'} (${this.anonymousPrincipal.role})`;
+    if (!this.users) return `auth: ${anonymous}`;
+    const n = this.users.size;
+    return `auth: ${n} user${n === 1 ? '' : 's'} from ${this.users.path}, ${anonymous}`;
+  }
+
+  readonly authenticate: Authenticator = async (client: ConnectingClient) => {
+    const users = this.users;
+    if (client.certificateError !== undefined) throw failed(`the client certificate did not verify: ${client.certificateError}`);
+    if (client.certificateName !== undefined && users) {
+      await users.refresh();
+      const name = client.certificateName;
+      if (!users.entry(name)) throw failed(`the client certificate's CN "${name}" names no user`);
+      if (client.username !== undefined && client.username !== name) {
+        throw failed(`user name "${client.username}" does not match the client certificate's CN "${name}"`);
+      }
+      return name;
+    }
+    if (client.username !== undefined && users) {
+      await users.refresh();
+      const entry = users.entry(client.username);
+      // verifyPassword runs a full check even for an unknown user, so timing reveals no names.
+      const ok = await verifyPassword(client.password?.toString('utf8') ?? '', entry?.password);
+      if (!ok) throw failed(`bad user name or password for "${client.username}"`);
+      return client.username;
+    }
+    // No users file to check a user name against: the client is anonymous, whatever it sent.
+    if (this.anonymousAccess === 'any') return undefined;
+    if (this.anonymousAccess === 'loopback' && isLoopback(client.remoteAddress)) return undefined;
+    if (this.anonymousAccess === 'loopback') {
+      throw failed(`anonymous clients are accepted from this machine only, not from ${client.remoteAddress ?? 'an unknown address'}; connect with a user name and password`);
+    }
+    throw failed('anonymous access is off: connect with a user name and password (or a client certificate)');
+  };
+
+  /** Adds the publish and subscribe authorizers; returns the function that removes them. */
+  install(bus: AuthorizableBus): () => void {
+    const removers = [
+      bus.addPublishAuthorizer((client, topic) => {
+        const p = this.principalOf(client.username);
+        if (p.role === 'admin') return;
+        const why = checkPublish(p, topic, this.acl);
+        if (why !== undefined) throw denied(p, `may not publish to ${topic}: ${why}`);
+      }),
+      bus.addSubscribeAuthorizer((client, filter) => {
+        const p = this.principalOf(client.username);
+        if (p.role === 'admin') return;
+        const why = checkSubscribe(p, filter, this.acl);
+        if (why !== undefined) throw denied(p, `may not subscribe to ${filter}: ${why}`);
+      }),
+    ];
+    return () => removers.forEach((remove) => remove());
+  }
+
+  /**
+   * For the twin module: may the sender of a `twin/update` make these changes to device `id`?
+   * In-process publishes (no client id) are trusted. Returns the refusal, or undefined.
+   */
+  readonly authorizeChange = (origin: MessageOrigin, id: string, kinds: ReadonlySet<TwinChangeKind>): EdgetwinError | undefined => {
+    if (origin.clientId === undefined) return undefined;
+    let p: Principal;
+    try {
+      p = this.principalOf(origin.username);
+    } catch (err) {
+      return err as EdgetwinError;
+    }
+    const allowed = TWIN_CHANGES[p.role];
+    for (const kind of kinds) {
+      if (!allowed.has(kind)) return denied(p, `may not ${CHANGE_WORDS[kind]} of ${id} (role ${p.role})`);
+    }
+    return undefined;
+  };
+
+  /** The principal behind an authenticated name; throws for a user since removed from the file. */
+  private principalOf(username: string | undefined): Principal {
+    if (username === undefined) return this.anonymousPrincipal;
+    const p = this.users?.principal(username);
+    if (!p) throw edgetwinError('EDGETWIN_ERR_ACCESS_DENIED', `${username} is no longer in the users file`);
+    return p;
+  }
+}
+
+function denied(p: Principal, what: string): EdgetwinError {
+  return edgetwinError('EDGETWIN_ERR_ACCESS_DENIED', `${p.name} ${what}`);
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || isLoopback(host);
+}
