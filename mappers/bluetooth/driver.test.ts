@@ -210,6 +210,18 @@ describe('notifications', () => {
     expect(h.driver.state()).toBe('online');
   });
 
+  it('a sink that throws hurts neither noble nor the other subscribers', async () => {
+    const rec = new SinkRecorder();
+    closers.push(await h.driver.subscribe!(h.pick('temperature'), () => {
+      throw new Error('a broken sink');
+    }));
+    closers.push(await h.driver.subscribe!(h.pick('temperature'), rec.sink));
+    sim.set('temperature', -1.25);
+    await rec.value('temperature', -1.25);
+    sim.set('temperature', -1.5);
+    await rec.value('temperature', -1.5);
+  });
+
   it('unsubscribe stops the flow', async () => {
     const rec = new SinkRecorder();
     const unsubscribe = await h.driver.subscribe!(h.pick('humidity'), rec.sink);

@@ -128,7 +128,7 @@ export class BleLink {
       session = await this.session(this.#closing.signal);
     } catch (err) {
       // Not reachable now: the reconnect loop (started by the failure) will enable them.
-      for (const sub of subs) sub.report(toEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_CONNECTION'));
+      for (const sub of subs) this.#tell(sub, toEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_CONNECTION'));
       this.#scheduleReconnect(this.#retryAt - this.#o.now());
       return;
     }
@@ -168,7 +168,7 @@ export class BleLink {
         const timer = setTimeout(resolve, Math.min(this.#o.target.requestTimeoutMs, 2_000));
         session.lost.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
       });
-      session.peripheral.disconnect();
+      this.#disconnect(session.peripheral);
       // Wait (briefly) for the disconnect, so a new driver for the same device finds it free.
       await gone;
       this.#end(session, edgetwinError('EDGETWIN_ERR_MAPPER_ABORTED', `${this.#who}: the driver closed`));
@@ -304,7 +304,7 @@ export class BleLink {
       const of = (k: string): Subscription[] => [...this.#subs].filter((s) => s.key === k);
       const characteristic = session.characteristics.get(key);
       if (!characteristic) {
-        for (const sub of of(key)) sub.report(edgetwinError('EDGETWIN_ERR_BLE_GATT', `${this.#who} has no characteristic ${key}`));
+        for (const sub of of(key)) this.#tell(sub, edgetwinError('EDGETWIN_ERR_BLE_GATT', `${this.#who} has no characteristic ${key}`));
         continue;
       }
       // Characteristics that cannot notify are left to polling.
@@ -313,7 +313,7 @@ export class BleLink {
         // Read answers come through 'data' too; the read that asked for them reports those.
         if (!isNotification) return;
         this.#lastNotified.set(key, data);
-        for (const sub of of(key)) sub.deliver(data);
+        for (const sub of of(key)) this.#tell(sub, data);
       };
       characteristic.on('data', listener);
       session.listening.set(key, { characteristic, listener });
@@ -323,7 +323,7 @@ export class BleLink {
         if (session.lost.aborted || this.#closed) return;
         characteristic.removeListener('data', listener);
         session.listening.delete(key);
-        for (const sub of of(key)) sub.report(toEdgetwinError(err, 'EDGETWIN_ERR_BLE_GATT'));
+        for (const sub of of(key)) this.#tell(sub, toEdgetwinError(err, 'EDGETWIN_ERR_BLE_GATT'));
       }
     }
   }
@@ -331,7 +331,26 @@ export class BleLink {
   /** Ends a session we give up on ourselves, and tells the device. */
   #drop(session: LiveSession, why: string): void {
     this.#end(session, edgetwinError('EDGETWIN_ERR_BLE_DISCONNECTED', `${this.#who}: link dropped (${why})`));
-    session.peripheral.disconnect();
+    this.#disconnect(session.peripheral);
+  }
+
+  #disconnect(peripheral: NoblePeripheral): void {
+    try {
+      peripheral.disconnect();
+    } catch (err) {
+      // noble's HCI binding throws for a handle it no longer knows: the link is gone either way.
+      this.#o.logger.debug({ device: this.#o.deviceId, err }, 'BLE disconnect failed');
+    }
+  }
+
+  /** Hands a value or an error to a subscriber; a sink that throws must not reach noble's emitter. */
+  #tell(sub: Subscription, what: Buffer | EdgetwinError): void {
+    try {
+      if (Buffer.isBuffer(what)) sub.deliver(what);
+      else sub.report(what);
+    } catch (err) {
+      this.#o.logger.warn({ device: this.#o.deviceId, property: sub.property, err }, 'a notification sink threw');
+    }
   }
 
   #end(session: LiveSession, reason: EdgetwinError): void {
