@@ -3,12 +3,15 @@
 // `fieldValidation=Strict` does) rather than silently pruned, so a field the CRD lacks is a
 // test failure instead of data that vanishes in a real cluster.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseAllDocuments } from 'yaml';
 
-export const VENDORED_CRDS = path.resolve(import.meta.dirname, '..', '..', 'cloudsync', 'crds');
+// From source (test/k8s) or compiled for the benchmark (dist/test/k8s): the repo's cloudsync/crds.
+export const VENDORED_CRDS = [path.resolve(import.meta.dirname, '..', '..', 'cloudsync', 'crds'), path.resolve(import.meta.dirname, '..', '..', '..', 'cloudsync', 'crds')].find((d) =>
+  existsSync(path.join(d, 'devices_v1beta1_device.yaml')),
+) ?? path.resolve(import.meta.dirname, '..', '..', 'cloudsync', 'crds');
 export const SHARED_CRDS = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'reference', 'kubeedge-crds');
 
 export interface Crd {
