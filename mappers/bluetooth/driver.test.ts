@@ -263,3 +263,32 @@ describe('notifications', () => {
     }
   });
 });
+
+describe('the demo device (examples/devices/ble-sensor.yaml over its simulated peripheral)', () => {
+  it('reads every property, notifies temperature and humidity, and writes led and interval', async () => {
+    const { loadDevices, loadModels } = await import('../../schemas/index.js');
+    const { createSimulatedAdapter } = await import('../../simulators/bluetooth/index.js');
+    const { models } = loadModels([new URL('../../schemas/models', import.meta.url).pathname]);
+    const { devices, errors } = loadDevices([new URL('../../examples/devices/ble-sensor.yaml', import.meta.url).pathname], models);
+    expect(errors).toEqual([]);
+    const adapter = createSimulatedAdapter({ devices, models, notifyIntervalMs: 0, seed: 3 });
+    const sim = adapter.peripherals.get('a4:c1:38:00:00:01')!;
+    const demo = connect(createBluetoothMapper({ noble: adapter.noble }), devices[0]!, models.get('ble-env-sensor')!);
+    try {
+      const names = ['temperature', 'humidity', 'battery', 'interval', 'led'];
+      const results = await deadline(3000, (s) => demo.driver.read(demo.pick(...names), s));
+      expect(results.map((r, i) => r.ok && wire(demo, names[i]!, r.value))).toEqual(names.map((n) => sim.wire(n)));
+      const rec = new SinkRecorder();
+      await demo.driver.subscribe!(demo.pick('temperature', 'humidity'), rec.sink);
+      adapter.tick();
+      await Promise.all([rec.value('temperature', sim.value('temperature')), rec.value('humidity', sim.value('humidity'))]);
+      await deadline(2000, (s) => demo.driver.write(demo.props.get('led')!, true, s));
+      await deadline(2000, (s) => demo.driver.write(demo.props.get('interval')!, 300, s));
+      expect([sim.wire('led'), sim.wire('interval')]).toEqual(['true', '300']);
+      expect([...sim.bytes('interval')]).toEqual([0x2c, 0x01]);
+    } finally {
+      await demo.driver.close();
+      await adapter.close();
+    }
+  });
+});
