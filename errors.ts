@@ -76,6 +76,7 @@ export const ERROR_CODES = {
   // Runtime
   EDGETWIN_ERR_BROKER_LISTEN: { status: 500, summary: 'The MQTT broker could not listen on the configured host and port.' },
   EDGETWIN_ERR_BROKER_CONNECT: { status: 500, summary: 'Could not connect to the MQTT broker.' },
+  EDGETWIN_ERR_METRICS_LISTEN: { status: 500, summary: 'The metrics and health HTTP server could not listen on `metrics.host`:`metrics.port` (e.g. the port is taken); edgetwin logs a warning and runs without it.' },
   EDGETWIN_ERR_TIMEOUT: { status: 500, summary: 'No answer arrived in time.' },
   EDGETWIN_ERR_CLI_USAGE: { status: 400, summary: 'The command line is malformed.' },
   EDGETWIN_ERR_INTERNAL: { status: 500, summary: 'An unexpected internal error; please report it with the log.' },

@@ -42,6 +42,9 @@ export function buildProgram(): Command {
     .option('--devices <path>', 'a Device manifest file or folder (repeatable)', collect)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .option('--kubeconfig <file>', 'sync twins with Device resources of this cluster (config cloud.kubeconfig)')
+    .option('--metrics-port <n>', 'port of /metrics, /healthz, /readyz (0 = any free port)', intOption(0, 65535))
+    .option('--metrics-host <host>', 'listen address of /metrics, /healthz, /readyz')
+    .option('--no-metrics', 'serve no /metrics, /healthz, /readyz')
     .action(async (opts: Parameters<typeof runCommand>[0]) => runCommand(opts));
 
   const twin = program.command('twin').description("read, set and watch a device's twin over MQTT");

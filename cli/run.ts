@@ -14,6 +14,10 @@ export interface RunOptions {
   readonly devices?: readonly string[];
   readonly logLevel?: string;
   readonly kubeconfig?: string;
+  readonly metricsPort?: number;
+  readonly metricsHost?: string;
+  /** false with --no-metrics (commander sets true otherwise). */
+  readonly metrics?: boolean;
 }
 
 export async function runCommand(opts: RunOptions): Promise<void> {
@@ -30,6 +34,15 @@ export async function runCommand(opts: RunOptions): Promise<void> {
       : {}),
     ...(opts.logLevel !== undefined ? { log: { level: opts.logLevel as NonNullable<RawConfig['log']>['level'] } } : {}),
     ...(opts.kubeconfig !== undefined ? { cloud: { kubeconfig: opts.kubeconfig } } : {}),
+    ...(opts.metrics === false || opts.metricsPort !== undefined || opts.metricsHost !== undefined
+      ? {
+          metrics: {
+            ...(opts.metrics === false ? { enabled: false } : {}),
+            ...(opts.metricsPort !== undefined ? { port: opts.metricsPort } : {}),
+            ...(opts.metricsHost !== undefined ? { host: opts.metricsHost } : {}),
+          },
+        }
+      : {}),
   };
   const config = resolveConfig(raw, overrides);
   const logger = createLogger(config.log.level);

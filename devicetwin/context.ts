@@ -6,7 +6,7 @@ import type { EdgetwinError } from '../errors.js';
 import type { DeviceModel, DeviceInstance } from '../schemas/index.js';
 import type { MergeSuccess, UpdateOrigin } from './merge.js';
 import type { ParseLimits } from './parse.js';
-import type { DeviceStateName, DeviceTwinState } from './types.js';
+import type { AckState, DeviceStateName, DeviceTwinState } from './types.js';
 import type { BaseMessage, ResultMessage } from './wire.js';
 
 export interface DeviceEntry {
@@ -24,10 +24,27 @@ export interface TwinChange {
   readonly origin: UpdateOrigin;
 }
 
+/** How a twin update was answered: committed, nothing to persist, refused, or not saved. */
+export type UpdateOutcome = 'applied' | 'unchanged' | 'rejected' | 'failed';
+
+/**
+ * Optional instrumentation (edgecore/metrics.ts implements it). Called synchronously on the hot
+ * path, once per update: implementations bump counters and allocate nothing.
+ */
+export interface TwinObserver {
+  /** An update (MQTT or the API) was answered; `code` is the error code unless applied or unchanged. */
+  update(outcome: UpdateOutcome, origin: UpdateOrigin, code?: string): void;
+  /** A desired value's ack became `state` (pending: a new desired value), `ageMs` after the value was set. */
+  ack(state: AckState, ageMs: number): void;
+}
+
+export const NO_OBSERVER: TwinObserver = { update: () => undefined, ack: () => undefined };
+
 export interface HandlerContext {
   readonly nodeName: string;
   readonly limits: ParseLimits;
   readonly logger: Logger;
+  readonly observer: TwinObserver;
   now(): number;
   device(id: string): DeviceEntry | undefined;
   devices(): Iterable<DeviceEntry>;

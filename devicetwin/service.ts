@@ -3,10 +3,10 @@
 // on the bus. Other modules use its public methods (get/update/onChange), never its internals.
 
 import type { Logger } from 'pino';
-import { edgetwinError } from '../errors.js';
+import { edgetwinError, isEdgetwinError, type EdgetwinError } from '../errors.js';
 import { TWIN_INGEST_FILTERS, deviceTopic, nodeTopic, parseTopic, type Bus, type IngestBus, type Subscription } from '../eventbus/index.js';
 import type { DeviceInstance, DeviceModel } from '../schemas/index.js';
-import type { DeviceEntry, HandlerContext, TwinChange } from './context.js';
+import { NO_OBSERVER, type DeviceEntry, type HandlerContext, type TwinChange, type TwinObserver } from './context.js';
 import { handleTwinGet } from './handlers/get.js';
 import { handleMembershipGet } from './handlers/membership.js';
 import { handleStateUpdate } from './handlers/state.js';
@@ -25,6 +25,8 @@ export interface DeviceTwinOptions {
   readonly limits?: ParseLimits;
   /** Injectable clock (ms since the epoch), for tests. */
   readonly clock?: () => number;
+  /** Update outcomes and ack transitions, for metrics (edgecore/metrics.ts). */
+  readonly observer?: TwinObserver;
 }
 
 /** An update through the API: property → expected/actual wire strings (or null to delete). */
@@ -177,16 +179,17 @@ export class DeviceTwin {
    * all-or-nothing merge as MQTT, and the same answers on the bus. Throws a coded error.
    */
   async update(id: string, twins: TwinUpdateInput, options: { origin?: UpdateOrigin; version?: number; eventId?: string } = {}): Promise<DeviceTwinState> {
-    const entry = this.entries.get(id);
-    if (!entry) throw edgetwinError('EDGETWIN_ERR_DEVICE_NOT_FOUND', `device ${id} is not bound to node ${this.opts.nodeName}`);
     const origin = options.origin ?? 'cloud';
+    const entry = this.entries.get(id);
+    if (!entry) throw this.rejected(origin, edgetwinError('EDGETWIN_ERR_DEVICE_NOT_FOUND', `device ${id} is not bound to node ${this.opts.nodeName}`));
     const update = {
       eventId: options.eventId ?? '',
       twins: new Map(Object.entries(twins)),
       ...(options.version !== undefined ? { version: options.version } : {}),
     };
     const outcome = mergeUpdate(entry.state, update, { now: this.now(), origin, properties: entry.model.properties });
-    if (!outcome.ok) throw outcome.error;
+    if (!outcome.ok) throw this.rejected(origin, outcome.error);
+    if (outcome.changed.length === 0) this.ctx.observer.update('unchanged', origin);
     if (outcome.changed.length > 0) {
       await this.ctx.applyTwins(id, outcome, origin);
       // As handlers/update.ts does for MQTT: the document for apps, and the delta that drives
@@ -268,9 +271,26 @@ export class DeviceTwin {
       await this.commit([{ kind: 'twins', device: next, changed: outcome.changed }]);
     } catch (err) {
       this.revert(id, prev, next, outcome.changed);
+      this.ctx.observer.update('failed', origin, isEdgetwinError(err) ? err.code : 'EDGETWIN_ERR_STORE_WRITE');
       throw err;
     }
+    if (this.opts.observer) this.observeApplied(this.opts.observer, prev, next, outcome.changed, origin);
     if (this.listeners.size > 0) this.emit({ id, device: next, changed: outcome.changed, origin });
+  }
+
+  /** Counts a committed update and the ack transitions in it (a new desired value is `pending`). */
+  private observeApplied(observer: TwinObserver, prev: DeviceTwinState, next: DeviceTwinState, changed: readonly string[], origin: UpdateOrigin): void {
+    observer.update('applied', origin);
+    for (const key of changed) {
+      const ack = next.twins[key]?.ack;
+      if (ack === undefined || ack === prev.twins[key]?.ack) continue;
+      observer.ack(ack.state, ack.timestamp - (next.twins[key]?.expected?.timestamp ?? ack.timestamp));
+    }
+  }
+
+  private rejected(origin: UpdateOrigin, error: EdgetwinError): EdgetwinError {
+    this.ctx.observer.update('rejected', origin, error.code);
+    return error;
   }
 
   /** Undoes a change whose commit failed, property by property, unless a later change replaced it. */
@@ -321,6 +341,7 @@ export class DeviceTwin {
       nodeName: this.opts.nodeName,
       limits: this.opts.limits ?? DEFAULT_PARSE_LIMITS,
       logger: this.opts.logger,
+      observer: this.opts.observer ?? NO_OBSERVER,
       now: () => this.now(),
       device: (id) => this.entries.get(id),
       devices: () => this.entries.values(),

@@ -4,12 +4,14 @@
 
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { formatError, type EdgetwinError } from '../errors.js';
+import { formatError, toEdgetwinError, type EdgetwinError } from '../errors.js';
 import { CloudSync, cloudSyncOptionsFromConfig } from '../cloudsync/index.js';
 import { DeviceTwin, SqliteTwinStore, type TwinStore } from '../devicetwin/index.js';
 import { EmbeddedBroker } from '../eventbus/index.js';
 import { MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
 import { startSimulation, type Simulation } from './simulation.js';
+import { EdgeMetrics } from './metrics.js';
+import { HealthServer, type Readiness } from './health.js';
 import {
   BUNDLED_MODELS_DIR,
   loadDevices,
@@ -40,6 +42,10 @@ export class EdgeCore {
   private cloud?: CloudSync;
   private mapperRuntime?: MapperRuntime;
   private simulation?: Simulation;
+  private metrics?: EdgeMetrics;
+  private health?: HealthServer;
+  private phase: 'starting' | 'ready' | 'stopping' = 'starting';
+  private storeOpen = false;
   private models = new Map<string, DeviceModel>();
   private devices: DeviceInstance[] = [];
   private stopping?: Promise<void>;
@@ -69,6 +75,11 @@ export class EdgeCore {
     return this.broker;
   }
 
+  /** `http://host:port` of /metrics, /healthz and /readyz; undefined when off or not listening. */
+  get metricsUrl(): string | undefined {
+    return this.health?.url;
+  }
+
   get storePath(): string {
     return path.join(this.config.dataDir, 'edgetwin.db');
   }
@@ -85,8 +96,14 @@ export class EdgeCore {
     this.devices = devs.devices;
     problems.push(...devs.errors);
     for (const p of problems) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
+    if (config.metrics.enabled) await this.startMetrics();
 
-    this.store = new SqliteTwinStore({ path: this.storePath, synchronous: config.store.synchronous, logger: logger.child({ module: 'store' }) });
+    this.store = new SqliteTwinStore({
+      path: this.storePath,
+      synchronous: config.store.synchronous,
+      logger: logger.child({ module: 'store' }),
+      onCommit: this.metrics?.commitObserver,
+    });
     this.broker = new EmbeddedBroker({
       host: config.mqtt.host,
       port: config.mqtt.port,
@@ -99,9 +116,11 @@ export class EdgeCore {
       nodeName: config.nodeName,
       logger: logger.child({ module: 'devicetwin' }),
       limits: { maxPayloadBytes: config.mqtt.maxPayloadBytes, maxDepth: 16 },
+      observer: this.metrics?.twinObserver,
     });
     try {
       await this.twinModule.start();
+      this.storeOpen = true;
       await this.broker.start();
       const bound = this.devices.map((instance) => ({ instance, model: this.models.get(instance.model)! }));
       await this.twinModule.setDevices(bound);
@@ -118,6 +137,7 @@ export class EdgeCore {
           logger: logger.child({ module: 'mappers' }),
           timeoutMs: config.mappers.timeoutMs,
           offlineAfter: config.mappers.offlineAfter,
+          onPoll: this.metrics?.pollObserver,
         });
         problems.push(...(await this.mapperRuntime.setDevices(bound)));
       }
@@ -141,7 +161,61 @@ export class EdgeCore {
       await this.stop();
       throw err;
     }
+    this.phase = 'ready';
     return { models: this.models.size, devices: this.devices.length, problems };
+  }
+
+  /**
+   * Serves /metrics, /healthz and /readyz from the start, so a probe sees "not ready" during a
+   * long start-up. A taken port is a warning, not a failed start: devices must keep being served
+   * when a monitoring port collides (9464 is also OpenTelemetry's Prometheus exporter default).
+   */
+  private async startMetrics(): Promise<void> {
+    const { host, port } = this.config.metrics;
+    const metrics = new EdgeMetrics({
+      broker: () => this.broker?.stats(),
+      twin: () => this.twinModule,
+      mappers: () => this.mapperStatus(),
+      cloudSync: () => this.cloud,
+    });
+    const health = new HealthServer({
+      host,
+      port,
+      logger: this.logger.child({ module: 'metrics' }),
+      metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
+      readiness: () => this.readiness(),
+    });
+    this.metrics = metrics;
+    try {
+      await health.start();
+      this.health = health;
+      this.logger.info({ url: health.url }, 'metrics and health listening');
+    } catch (err) {
+      const e = toEdgetwinError(err, 'EDGETWIN_ERR_METRICS_LISTEN');
+      this.logger.warn({ code: e.code }, `running without /metrics and /healthz: ${formatError(e)}`);
+    }
+  }
+
+  /** /readyz: start-up done, store open (last commit ok), broker listening; cloud sync shown. */
+  readiness(): Readiness {
+    let broker = { ok: false, detail: 'not listening' };
+    try {
+      if (this.broker && this.phase !== 'stopping') broker = { ok: true, detail: this.broker.url };
+    } catch {
+      // not listening yet (url throws)
+    }
+    const failing = this.metrics?.storeFailing;
+    const store = !this.storeOpen ? { ok: false, detail: 'not open' } : failing ? { ok: false, detail: `last commit failed: ${failing}` } : { ok: true, detail: 'open' };
+    // An edge node serves its devices without the cloud (that is its point), so only a stopped
+    // cloud sync fails readiness; starting and degraded are reported, not failed.
+    const cloudState = this.cloud?.health().state ?? 'off';
+    const checks = {
+      startup: { ok: this.phase === 'ready', detail: this.phase },
+      store,
+      broker,
+      cloudSync: { ok: cloudState !== 'stopped', detail: cloudState },
+    };
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
   }
 
   /** The mappers that run in this process (config `mappers.enabled`). */
@@ -162,6 +236,7 @@ export class EdgeCore {
   }
 
   private async doStop(): Promise<void> {
+    this.phase = 'stopping';
     const errors: unknown[] = [];
     const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
       try {
@@ -177,6 +252,9 @@ export class EdgeCore {
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
     if (this.broker) await step('broker', () => this.broker!.close());
     if (this.store) await step('store', () => this.store!.close());
+    this.storeOpen = false;
+    // Last, so /readyz answers "stopping" while the rest shuts down.
+    if (this.health) await step('metrics', () => this.health!.close());
     if (errors.length > 0) throw errors[0];
   }
 }

@@ -30,6 +30,7 @@ export async function handleTwinUpdate(
   const resultTopic = deviceTopic(namespace, name, 'twin/update/result');
   const parsed = parseTwinUpdate(payload, ctx.limits);
   if (!parsed.ok) {
+    ctx.observer.update('rejected', origin, parsed.error.code);
     const topic = ANONYMOUS_CODES.has(parsed.error.code) ? ANONYMOUS_UPDATE_RESULT_TOPIC : resultTopic;
     ctx.publish(topic, errorResult(parsed.eventId, ctx.now(), parsed.error));
     return;
@@ -39,12 +40,14 @@ export async function handleTwinUpdate(
   if (!entry) {
     // KubeEdge: "update rejected due to the device is not existed" (404).
     const error = edgetwinError('EDGETWIN_ERR_DEVICE_NOT_FOUND', `update rejected: device ${id} is not bound to node ${ctx.nodeName}`);
+    ctx.observer.update('rejected', origin, error.code);
     ctx.publish(resultTopic, errorResult(update.eventId, ctx.now(), error));
     return;
   }
   const now = ctx.now();
   const outcome = mergeUpdate(entry.state, update, { now, origin, properties: entry.model.properties });
   if (!outcome.ok) {
+    ctx.observer.update('rejected', origin, outcome.error.code);
     const topic = ANONYMOUS_CODES.has(outcome.error.code) ? ANONYMOUS_UPDATE_RESULT_TOPIC : resultTopic;
     const conflict = outcome.error.code === 'EDGETWIN_ERR_TWIN_VERSION_CONFLICT' && update.version !== undefined;
     ctx.publish(topic, errorResult(update.eventId, now, outcome.error, conflict ? entry.state.version : undefined));
@@ -52,6 +55,7 @@ export async function handleTwinUpdate(
   }
   if (outcome.changed.length === 0) {
     // Nothing to persist (DESIGN.md): answer, but only after earlier changes are durable.
+    ctx.observer.update('unchanged', origin);
     await ctx.settled();
     const result: DeviceTwinResult = { event_id: update.eventId, timestamp: now, twin: outcome.result, version: outcome.next.version };
     ctx.publish(resultTopic, result);

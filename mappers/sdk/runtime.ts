@@ -19,6 +19,16 @@ export interface MapperRuntimeOptions {
   readonly offlineAfter?: number;
   readonly writeAttempts?: number;
   readonly backoff?: BackoffOptions;
+  /** Called after every poll, for the poll latency histogram (edgecore/metrics.ts). */
+  readonly onPoll?: (poll: PollReport) => void;
+}
+
+/** One poll of one device: how long it took (queue wait included) and whether anything was read. */
+export interface PollReport {
+  readonly device: string;
+  readonly protocol: string;
+  readonly seconds: number;
+  readonly ok: boolean;
 }
 
 export interface BoundDeviceInput {
@@ -74,6 +84,7 @@ export class MapperRuntime {
         offlineAfter: this.o.offlineAfter ?? 3,
         writeAttempts: this.o.writeAttempts ?? 3,
         backoff: this.o.backoff ?? DEFAULT_BACKOFF,
+        ...(this.o.onPoll ? { onPoll: this.o.onPoll } : {}),
       });
       try {
         await worker.start();

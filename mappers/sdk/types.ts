@@ -54,6 +54,8 @@ export interface DeviceDriver {
   subscribe?(properties: readonly DriverProperty[], sink: ValueSink): Promise<() => Promise<void>>;
   /** The driver's own view of the connection. */
   state(): DriverState;
+  /** Connections opened so far (1 + reconnects), if the driver counts them: a metric per connection. */
+  readonly connects?: number;
   /** Releases sockets and timers; idempotent. */
   close(): Promise<void>;
 }

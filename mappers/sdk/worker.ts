@@ -11,6 +11,7 @@ import { bindDevice, type RuntimePropertyOptions } from './config.js';
 import { backoffMs, cycleMs, sameReading, shouldReport, type BackoffOptions, type LastReport } from './policy.js';
 import { SerialQueue } from './queue.js';
 import type { DeviceDriver, DriverProperty, MapperFactory, ReadResult } from './types.js';
+import type { PollReport } from './runtime.js';
 
 export interface WorkerOptions {
   readonly bus: Bus;
@@ -26,6 +27,7 @@ export interface WorkerOptions {
   /** Attempts of one desired value before its ack is `failed` (default 3). */
   readonly writeAttempts: number;
   readonly backoff: BackoffOptions;
+  readonly onPoll?: (poll: PollReport) => void;
 }
 
 /** Errors that no retry can fix: the device (or config) refuses the value. */
@@ -63,6 +65,8 @@ export class DeviceWorker {
   private availability: Availability = 'unknown';
   private stopped = false;
   private lastError?: EdgetwinError;
+  /** Cumulative, for metrics: polls, polls that read nothing, requests past their deadline. */
+  private readonly counts = { polls: 0, pollFailures: 0, timeouts: 0 };
 
   constructor(options: WorkerOptions) {
     this.o = options;
@@ -91,8 +95,29 @@ export class DeviceWorker {
   }
 
   /** What the runtime knows of the device, for health and metrics. */
-  status(): { id: string; availability: Availability; failures: number; lastError?: EdgetwinError; queued: number } {
-    return { id: this.id, availability: this.availability, failures: this.failures, queued: this.queue.pending, ...(this.lastError ? { lastError: this.lastError } : {}) };
+  status(): {
+    id: string;
+    protocol: string;
+    availability: Availability;
+    failures: number;
+    lastError?: EdgetwinError;
+    queued: number;
+    polls: number;
+    pollFailures: number;
+    timeouts: number;
+    /** Connections opened again after the first (drivers that count them: `DeviceDriver.connects`). */
+    reconnects: number;
+  } {
+    return {
+      id: this.id,
+      protocol: this.o.factory.protocol,
+      availability: this.availability,
+      failures: this.failures,
+      queued: this.queue.pending,
+      ...this.counts,
+      reconnects: Math.max(0, (this.driver?.connects ?? 0) - 1),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    };
   }
 
   async stop(): Promise<void> {
@@ -108,12 +133,16 @@ export class DeviceWorker {
   private async poll(group: readonly DriverProperty[]): Promise<void> {
     if (this.stopped || this.inFlight.has(group) || this.o.now() < this.nextAttemptAt) return;
     this.inFlight.add(group);
+    const started = performance.now();
+    this.counts.polls++;
     try {
       const results = await this.queue.push('read', this.o.timeoutMs, (signal) => this.driver!.read(group, signal));
+      this.o.onPoll?.({ device: this.id, protocol: this.o.factory.protocol, seconds: (performance.now() - started) / 1000, ok: results.some((r) => r.ok) || group.length === 0 });
       const ok = await this.report(group, results);
       if (ok) this.succeeded();
       else this.failed(results.find((r): r is Extract<ReadResult, { ok: false }> => !r.ok)?.error);
     } catch (err) {
+      this.o.onPoll?.({ device: this.id, protocol: this.o.factory.protocol, seconds: (performance.now() - started) / 1000, ok: false });
       this.failed(toEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_CONNECTION'));
     } finally {
       this.inFlight.delete(group);
@@ -165,6 +194,8 @@ export class DeviceWorker {
   private failed(error: EdgetwinError | undefined): void {
     if (this.stopped) return;
     this.failures++;
+    this.counts.pollFailures++;
+    if (error?.code === 'EDGETWIN_ERR_MAPPER_TIMEOUT') this.counts.timeouts++;
     if (error) this.lastError = error;
     this.nextAttemptAt = this.o.now() + backoffMs(this.failures, this.o.backoff);
     this.o.logger.debug({ device: this.id, failures: this.failures, code: error?.code, err: error?.message }, 'poll failed');
@@ -255,6 +286,7 @@ export class DeviceWorker {
         return this.ack(prop, state, 'failed', wire, err);
       } catch (e) {
         const err = toEdgetwinError(e, 'EDGETWIN_ERR_MAPPER_CONNECTION');
+        if (err.code === 'EDGETWIN_ERR_MAPPER_TIMEOUT') this.counts.timeouts++;
         if (PERMANENT.has(err.code)) return this.ack(prop, state, 'rejected', undefined, err);
         if (attempt >= this.o.writeAttempts || (isEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_ABORTED') && this.stopped)) {
           return this.ack(prop, state, 'failed', undefined, err);
