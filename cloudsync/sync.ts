@@ -12,10 +12,10 @@ import { decideDesired } from './desired.js';
 import { ClientKubeApi, loadKubeConfig, type KubeApi, type KubeObject, type Plural } from './kube.js';
 import { MembershipPlanner, type ClusterDevice } from './membership.js';
 import { DEFAULTS, type CloudSyncOptions, type TwinApi } from './options.js';
-import { Outbox, type StateRow, type StatusRow } from './outbox.js';
+import { StatusBook } from './book.js';
+import { Outbox } from './outbox.js';
 import { Reflector, objectKey, type ObjectEvent, type ReflectorHealth } from './reflector.js';
 import { Scheduler, type Outcome, type SchedulerHealth } from './scheduler.js';
-import { advanceRow } from './status.js';
 import { TokenBucket, systemClock, type Clock } from './timing.js';
 import { StatusWriter } from './writer.js';
 
@@ -45,14 +45,12 @@ export class CloudSync {
   private readonly persisted = new Set<string>();
   private plan = new Map<string, ClusterDevice>();
   private readonly reportedSets = new WeakMap<ClusterDevice, ReadonlySet<string>>();
-  private readonly rows = new Map<string, Map<string, StatusRow>>();
-  private readonly states = new Map<string, StateRow>();
+  private book?: StatusBook;
   private readonly desiredSync = new Map<string, Map<string, string | null>>();
   private readonly rejected = new Map<string, Map<string, string>>();
   private readonly inflightDesired = new Map<string, Map<string, string>>();
   private readonly desiredUp = new Set<string>();
   private readonly problems = new Map<string, EdgetwinError>();
-  private seq = 0;
   private unsubscribe?: () => void;
   private replanning: Promise<void> = Promise.resolve();
   private replanQueued = false;
@@ -97,9 +95,8 @@ export class CloudSync {
     const outbox = Outbox.inDataDir(o.dataDir);
     const data = outbox.open();
     this.outbox = outbox;
-    this.seq = data.seq;
-    for (const [id, rows] of data.status) this.rows.set(id, rows);
-    for (const [id, row] of data.states) this.states.set(id, row);
+    const book = new StatusBook(outbox, data);
+    this.book = book;
     for (const [id, m] of data.desired) this.desiredSync.set(id, m);
     this.cached = data.objects;
     for (const obj of data.objects) this.persisted.add(`${obj.kind === 'DeviceModel' ? 'devicemodels' : 'devices'}:${objectKey(obj)}`);
@@ -110,11 +107,11 @@ export class CloudSync {
       layout: this.layout,
       statusSubresource: o.statusSubresource ?? DEFAULTS.statusSubresource,
       device: (id) => this.plan.get(id),
-      rows: (id) => this.rows.get(id),
-      state: (id) => this.states.get(id),
+      rows: (id) => book.rowsOf(id),
+      state: (id) => book.stateOf(id),
       current: (plural, ns, name) => this.reflectors.get(plural)?.get(ns, name),
       observe: (plural, object) => this.reflectors.get(plural)?.observe(object),
-      acked: (id, sent, stateSeq) => this.acked(id, sent, stateSeq),
+      acked: (id, sent, stateSeq) => book.acked(id, sent, stateSeq),
       problem: (id, error) => this.setProblem(id, error),
     });
     this.scheduler = new Scheduler({
@@ -259,7 +256,8 @@ export class CloudSync {
       // Deleted or re-assigned: its status now belongs to another node (or to nobody).
       this.scheduler?.forget(id);
       this.outbox?.dropDevice(id);
-      for (const m of [this.rows, this.states, this.desiredSync, this.rejected, this.inflightDesired]) m.delete(id);
+      this.book?.drop(id);
+      for (const m of [this.desiredSync, this.rejected, this.inflightDesired]) m.delete(id);
       this.desiredUp.delete(id);
     }
     for (const [id, d] of next) {
@@ -320,7 +318,7 @@ export class CloudSync {
 
   private queueDesiredUp(id: string): void {
     this.desiredUp.add(id);
-    this.scheduler?.mark(id, ++this.seq, this.plan.get(id)?.reportCycle ?? this.cycle);
+    this.scheduler?.mark(id, this.book!.next(), this.plan.get(id)?.reportCycle ?? this.cycle);
   }
 
   // ---- up: twin → cluster ----
@@ -340,7 +338,7 @@ export class CloudSync {
     const reported = this.reportedSet(d);
     let dirty = false;
     for (const p of change.changed) {
-      if (reported.has(p)) dirty = this.advance(d.id, p, change.device.twins[p]) || dirty;
+      if (reported.has(p)) dirty = this.book!.advance(d.id, p, change.device.twins[p]) || dirty;
     }
     if (dirty) this.markIfPending(d.id);
     if (change.origin === 'cloud') return;
@@ -353,30 +351,12 @@ export class CloudSync {
     }
   }
 
-  private advance(id: string, property: string, twin: Parameters<typeof advanceRow>[1]): boolean {
-    const rows = this.rows.get(id) ?? new Map<string, StatusRow>();
-    const row = advanceRow(rows.get(property), twin, this.seq + 1);
-    if (!row) return false;
-    this.seq++;
-    rows.set(property, row);
-    this.rows.set(id, rows);
-    this.outbox?.putStatus(id, property, row);
-    return true;
-  }
-
   /** A newly bound device: rows from its twin now, and a state row so its status object exists. */
   private seedRows(d: ClusterDevice): void {
     const state = this.twin.get(d.id);
-    for (const p of d.reported) this.advance(d.id, p, state?.twins[p]);
-    if (!this.states.has(d.id)) this.putState(d.id, state?.state ?? 'unknown', state?.lastOnline ?? '');
+    for (const p of d.reported) this.book!.advance(d.id, p, state?.twins[p]);
+    if (!this.book!.stateOf(d.id)) this.book!.setState(d.id, state?.state ?? 'unknown', state?.lastOnline ?? '');
     this.markIfPending(d.id);
-  }
-
-  private putState(id: string, state: string, lastOnline: string): void {
-    const prev = this.states.get(id);
-    const row: StateRow = { state, lastOnline, pendingSince: prev?.pendingSince ?? this.seq + 1, seq: ++this.seq };
-    this.states.set(id, row);
-    this.outbox?.putState(id, row);
   }
 
   /** Device state is not a twin change event: compare it once per report cycle. */
@@ -385,42 +365,14 @@ export class CloudSync {
       await this.clock.delay(this.cycle, this.stopping.signal);
       for (const id of this.plan.keys()) {
         const s = this.twin.get(id);
-        const row = this.states.get(id);
-        if (!s || (row && row.state === s.state && row.lastOnline === s.lastOnline)) continue;
-        this.putState(id, s.state, s.lastOnline);
-        this.markIfPending(id);
+        if (s && this.book!.setState(id, s.state, s.lastOnline)) this.markIfPending(id);
       }
     }
   }
 
-  private pendingSince(id: string): number | undefined {
-    let min = this.states.get(id)?.pendingSince;
-    for (const row of this.rows.get(id)?.values() ?? []) {
-      if (row.pendingSince !== undefined && (min === undefined || row.pendingSince < min)) min = row.pendingSince;
-    }
-    return min;
-  }
-
   private markIfPending(id: string): void {
-    const since = this.pendingSince(id);
+    const since = this.book?.pendingSince(id);
     if (since !== undefined) this.scheduler?.mark(id, since, this.plan.get(id)?.reportCycle ?? this.cycle);
-  }
-
-  private acked(id: string, sent: ReadonlyMap<string, number>, stateSeq: number | undefined): void {
-    const rows = this.rows.get(id);
-    for (const [p, seq] of sent) {
-      const row = rows?.get(p);
-      if (!row || row.seq !== seq || row.pendingSince === undefined) continue;
-      const { pendingSince: _s, ...done } = row;
-      rows!.set(p, done);
-      this.outbox?.putStatus(id, p, done);
-    }
-    const state = this.states.get(id);
-    if (state && stateSeq === state.seq && state.pendingSince !== undefined) {
-      const { pendingSince: _s, ...done } = state;
-      this.states.set(id, done);
-      this.outbox?.putState(id, done);
-    }
   }
 
   private setProblem(id: string, error: EdgetwinError | undefined): void {
@@ -443,7 +395,7 @@ export class CloudSync {
       if (outcome === 'unreachable' || outcome === 'retry') this.desiredUp.add(id);
       if (outcome === 'unreachable') return outcome;
     }
-    if (this.pendingSince(id) === undefined) return outcome;
+    if (this.book!.pendingSince(id) === undefined) return outcome;
     const status = await this.writer!.write(id);
     return status === 'done' ? outcome : status;
   }
