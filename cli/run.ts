@@ -56,7 +56,7 @@ export async function runCommand(opts: RunOptions): Promise<void> {
     const report = await core.start();
     const skipped = report.problems.length > 0 ? `, ${report.problems.length} skipped (see log)` : '';
     process.stdout.write(
-      `edgetwin ready: broker ${core.brokerUrl}, node ${config.nodeName}, ${report.devices} devices, ${report.models} models${skipped}, store ${core.storePath}\n`,
+      `edgetwin ready: broker ${core.brokerUrl}, node ${config.nodeName}, ${report.devices} devices, ${report.models} models${skipped}, store ${core.storePath}, ${core.security}\n`,
     );
     const signal = await stopRequested;
     logger.info({ signal }, 'shutting down');

@@ -11,6 +11,8 @@ export interface ParseLimits {
   readonly maxPayloadBytes: number;
   /** Nesting of objects/arrays; a twin update needs 5. */
   readonly maxDepth: number;
+  /** Properties one twin update may name (mqtt.limits.maxTwinsPerMessage); unlimited when absent. */
+  readonly maxTwinsPerMessage?: number;
 }
 
 export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxPayloadBytes: 256 * 1024, maxDepth: 16 };
@@ -188,6 +190,11 @@ export function parseTwinUpdate(payload: Buffer, limits?: ParseLimits): Parsed<P
   const version = field(obj, 'version');
   if (version !== undefined && version !== null && !(Number.isSafeInteger(version) && (version as number) >= 0)) {
     return shapeError(eventId, '`version` must be a non-negative integer');
+  }
+  const count = Object.keys(twin).length;
+  if (limits?.maxTwinsPerMessage !== undefined && count > limits.maxTwinsPerMessage) {
+    const error = edgetwinError('EDGETWIN_ERR_LIMIT_TWINS', `update names ${count} properties; mqtt.limits.maxTwinsPerMessage is ${limits.maxTwinsPerMessage}`);
+    return { ok: false, error, eventId };
   }
   const details: ErrorDetail[] = [];
   const twins = new Map<string, TwinPatch | null>();

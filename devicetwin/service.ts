@@ -4,13 +4,14 @@
 
 import type { Logger } from 'pino';
 import { edgetwinError, isEdgetwinError, type EdgetwinError } from '../errors.js';
-import { TWIN_INGEST_FILTERS, deviceTopic, nodeTopic, parseTopic, type Bus, type IngestBus, type Subscription } from '../eventbus/index.js';
+import { TWIN_INGEST_FILTERS, deviceTopic, nodeTopic, parseTopic, type Bus, type IngestBus, type MessageOrigin, type Subscription } from '../eventbus/index.js';
 import type { DeviceInstance, DeviceModel } from '../schemas/index.js';
 import { NO_OBSERVER, type DeviceEntry, type HandlerContext, type TwinChange, type TwinObserver } from './context.js';
 import { handleTwinGet } from './handlers/get.js';
 import { handleMembershipGet } from './handlers/membership.js';
 import { handleStateUpdate } from './handlers/state.js';
 import { handleTwinUpdate } from './handlers/update.js';
+import { admitDevices, changeKinds, type ChangeAuthorizer, type DeviceLimits } from './policy.js';
 import { emptyDevice, mergeUpdate, type MergeSuccess, type UpdateOrigin } from './merge.js';
 import { DEFAULT_PARSE_LIMITS, type ParseLimits, type TwinPatch } from './parse.js';
 import type { DeviceStateName, DeviceTwinState, MembershipEntry, StoreChange, TwinStore } from './types.js';
@@ -25,6 +26,14 @@ export interface DeviceTwinOptions {
   readonly limits?: ParseLimits;
   /** Injectable clock (ms since the epoch), for tests. */
   readonly clock?: () => number;
+  /**
+   * Asked, for each `twin/update` from an MQTT client, whether its sender may make the changes
+   * it makes (eventbus/auth: a mapper reports, a writer sets desired values). A refusal is the
+   * update's answer and nothing of it is applied. In-process and API updates are not asked.
+   */
+  readonly authorizeChange?: ChangeAuthorizer;
+  /** mqtt.limits.maxDevices and maxPropertiesPerDevice; unlimited when absent. */
+  readonly deviceLimits?: DeviceLimits;
   /** Update outcomes and ack transitions, for metrics (edgecore/metrics.ts). */
   readonly observer?: TwinObserver;
 }
@@ -42,6 +51,8 @@ export class DeviceTwin {
   private readonly opts: DeviceTwinOptions;
   private readonly entries = new Map<string, DeviceEntry>();
   private readonly listeners = new Set<ChangeListener>();
+  /** Per origin, the devices its latest setDevices left out under mqtt.limits. */
+  private readonly refused = new Map<string, EdgetwinError[]>();
   private readonly ingest: Subscription[] = [];
   private readonly ctx: HandlerContext;
   private stored = new Map<string, DeviceTwinState>();
@@ -68,7 +79,7 @@ export class DeviceTwin {
   /** Serves KubeEdge's device and node topics on the bus. Call after setDevices. */
   listen(): void {
     for (const filter of TWIN_INGEST_FILTERS) {
-      this.ingest.push(this.opts.bus.handle(filter, (topic, payload) => this.dispatch(topic, payload)));
+      this.ingest.push(this.opts.bus.handle(filter, (topic, payload, origin) => this.dispatch(topic, payload, origin)));
     }
   }
 
@@ -79,7 +90,11 @@ export class DeviceTwin {
    * cluster's copy wins over a local manifest for the same `<ns>/<name>` (issue 5); when the
    * cluster drops it, the manifest's copy takes over again without leaving the node.
    */
-  async setDevices(devices: ReadonlyArray<{ instance: DeviceInstance; model: DeviceModel }>, origin = 'manifest'): Promise<void> {
+  async setDevices(requested: ReadonlyArray<{ instance: DeviceInstance; model: DeviceModel }>, origin = 'manifest'): Promise<void> {
+    // A device over mqtt.limits is left out, reported, and never displaces one already bound.
+    const { admitted: devices, refused } = admitDevices(requested, this.opts.deviceLimits, (id) => this.entries.has(id), this.boundElsewhere(origin));
+    this.refused.set(origin, refused);
+    for (const e of refused) this.opts.logger.warn({ code: e.code, device: e.details[0]?.path }, e.message);
     const wanted = new Map(devices.map((d) => [d.instance.id, d]));
     this.declared.set(origin, wanted);
     const added: WireDevice[] = [];
@@ -138,6 +153,18 @@ export class DeviceTwin {
     }
   }
 
+  /** Devices the latest setDevices calls left out under mqtt.limits, each with its coded error. */
+  refusals(): EdgetwinError[] {
+    return [...this.refused.values()].flat();
+  }
+
+  /** Devices bound here from origins other than `origin` (they count towards maxDevices). */
+  private boundElsewhere(origin: string): Set<string> {
+    const ids = new Set<string>();
+    for (const id of this.entries.keys()) if ((this.members.get(id)?.origin ?? origin) !== origin) ids.add(id);
+    return ids;
+  }
+
   /** The origin whose copy of `id` is bound: the highest-ranked one that declares it. */
   private winner(id: string): string | undefined {
     let best: string | undefined;
@@ -172,6 +199,11 @@ export class DeviceTwin {
   /** The device entries bound to this node (instance, model and current state). */
   list(): DeviceEntry[] {
     return [...this.entries.values()];
+  }
+
+  /** The bound device's `protocolName` (the broker's ACL scopes mapper identities by it). */
+  protocolOf(id: string): string | undefined {
+    return this.entries.get(id)?.instance.protocol?.protocolName;
   }
 
   /**
@@ -214,7 +246,7 @@ export class DeviceTwin {
   }
 
   /** Routes one bus message to its handler; resolves once the message is answered (and durable). */
-  dispatch(topic: string, payload: Buffer): Promise<void> | void {
+  dispatch(topic: string, payload: Buffer, origin: MessageOrigin = {}): Promise<void> | void {
     const parsed = parseTopic(topic);
     if (!parsed) return;
     if (parsed.scope === 'node') {
@@ -224,7 +256,7 @@ export class DeviceTwin {
     if (parsed.scope !== 'device') return;
     switch (parsed.kind) {
       case 'twin/update':
-        return handleTwinUpdate(this.ctx, parsed.namespace, parsed.name, payload, 'edge');
+        return handleTwinUpdate(this.contextFor(origin), parsed.namespace, parsed.name, payload, 'edge');
       case 'twin/cloud_updated':
         return handleTwinUpdate(this.ctx, parsed.namespace, parsed.name, payload, 'sync');
       case 'twin/get':
@@ -234,6 +266,23 @@ export class DeviceTwin {
       default:
         return;
     }
+  }
+
+  /**
+   * The handler context for one update: the shared one, unless the sender's role limits what
+   * it may change; then a refusal replaces the commit (and nothing of the update is applied).
+   */
+  private contextFor(origin: MessageOrigin): HandlerContext {
+    const authorize = this.opts.authorizeChange;
+    if (!authorize || origin.clientId === undefined) return this.ctx;
+    return {
+      ...this.ctx,
+      applyTwins: (id, outcome, from) => {
+        const prev = this.entries.get(id)?.state;
+        const refusal = prev && authorize(origin, id, changeKinds(prev, outcome.next, outcome.changed));
+        return refusal ? Promise.reject(refusal) : this.applyTwins(id, outcome, from);
+      },
+    };
   }
 
   /** Stops serving topics and waits for in-flight commits. The store is closed by its owner. */

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { formatError, toEdgetwinError, type EdgetwinError } from '../errors.js';
 import { CloudSync, cloudSyncOptionsFromConfig } from '../cloudsync/index.js';
 import { DeviceTwin, SqliteTwinStore, type TwinStore } from '../devicetwin/index.js';
-import { EmbeddedBroker } from '../eventbus/index.js';
+import { BrokerAuth, ClientLimiter, EmbeddedBroker, loadTlsOptions } from '../eventbus/index.js';
 import { MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
 import { startSimulation, type Simulation } from './simulation.js';
 import { EdgeMetrics } from './metrics.js';
@@ -38,6 +38,8 @@ export class EdgeCore {
   private readonly logger: Logger;
   private store?: TwinStore;
   private broker?: EmbeddedBroker;
+  private auth?: BrokerAuth;
+  private limiter?: ClientLimiter;
   private twinModule?: DeviceTwin;
   private cloud?: CloudSync;
   private mapperRuntime?: MapperRuntime;
@@ -80,6 +82,14 @@ export class EdgeCore {
     return this.health?.url;
   }
 
+  /** How clients authenticate and where TLS listens, for the ready line (docs/security.md). */
+  get security(): string {
+    const tls = this.config.mqtt.tls;
+    const tlsUrl = this.broker?.tlsUrl;
+    const auth = this.auth?.describe() ?? 'auth: not started';
+    return tls && tlsUrl ? `${auth}, tls ${tlsUrl} (client certificates ${tls.clientCertificates})` : auth;
+  }
+
   get storePath(): string {
     return path.join(this.config.dataDir, 'edgetwin.db');
   }
@@ -96,6 +106,20 @@ export class EdgeCore {
     this.devices = devs.devices;
     problems.push(...devs.errors);
     for (const p of problems) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
+    // Auth and TLS settings are checked before anything listens: a bad one refuses the start.
+    const { auth: authConfig, tls, limits } = config.mqtt;
+    this.auth = new BrokerAuth({
+      nodeName: config.nodeName,
+      registry: { protocolOf: (id) => this.twinModule?.protocolOf(id) },
+      logger: logger.child({ module: 'auth' }),
+      anonymousRole: authConfig.anonymousRole,
+      plainHost: config.mqtt.host,
+      ...(authConfig.usersFile !== undefined ? { usersFile: authConfig.usersFile } : {}),
+      ...(authConfig.anonymous !== undefined ? { anonymous: authConfig.anonymous } : {}),
+      ...(tls ? { clientCertificates: tls.clientCertificates } : {}),
+    });
+    this.auth.start();
+    const tlsListener = tls ? { host: tls.host ?? config.mqtt.host, port: tls.port, options: loadTlsOptions(tls) } : undefined;
     if (config.metrics.enabled) await this.startMetrics();
 
     this.store = new SqliteTwinStore({
@@ -109,21 +133,34 @@ export class EdgeCore {
       port: config.mqtt.port,
       maxPayloadBytes: Math.max(config.mqtt.maxPacketBytes, config.mqtt.maxPayloadBytes),
       logger: logger.child({ module: 'eventbus' }),
+      authenticate: this.auth.authenticate,
+      maxConnections: limits.maxConnections,
+      maxInflightPerClient: limits.maxInflightPerClient,
+      ...(tlsListener ? { tls: tlsListener } : {}),
     });
+    // Limits first (cheap, and they bound what the ACL is asked), then the ACL.
+    this.limiter = new ClientLimiter({ ...limits, logger: logger.child({ module: 'eventbus' }) });
+    this.limiter.install(this.broker);
+    this.auth.install(this.broker);
     this.twinModule = new DeviceTwin({
       bus: this.broker,
       store: this.store,
       nodeName: config.nodeName,
       logger: logger.child({ module: 'devicetwin' }),
-      limits: { maxPayloadBytes: config.mqtt.maxPayloadBytes, maxDepth: 16 },
+      limits: { maxPayloadBytes: config.mqtt.maxPayloadBytes, maxDepth: 16, maxTwinsPerMessage: limits.maxTwinsPerMessage },
+      deviceLimits: limits,
+      ...(this.auth.restrictsChanges ? { authorizeChange: this.auth.authorizeChange } : {}),
       observer: this.metrics?.twinObserver,
     });
     try {
       await this.twinModule.start();
       this.storeOpen = true;
       await this.broker.start();
-      const bound = this.devices.map((instance) => ({ instance, model: this.models.get(instance.model)! }));
-      await this.twinModule.setDevices(bound);
+      const declared = this.devices.map((instance) => ({ instance, model: this.models.get(instance.model)! }));
+      await this.twinModule.setDevices(declared);
+      // Devices over mqtt.limits get no twin: they are reported, and no mapper serves them.
+      problems.push(...this.twinModule.refusals());
+      const bound = declared.filter((d) => this.twinModule!.get(d.instance.id) !== undefined);
       this.twinModule.listen();
       if (config.simulate.length > 0) {
         this.simulation = await startSimulation(config.simulate, bound, logger.child({ module: 'simulators' }));
@@ -250,6 +287,8 @@ export class EdgeCore {
     if (this.simulation) await step('simulators', () => this.simulation!.close());
     if (this.cloud) await step('cloudsync', () => this.cloud!.stop());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
+    // Releases clients the rate limit holds back, so the broker's close does not wait on a timer.
+    this.limiter?.close();
     if (this.broker) await step('broker', () => this.broker!.close());
     if (this.store) await step('store', () => this.store!.close());
     this.storeOpen = false;

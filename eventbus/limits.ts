@@ -7,31 +7,6 @@ import type { Logger } from 'pino';
 import { edgetwinError } from '../errors.js';
 import type { ClientInfo, PublishAuthorizer, SubscribeAuthorizer } from './admission.js';
 
-/** Every limit of `mqtt.limits`, with its default (docs/security.md lists the reasons). */
-export interface Limits {
-  readonly maxConnections: number;
-  readonly maxInflightPerClient: number;
-  /** Messages per second, sustained, per client. */
-  readonly publishRatePerClient: number;
-  /** Messages a client may send at once before the rate applies. */
-  readonly publishBurstPerClient: number;
-  readonly maxTopicDepth: number;
-  readonly maxTwinsPerMessage: number;
-  readonly maxPropertiesPerDevice: number;
-  readonly maxDevices: number;
-}
-
-export const DEFAULT_LIMITS: Limits = {
-  maxConnections: 1000,
-  maxInflightPerClient: 1000,
-  publishRatePerClient: 2000,
-  publishBurstPerClient: 4000,
-  maxTopicDepth: 32,
-  maxTwinsPerMessage: 256,
-  maxPropertiesPerDevice: 256,
-  maxDevices: 10_000,
-};
-
 export interface LimitableBus {
   addPublishAuthorizer(authorizer: PublishAuthorizer): () => void;
   addSubscribeAuthorizer(authorizer: SubscribeAuthorizer): () => void;

@@ -11,7 +11,23 @@ const DEFAULTS: EdgetwinConfig = {
   models: [],
   bundledModels: true,
   devices: [],
-  mqtt: { host: '127.0.0.1', port: 1883, maxPayloadBytes: 262144, maxPacketBytes: 1048576 },
+  mqtt: {
+    host: '127.0.0.1',
+    port: 1883,
+    maxPayloadBytes: 262144,
+    maxPacketBytes: 1048576,
+    auth: { anonymousRole: 'admin' },
+    limits: {
+      maxConnections: 1000,
+      maxInflightPerClient: 1000,
+      publishRatePerClient: 2000,
+      publishBurstPerClient: 4000,
+      maxTopicDepth: 32,
+      maxTwinsPerMessage: 256,
+      maxPropertiesPerDevice: 256,
+      maxDevices: 10000,
+    },
+  },
   store: { synchronous: 'normal' },
   log: { level: 'info' },
   mappers: { enabled: ['modbus'], timeoutMs: 2000, offlineAfter: 3, bluetoothAdapter: 'hci' },
@@ -41,7 +57,9 @@ describe('resolveConfig', () => {
     expectTypeOf<EdgetwinConfig['log']['level']>().toEqualTypeOf<'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'>();
     expectTypeOf<EdgetwinConfig['devices']>().toEqualTypeOf<string[]>();
     expectTypeOf<EdgetwinConfig['cloud']['kubeconfig']>().toEqualTypeOf<string | undefined>();
-    expectTypeOf<RawConfig['mqtt']>().toEqualTypeOf<{ host?: string; port?: number; maxPayloadBytes?: number; maxPacketBytes?: number } | undefined>();
+    expectTypeOf<NonNullable<RawConfig['mqtt']>['port']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<EdgetwinConfig['mqtt']['auth']['anonymous']>().toEqualTypeOf<'off' | 'loopback' | 'any' | undefined>();
+    expectTypeOf<EdgetwinConfig['mqtt']['limits']['maxDevices']>().toEqualTypeOf<number>();
   });
 
   it('applies overrides over the file, deep per section, arrays replaced', () => {
@@ -82,7 +100,8 @@ describe('resolveConfig', () => {
         '/extra',
         '/mqtt/port',
         '/mqtt/maxPayloadBytes',
-        '/mqtt/tls',
+        '/mqtt/tls/cert',
+        '/mqtt/tls/key',
         '/store/synchronous',
         '/log/level',
         '/metrics/enabled',
@@ -91,7 +110,7 @@ describe('resolveConfig', () => {
         '/cloud/kubeconfig',
       ].sort(),
     );
-    expect(err.message).toContain('11 problems');
+    expect(err.message).toContain('12 problems');
     expect(err.details.find((d) => d.path === '/log/level')?.message).toMatch(/must be one of "fatal", "error"/);
     expect(err.details.find((d) => d.path === '/extra')?.message).toBe('is not an allowed key');
   });

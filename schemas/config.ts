@@ -40,6 +40,57 @@ export const CONFIG_SCHEMA = {
         // The largest MQTT PUBLISH the broker accepts at all: a client sending more is
         // disconnected before the body is buffered (eventbus/frame-guard.ts).
         maxPacketBytes: { type: 'integer', minimum: 1024, default: 1048576 },
+        // Who may connect and as what (docs/security.md).
+        auth: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            // The users file `edgetwin user add` writes (scrypt hashes, roles, devices).
+            usersFile: { type: 'string', minLength: 1 },
+            // Clients without credentials: `loopback` (this machine only), `any`, or `off`. No
+            // schema default: it is `off` when a usersFile is set and `loopback` otherwise, so
+            // `edgetwin run` with no config still starts with one command, and only locally.
+            anonymous: { type: 'string', enum: ['off', 'loopback', 'any'] },
+            anonymousRole: { type: 'string', enum: ['admin', 'writer', 'app'], default: 'admin' },
+          },
+        },
+        // A TLS listener beside the plain one (which can then stay on 127.0.0.1 for local mappers).
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['cert', 'key'],
+          properties: {
+            // Default: mqtt.host.
+            host: { type: 'string', minLength: 1 },
+            port: port(8883),
+            cert: { type: 'string', minLength: 1 },
+            key: { type: 'string', minLength: 1 },
+            // The CA that issues client certificates (required unless clientCertificates is off).
+            ca: { type: 'string', minLength: 1 },
+            // A verified client certificate's subject CN names a user of the users file.
+            clientCertificates: { type: 'string', enum: ['off', 'optional', 'required'], default: 'off' },
+          },
+        },
+        // Each ends in a coded error, never an exit (docs/security.md, "Limits").
+        limits: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            maxConnections: { type: 'integer', minimum: 1, default: 1000 },
+            // Messages admitted and not yet acknowledged, per client (aedes's own QoS 2 cap is 1000).
+            maxInflightPerClient: { type: 'integer', minimum: 1, default: 1000 },
+            // Sustained messages per second per client, and the burst allowed above it.
+            publishRatePerClient: { type: 'number', exclusiveMinimum: 0, default: 2000 },
+            publishBurstPerClient: { type: 'integer', minimum: 1, default: 4000 },
+            // KubeEdge's deepest topic has 8 levels; aedes caps at 100.
+            maxTopicDepth: { type: 'integer', minimum: 8, maximum: 100, default: 32 },
+            maxTwinsPerMessage: { type: 'integer', minimum: 1, default: 256 },
+            maxPropertiesPerDevice: { type: 'integer', minimum: 1, default: 256 },
+            maxDevices: { type: 'integer', minimum: 1, default: 10000 },
+          },
+        },
       },
     },
     store: {
@@ -151,6 +202,19 @@ function resolvePaths(raw: RawConfig, base: string): RawConfig {
     ...(raw.models ? { models: raw.models.map((p) => resolvePath(base, p)) } : {}),
     ...(raw.devices ? { devices: raw.devices.map((p) => resolvePath(base, p)) } : {}),
     ...(raw.cloud?.kubeconfig !== undefined ? { cloud: { ...raw.cloud, kubeconfig: resolvePath(base, raw.cloud.kubeconfig) } } : {}),
+    ...(raw.mqtt ? { mqtt: resolveMqttPaths(raw.mqtt, base) } : {}),
+  };
+}
+
+/** The users file and the TLS files of `mqtt`, against the config file's folder. */
+function resolveMqttPaths(mqtt: NonNullable<RawConfig['mqtt']>, base: string): NonNullable<RawConfig['mqtt']> {
+  const { auth, tls } = mqtt;
+  return {
+    ...mqtt,
+    ...(auth?.usersFile !== undefined ? { auth: { ...auth, usersFile: resolvePath(base, auth.usersFile) } } : {}),
+    ...(tls
+      ? { tls: { ...tls, cert: resolvePath(base, tls.cert), key: resolvePath(base, tls.key), ...(tls.ca !== undefined ? { ca: resolvePath(base, tls.ca) } : {}) } }
+      : {}),
   };
 }
 

@@ -90,6 +90,11 @@ export class BrokerAuth {
     return this.anonymousAccess;
   }
 
+  /** False when every client is an anonymous admin: the twin module then need not ask authorizeChange. */
+  get restrictsChanges(): boolean {
+    return this.users !== undefined || this.anonymousPrincipal.role !== 'admin';
+  }
+
   /** One phrase for the ready line, e.g. `auth: anonymous from loopback only (admin)`. */
   describe(): string {
     const anonymous =
