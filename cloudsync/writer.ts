@@ -77,6 +77,13 @@ export class StatusWriter {
               { status: this.d.statusSubresource },
             ),
       );
+      if (res.ok && creating && this.d.statusSubresource) {
+        // A create drops the status of a resource with a status subresource: write it through /status.
+        this.d.observe(this.plural, res.object);
+        current = res.object;
+        i--;
+        continue;
+      }
       if (res.ok) {
         this.d.observe(this.plural, res.object);
         this.d.acked(id, sent, stateRow?.seq);

@@ -67,8 +67,10 @@ describe('every object written validates against the CRDs', () => {
     ['devicestatus', false],
     ['device', false],
     ['device', true],
+    ['devicestatus', true],
   ] as const)('layout %s, status subresource %s', async (layout, subresource) => {
-    const crds = loadCrds(layout).map((c) => (subresource && c.plural === 'devices' ? { ...c, statusSubresource: true } : c));
+    const target = layout === 'devicestatus' ? 'devicestatuses' : 'devices';
+    const crds = loadCrds(layout).map((c) => (subresource && c.plural === target ? { ...c, statusSubresource: true } : c));
     server = await FakeApiServer.start({ crds });
     server.apply('devicemodels', deviceModel('thermo'));
     server.apply('devices', device('a', { desired: { setpoint: '21' } }));
