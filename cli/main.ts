@@ -8,6 +8,7 @@ import { runCommand } from './run.js';
 import { mapperCommand } from './mapper.js';
 import { simulateCommand } from './simulate.js';
 import { twinGet, twinSet, twinWatch } from './twin.js';
+import { registerUserCommands } from './user.js';
 
 const DEFAULT_BROKER = process.env.EDGETWIN_BROKER ?? 'mqtt://127.0.0.1:1883';
 
@@ -91,6 +92,8 @@ export function buildProgram(): Command {
     .action(async (kind: string, opts: { device: string; models?: string[]; port?: number; host: string; seed?: number }) => simulateCommand(kind, opts));
 
   registerCloudCommands(program);
+  registerUserCommands(program);
+
   return program;
 }
 

@@ -79,6 +79,7 @@ export function checkUserEntry(name: string, raw: unknown, source: string): User
     if (!id.includes('/') || !parseDeviceId(id)) fail(`device "${id}" is not <namespace>/<name>`);
   }
   if (protocols && role !== 'mapper') fail('only a mapper has protocols');
+  if (devices && role === 'admin') fail('an admin sees every device; devices are for a mapper, app or writer');
   if (role === 'mapper' && !protocols?.length && !devices?.length) fail('a mapper needs protocols or devices to serve');
   return {
     role: role as Role,
@@ -179,13 +180,17 @@ function readDocument(path: string): Document {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw usersError(path, `cannot be read: ${(err as Error).message}`, err);
-    text = '# edgetwin users (docs/security.md). Written by `edgetwin user add`; passwords are scrypt hashes.\nusers: {}\n';
+    text = '# edgetwin users (docs/security.md). Written by `edgetwin user add`; passwords are scrypt hashes.\nusers:\n';
   }
   parseUsers(text, path); // refuse to rewrite a file that is already invalid
   const parsed = parseDocument(text);
   // An empty file (or one of only comments) has no root mapping to add to.
   const doc: Document = isMap(parsed.contents) ? parsed : new Document({ users: {} });
-  if (!isMap(doc.get('users'))) doc.set('users', doc.createNode({}));
+  const users = doc.get('users');
+  if (!isMap(users)) doc.set('users', doc.createNode({}));
+  // One user per block, whatever style an empty `users: {}` was written in.
+  const map = doc.get('users');
+  if (isMap(map)) map.flow = false;
   return doc;
 }
 
@@ -193,7 +198,8 @@ function readDocument(path: string): Document {
 function writeDocument(path: string, doc: Document): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, doc.toString(), { mode: 0o600 });
+    // lineWidth 0: a hash is never folded across lines.
+    writeFileSync(tmp, doc.toString({ lineWidth: 0 }), { mode: 0o600 });
     chmodSync(tmp, 0o600);
     renameSync(tmp, path);
   } catch (err) {
