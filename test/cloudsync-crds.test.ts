@@ -46,6 +46,20 @@ describe('CRDs', () => {
     expect(out.join('')).toBe(crdsText());
   });
 
+  it('`run --kubeconfig` with an unusable kubeconfig exits 1 with EDGETWIN_ERR_CLOUD_KUBECONFIG', async () => {
+    const err: string[] = [];
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => err.push(String(chunk)) > 0);
+    try {
+      const code = await main(['run', '--kubeconfig', path.join(tmp.dir, 'missing.conf'), '--mqtt-port', '0', '--data-dir', path.join(tmp.dir, 'run-data'), '--log-level', 'silent']);
+      expect(code).toBe(1);
+    } finally {
+      spy.mockRestore();
+      out.mockRestore();
+    }
+    expect(err.join('')).toMatch(/^error EDGETWIN_ERR_CLOUD_KUBECONFIG: kubeconfig .*missing\.conf/);
+  });
+
   it('`model to-crd` writes DeviceModels the CRD accepts, and `model from-crd` reads them back whole', () => {
     const crd = loadCrd(path.join(VENDORED_CRDS, 'devices_v1beta1_devicemodel.yaml'));
     for (const f of ['thermostat.json', 'power-meter.json', 'ble-environmental-sensor.json']) {
