@@ -1,10 +1,18 @@
-// Benchmark plumbing: repeated runs, medians, free ports, a private mosquitto, table output.
+// Benchmark plumbing: repeated runs, medians, free ports, a private mosquitto, table output,
+// benchmark edge nodes in temp dirs, and child processes for fresh-heap measurements.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type MqttClient } from 'mqtt';
+import { EdgeCore, silentLogger } from '../edgecore/index.js';
+import { resolveConfig, type RawConfig } from '../schemas/index.js';
+
+/** One row of a benchmark's results, as run.ts writes them to --json. */
+export type ResultRow = Readonly<Record<string, string | number>>;
 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -73,4 +81,109 @@ export function printTable(title: string, header: readonly string[], rows: Reado
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const r of rows) console.log(line(r));
+}
+
+/** An mqtt.js client with Nagle off (mqtt.js has no option for it; its socket is `stream`). */
+export async function connectClient(url: string, clientId: string): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(url, { clientId, reconnectPeriod: 0 });
+  (c.stream as unknown as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+  return c;
+}
+
+/** A `twin/update` reporting one temperature: ~150 bytes, the shape a mapper sends. */
+export function temperatureUpdate(eventId: string, n: number): string {
+  return JSON.stringify({ event_id: eventId, timestamp: 1718000000000 + n, twin: { temperature: { actual: { value: ((n % 1000) / 10).toFixed(1) }, metadata: { type: 'float' } } } });
+}
+
+export interface ManifestOptions {
+  readonly model: string;
+  readonly properties: readonly string[];
+  readonly prefix?: string;
+}
+
+/** Writes `count` Device manifests (one multi-document YAML file) of `model` into `dir`. */
+export function writeDeviceManifests(dir: string, count: number, o: ManifestOptions): void {
+  mkdirSync(dir, { recursive: true });
+  const props = o.properties.map((p) => `    - name: ${p}\n`).join('');
+  const doc = (i: number): string =>
+    `apiVersion: devices.kubeedge.io/v1beta1\nkind: Device\nmetadata:\n  name: ${o.prefix ?? 'bench'}-${i}\n  namespace: default\nspec:\n  deviceModelRef:\n    name: ${o.model}\n  protocol:\n    protocolName: external\n  properties:\n${props}`;
+  writeFileSync(path.join(dir, 'devices.yaml'), Array.from({ length: count }, (_, i) => doc(i)).join('---\n'));
+}
+
+export const THERMOSTAT: ManifestOptions = { model: 'thermostat', properties: ['temperature'] };
+export const POWER_METER: ManifestOptions = { model: 'power-meter', properties: ['voltage', 'current', 'power', 'energy', 'relay'] };
+
+export interface BenchEdge {
+  readonly core: EdgeCore;
+  readonly dir: string;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * An EdgeCore in a temp dir with `devices` manifests, MQTT on a free port, no in-process
+ * mappers, and metrics on (port 0) as in production, unless `config` says otherwise.
+ */
+export async function startBenchEdge(devices: number, manifests: ManifestOptions = THERMOSTAT, config: RawConfig = {}): Promise<BenchEdge> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'edgetwin-bench-'));
+  writeDeviceManifests(path.join(dir, 'devices'), devices, manifests);
+  const core = new EdgeCore({
+    config: resolveConfig({
+      dataDir: path.join(dir, 'data'),
+      devices: [path.join(dir, 'devices')],
+      mqtt: { port: 0 },
+      metrics: { port: 0 },
+      mappers: { enabled: [] },
+      log: { level: 'silent' },
+      ...config,
+    }),
+    logger: silentLogger(),
+  });
+  await core.start();
+  return {
+    core,
+    dir,
+    url: core.brokerUrl,
+    stop: async () => {
+      await core.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Runs a compiled bench script (dist/bench/<name>.js) in a fresh Node process and returns the
+ * JSON object it prints on its last stdout line. Memory and start-up are measured this way, so
+ * nothing the parent allocated or compiled counts.
+ */
+export function runBenchChild<T>(name: string, args: readonly string[], execArgv: readonly string[] = []): Promise<T> {
+  const script = fileURLToPath(new URL(`./${name}.js`, import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...execArgv, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      if (code !== 0) return reject(new Error(`${name} ${args.join(' ')} exited ${code}: ${err || out}`));
+      try {
+        resolve(JSON.parse(last) as T);
+      } catch {
+        reject(new Error(`${name} printed no JSON result: ${out}${err}`));
+      }
+    });
+  });
+}
+
+/** Wall-clock milliseconds of `fn`. */
+export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const value = await fn();
+  return [value, performance.now() - t0];
+}
+
+export function pct(part: number, whole: number): string {
+  return `${fmt((100 * part) / whole)} %`;
 }

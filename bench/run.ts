@@ -1,15 +1,46 @@
 // `npm run bench`: every benchmark, medians over several runs, ratios against baselines
-// measured in the same run. `--quick` runs each at tiny sizes (the smoke test CI runs).
+// measured in the same run. `--quick` runs each at tiny sizes (the smoke test CI runs);
+// `--only a,c` picks sections; `--json FILE` also writes every figure as JSON.
 
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { benchCloudSync } from './cloudsync.js';
+import { benchFootprint } from './footprint.js';
+import { benchLatency } from './latency.js';
+import { benchModbus } from './modbus.js';
 import { benchTwinThroughput } from './twin-throughput.js';
 
-const quick = process.argv.includes('--quick');
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const flag = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const only = flag('--only')?.split(',');
+const jsonFile = flag('--json');
+
+type Section = () => Promise<unknown>;
+
+const sections: Record<string, Section> = {
+  a: () => benchTwinThroughput(quick ? { messagesPerPublisher: 200, runs: 1, window: 32 } : { messagesPerPublisher: 20_000, runs: 5, window: 64 }),
+  b: () => benchLatency(quick ? { rate: 1000, seconds: 0.5, publishers: 2, runs: 1 } : { rate: 5000, seconds: 5, publishers: 10, runs: 3 }),
+  cd: () => benchFootprint(quick ? { sizes: [0, 200], restartDevices: 200, runs: 1, idleMs: 100 } : { sizes: [0, 10_000, 100_000], restartDevices: 100_000, runs: 3, idleMs: 2000 }),
+  e: () => benchModbus(quick ? { units: 2, propertiesPerUnit: 20, warmupMs: 1200, windowMs: 1500 } : { units: 10, propertiesPerUnit: 100, warmupMs: 2000, windowMs: 20_000 }),
+  f: () => benchCloudSync(quick ? { devices: 10, changesPerDevice: 10, streamInterval: 100, latencySamples: 10 } : { devices: 100, changesPerDevice: 10, streamInterval: 100, latencySamples: 100 }),
+};
 
 async function main(): Promise<void> {
-  console.log(`edgetwin benchmarks (${quick ? 'quick smoke run' : 'full'}), node ${process.version}, ${new Date().toISOString()}`);
-  await benchTwinThroughput(quick ? { messagesPerPublisher: 200, runs: 1, window: 32 } : { messagesPerPublisher: 20_000, runs: 5, window: 64 });
-  await benchCloudSync(quick ? { devices: 10, changesPerDevice: 10, streamInterval: 100, latencySamples: 10 } : { devices: 100, changesPerDevice: 10, streamInterval: 100, latencySamples: 100 });
+  const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` };
+  console.log(`edgetwin benchmarks (${quick ? 'quick smoke run' : 'full'}), ${new Date().toISOString()}`);
+  console.log(`machine: ${machine.cpus} × ${machine.model}, ${machine.memoryGiB} GiB, node ${machine.node}, ${machine.platform}`);
+  const results: Record<string, unknown> = {};
+  for (const [id, run] of Object.entries(sections)) {
+    if (only && !only.some((o) => id.includes(o))) continue;
+    const t0 = performance.now();
+    results[id] = (await run()) ?? null;
+    console.log(`\n(section ${id}: ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify({ quick, machine, date: new Date().toISOString(), results }, null, 2)}\n`);
 }
 
 main().catch((err: unknown) => {

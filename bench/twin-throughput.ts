@@ -1,45 +1,56 @@
-// End-to-end twin updates/s over MQTT: mappers publish `twin/update`, an app receives every
-// `update/result`. Baselines in the same run, with the same clients and payloads: raw aedes
-// pub/sub (EmbeddedBroker without ingest) and mosquitto when installed.
+// (a) End-to-end twin updates/s. Mappers publish `twin/update` (over MQTT, or in-process on the
+// bus as edgetwin's own mappers do) and an app receives every `update/result`. Baselines in the
+// same run, with the same clients and payloads: raw aedes pub/sub (EmbeddedBroker with no
+// ingest) and mosquitto when installed. Targets are interleaved run by run so machine noise
+// falls on all of them alike.
 
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
-import { EdgeCore, silentLogger } from '../edgecore/index.js';
-import { EmbeddedBroker } from '../eventbus/index.js';
-import { resolveConfig } from '../schemas/index.js';
-import { fmt, median, printTable, startMosquitto } from './lib.js';
+import type { MqttClient } from 'mqtt';
+import { EmbeddedBroker, type Bus } from '../eventbus/index.js';
+import { silentLogger } from '../edgecore/index.js';
+import { connectClient, fmt, median, pct, printTable, startBenchEdge, startMosquitto, temperatureUpdate, type ResultRow } from './lib.js';
 
 export interface ThroughputOptions {
   readonly messagesPerPublisher: number;
   readonly runs: number;
+  /** Messages in flight per publisher. */
   readonly window: number;
 }
 
 interface Target {
   readonly url: string;
-  /** The topic publisher `i` sends to, and the filter the receiver counts on. */
+  /** The topic publisher `i` sends to. */
   topic(i: number): string;
+  /** What the receiving app subscribes to. */
   readonly receiveFilter: string;
+  /** The in-process bus, for the in-process mapper scenario. */
+  readonly bus?: Bus;
   stop(): Promise<void>;
 }
 
-const payload = (i: number, n: number): string =>
-  JSON.stringify({ event_id: '', timestamp: 1718000000000 + n, twin: { temperature: { actual: { value: String(((n % 1000) / 10 + i).toFixed(1)) }, metadata: { type: 'float' } } } });
-
-async function connect(url: string, id: string): Promise<MqttClient> {
-  const c = await mqtt.connectAsync(url, { clientId: id, reconnectPeriod: 0 });
-  // mqtt.js has no noDelay option; its socket is `stream` (see eventbus/mqtt-bus.ts).
-  (c.stream as unknown as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
-  return c;
+/** Drives `send` with at most `window` in flight until `n` have completed. */
+function pump(n: number, window: number, send: (seq: number, done: () => void) => void): Promise<void> {
+  let sent = 0;
+  let inflight = 0;
+  return new Promise((resolve) => {
+    const next = (): void => {
+      while (inflight < window && sent < n) {
+        inflight++;
+        send(sent++, () => {
+          inflight--;
+          if (sent === n && inflight === 0) resolve();
+          else next();
+        });
+      }
+    };
+    next();
+  });
 }
 
-/** One measurement: `publishers` clients each send `n` messages (at most `window` in flight). */
-async function measure(target: Target, publishers: number, qos: 0 | 1, opts: ThroughputOptions): Promise<number> {
-  const receiver = await connect(target.url, `bench-recv-${Date.now()}`);
+/** One measurement: `publishers` senders each send `n` messages; returns messages/s received. */
+async function measure(target: Target, publishers: number, qos: 0 | 1, opts: ThroughputOptions, inProcess = false): Promise<number> {
+  const receiver = await connectClient(target.url, `bench-recv-${process.hrtime.bigint()}`);
   await receiver.subscribeAsync(target.receiveFilter, { qos });
-  const pubs = await Promise.all(Array.from({ length: publishers }, (_, i) => connect(target.url, `bench-pub-${i}-${Date.now()}`)));
+  const clients: MqttClient[] = inProcess ? [] : await Promise.all(Array.from({ length: publishers }, (_, i) => connectClient(target.url, `bench-pub-${i}-${process.hrtime.bigint()}`)));
   const total = publishers * opts.messagesPerPublisher;
   let received = 0;
   const done = new Promise<void>((resolve) => {
@@ -49,35 +60,27 @@ async function measure(target: Target, publishers: number, qos: 0 | 1, opts: Thr
   });
   const t0 = process.hrtime.bigint();
   await Promise.all(
-    pubs.map(async (c, i) => {
+    Array.from({ length: publishers }, (_, i) => {
       const topic = target.topic(i);
-      let sent = 0;
-      let inflight = 0;
-      await new Promise<void>((resolve) => {
-        const pump = (): void => {
-          while (inflight < opts.window && sent < opts.messagesPerPublisher) {
-            inflight++;
-            c.publish(topic, payload(i, sent++), { qos }, () => {
-              inflight--;
-              if (sent === opts.messagesPerPublisher && inflight === 0) resolve();
-              else pump();
-            });
-          }
-        };
-        pump();
+      const client = clients[i];
+      const bus = target.bus;
+      return pump(opts.messagesPerPublisher, opts.window, (seq, sent) => {
+        const payload = temperatureUpdate('', seq + i);
+        if (client) client.publish(topic, payload, { qos }, sent);
+        else void bus!.publish(topic, payload, { qos }).then(sent, sent);
       });
     }),
   );
   await done;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  await Promise.all([...pubs, receiver].map((c) => c.endAsync()));
+  await Promise.all([...clients, receiver].map((c) => c.endAsync()));
   return total / seconds;
 }
 
 async function rawAedes(): Promise<Target> {
   const broker = new EmbeddedBroker({ port: 0, logger: silentLogger() });
   await broker.start();
-  return { url: broker.url, topic: (i) => `bench/raw/${i}`, receiveFilter: 'bench/raw/+', stop: () => broker.close() };
+  return { url: broker.url, topic: (i) => `bench/raw/${i}`, receiveFilter: 'bench/raw/+', bus: broker, stop: () => broker.close() };
 }
 
 async function mosquitto(): Promise<Target | undefined> {
@@ -86,65 +89,75 @@ async function mosquitto(): Promise<Target | undefined> {
   return { url: m.url, topic: (i) => `bench/raw/${i}`, receiveFilter: 'bench/raw/+', stop: m.stop };
 }
 
-async function edgetwin(devices: number): Promise<Target> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'edgetwin-bench-'));
-  const devDir = path.join(dir, 'devices');
-  mkdirSync(devDir);
-  const docs = Array.from(
-    { length: devices },
-    (_, i) =>
-      `apiVersion: devices.kubeedge.io/v1beta1\nkind: Device\nmetadata:\n  name: bench-${i}\nspec:\n  deviceModelRef:\n    name: thermostat\n  protocol:\n    protocolName: external\n  properties:\n    - name: temperature\n`,
-  );
-  writeFileSync(path.join(devDir, 'bench.yaml'), docs.join('---\n'));
-  const core = new EdgeCore({
-    config: resolveConfig({ dataDir: path.join(dir, 'data'), devices: [devDir], mqtt: { port: 0 }, log: { level: 'silent' } }),
-    logger: silentLogger(),
-  });
-  await core.start();
+async function edgetwin(devices: number, metrics = true): Promise<Target> {
+  const edge = await startBenchEdge(devices, undefined, metrics ? {} : { metrics: { enabled: false } });
   return {
-    url: core.brokerUrl,
+    url: edge.url,
     topic: (i) => `$hw/events/device/default/bench-${i}/twin/update`,
     receiveFilter: '$hw/events/device/+/+/twin/update/result',
-    stop: async () => {
-      await core.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    bus: edge.core.bus,
+    stop: () => edge.stop(),
   };
 }
 
-export async function benchTwinThroughput(opts: ThroughputOptions): Promise<Array<{ scenario: string; rate: number; baseline: number; mosquitto?: number }>> {
-  const out: Array<{ scenario: string; rate: number; baseline: number; mosquitto?: number }> = [];
+export interface ThroughputRow extends ResultRow {
+  readonly scenario: string;
+  readonly edgetwin: number;
+  readonly aedes: number;
+  readonly ratio: number;
+  readonly mosquitto: number;
+}
+
+export async function benchTwinThroughput(opts: ThroughputOptions): Promise<ThroughputRow[]> {
+  const out: ThroughputRow[] = [];
+  const row = (scenario: string, twin: number[], raw: number[], mosq: number[]): void => {
+    out.push({ scenario, edgetwin: Math.round(median(twin)), aedes: Math.round(median(raw)), ratio: median(twin) / median(raw), mosquitto: mosq.length > 0 ? Math.round(median(mosq)) : 0 });
+  };
   for (const publishers of [1, 10]) {
     for (const qos of [0, 1] as const) {
       const raw: number[] = [];
       const mosq: number[] = [];
       const twin: number[] = [];
       for (let r = 0; r < opts.runs; r++) {
-        // Interleave the targets so machine noise falls on all of them alike.
-        const a = await rawAedes();
-        raw.push(await measure(a, publishers, qos, opts));
-        await a.stop();
-        const m = await mosquitto();
-        if (m) {
-          mosq.push(await measure(m, publishers, qos, opts));
-          await m.stop();
+        for (const [start, into] of [[rawAedes, raw], [mosquitto, mosq], [() => edgetwin(publishers), twin]] as const) {
+          const target = await start();
+          if (!target) continue;
+          into.push(await measure(target, publishers, qos, opts));
+          await target.stop();
         }
-        const e = await edgetwin(publishers);
-        twin.push(await measure(e, publishers, qos, opts));
-        await e.stop();
       }
-      out.push({
-        scenario: `${publishers} publisher${publishers > 1 ? 's' : ''}, QoS ${qos}${qos === 1 ? ' (durable commit before PUBACK)' : ''}`,
-        rate: median(twin),
-        baseline: median(raw),
-        ...(mosq.length > 0 ? { mosquitto: median(mosq) } : {}),
-      });
+      row(`MQTT, ${publishers} publisher${publishers > 1 ? 's' : ''}, QoS ${qos}${qos === 1 ? ' (durable: commit before PUBACK)' : ''}`, twin, raw, mosq);
     }
   }
+  // Edgetwin's own mappers publish on the bus: the same ingest and commit, no MQTT socket in.
+  for (const mappers of [1, 10]) {
+    const raw: number[] = [];
+    const twin: number[] = [];
+    for (let r = 0; r < opts.runs; r++) {
+      const a = await rawAedes();
+      raw.push(await measure(a, mappers, 1, opts, true));
+      await a.stop();
+      const e = await edgetwin(mappers);
+      twin.push(await measure(e, mappers, 1, opts, true));
+      await e.stop();
+    }
+    row(`in-process mapper on the bus, ${mappers} mapper${mappers > 1 ? 's' : ''} (durable)`, twin, raw, []);
+  }
+  // What metrics cost on the hottest path: the same 10-publisher QoS 1 run with them off.
+  const on: number[] = [];
+  const off: number[] = [];
+  for (let r = 0; r < opts.runs; r++) {
+    for (const [metrics, into] of [[true, on], [false, off]] as const) {
+      const e = await edgetwin(10, metrics);
+      into.push(await measure(e, 10, 1, opts));
+      await e.stop();
+    }
+  }
+  row('MQTT, 10 publishers, QoS 1, metrics on (vs metrics off as the baseline)', on, off, []);
   printTable(
-    `Twin updates/s end to end (median of ${opts.runs} runs, ${opts.messagesPerPublisher} messages per publisher, window ${opts.window})`,
-    ['scenario', 'edgetwin twin updates/s', 'raw aedes msg/s', 'ratio vs aedes', 'mosquitto msg/s'],
-    out.map((r) => [r.scenario, fmt(r.rate), fmt(r.baseline), `${fmt((100 * r.rate) / r.baseline)} %`, r.mosquitto ? fmt(r.mosquitto) : 'n/a']),
+    `(a) Twin updates/s end to end (median of ${opts.runs} runs, ${fmt(opts.messagesPerPublisher)} messages per publisher, window ${opts.window})`,
+    ['scenario', 'edgetwin updates/s', 'baseline msg/s (raw aedes)', 'edgetwin / baseline', 'mosquitto msg/s'],
+    out.map((r) => [r.scenario, fmt(r.edgetwin), fmt(r.aedes), pct(r.edgetwin, r.aedes), r.mosquitto > 0 ? fmt(r.mosquitto) : 'n/a']),
   );
   return out;
 }

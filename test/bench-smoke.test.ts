@@ -1,0 +1,40 @@
+// CI's smoke run of the benchmark suite: `node dist/bench/run.js --quick` runs every benchmark
+// (a–f) at tiny sizes, in the child processes the full run uses. Figures are not checked (the
+// machine is shared), only that each benchmark ran to the end and produced finite numbers.
+
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO, tempDir } from './helpers.js';
+import { BUILT } from './process.js';
+
+function finiteNumbers(value: unknown): number[] {
+  if (typeof value === 'number') return [value];
+  if (Array.isArray(value)) return value.flatMap(finiteNumbers);
+  if (typeof value === 'object' && value !== null) return Object.values(value).flatMap(finiteNumbers);
+  return [];
+}
+
+describe.skipIf(!BUILT)('npm run bench -- --quick', () => {
+  const tmp = tempDir('edgetwin-bench-smoke-');
+  afterAll(() => tmp.cleanup());
+
+  it('runs every benchmark at tiny sizes', { timeout: 120_000 }, async () => {
+    const json = path.join(tmp.dir, 'bench.json');
+    const child = spawn(process.execPath, [path.join(REPO, 'dist', 'bench', 'run.js'), '--quick', '--json', json], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, out).toBe(0);
+    const { results } = JSON.parse(readFileSync(json, 'utf8')) as { results: Record<string, unknown> };
+    expect(Object.keys(results)).toEqual(['a', 'b', 'cd', 'e', 'f']);
+    for (const id of ['a', 'b', 'cd', 'e']) {
+      const numbers = finiteNumbers(results[id]);
+      expect(numbers.length, id).toBeGreaterThan(0);
+      expect(numbers.every(Number.isFinite), id).toBe(true);
+    }
+    for (const title of ['(a) Twin updates/s', '(b) Latency', '(c) Memory', '(d) Restart', '(e1) Modbus', '(e2) Modbus', 'Cloud sync']) expect(out).toContain(title);
+  });
+});
