@@ -47,6 +47,8 @@ export class Outbox {
   private queue: Op[] = [];
   private readonly statements = new Map<string, Database.Statement>();
   private flushing?: NodeJS.Immediate;
+  /** The last failed background flush (cleared by the next success), for health(). */
+  lastError?: Error;
 
   constructor(private readonly file: string) {}
 
@@ -164,6 +166,7 @@ export class Outbox {
     this.queue = [];
     try {
       this.db.transaction(() => ops.forEach((op) => op()))();
+      this.lastError = undefined;
     } catch (err) {
       // Nothing of the group was applied (one transaction): keep it for the next flush.
       this.queue = [...ops, ...this.queue];
@@ -194,8 +197,9 @@ export class Outbox {
       this.flushing = undefined;
       try {
         this.flush();
-      } catch {
-        // flush() is retried with the next write; the error surfaces through close() or health.
+      } catch (err) {
+        // Kept queued and retried with the next write; health() reports it meanwhile.
+        this.lastError = err instanceof Error ? err : new Error(String(err));
       }
     });
   }

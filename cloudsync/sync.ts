@@ -178,7 +178,10 @@ export class CloudSync {
       watches,
       writer,
       api: this.api?.stats() ?? { calls: 0, bytes: 0 },
-      problems: [...this.problems].map(([key, e]) => ({ key, code: e.code, message: e.message })),
+      problems: [
+        ...[...this.problems].map(([key, e]) => ({ key, code: e.code, message: e.message })),
+        ...(this.outbox?.lastError ? [{ key: 'outbox', code: 'EDGETWIN_ERR_CLOUD_OUTBOX', message: this.outbox.lastError.message }] : []),
+      ],
     };
   }
 
