@@ -353,7 +353,7 @@ export class EmbeddedBroker implements IngestBus {
       this.counters.refused++;
       const e = toEdgetwinError(err, 'EDGETWIN_ERR_AUTH_FAILED');
       this.log.info({ code: e.code, clientId: client.id, username, remoteAddress: meta.remoteAddress, reason: e.message }, 'connection refused');
-      done(Object.assign(new Error(e.message), { returnCode }) as AuthenticateError, false);
+      done(Object.assign(new Error(e.message), { returnCode }), false);
     };
     if (this.maxConnections !== undefined && this.sockets.size > this.maxConnections) {
       const msg = `the broker already has ${this.maxConnections} connections (mqtt.limits.maxConnections)`;
@@ -487,7 +487,7 @@ export class EmbeddedBroker implements IngestBus {
     await this.startup?.catch(() => undefined);
     const { aedes, server, tlsServer } = this;
     const serverClosed = Promise.all(
-      [server, tlsServer].map((srv) => (srv ? new Promise<void>((resolve) => srv.close(() => resolve())) : undefined)),
+      [server, tlsServer].flatMap((srv) => (srv ? [new Promise<void>((resolve) => srv.close(() => resolve()))] : [])),
     );
     if (aedes) await new Promise<void>((resolve) => aedes.close(resolve));
     // Sockets that never sent CONNECT are not aedes clients; they would keep the server open.

@@ -68,7 +68,7 @@ describe('ClientLimiter', () => {
   it('releases every waiting client on close, leaving no timer behind', async () => {
     vi.useFakeTimers({ now: 0 });
     const { limiter, publish } = rig(1, 1);
-    publish(alice, 't');
+    expect(publish(alice, 't')).toBeUndefined();
     const waiting = publish(alice, 't') as Promise<void>;
     expect(vi.getTimerCount()).toBe(1);
     limiter.close();

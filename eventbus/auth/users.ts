@@ -83,7 +83,7 @@ export function checkUserEntry(name: string, raw: unknown, source: string): User
   if (role === 'mapper' && !protocols?.length && !devices?.length) fail('a mapper needs protocols or devices to serve');
   return {
     role: role as Role,
-    ...(password !== undefined ? { password: password as string } : {}),
+    ...(typeof password === 'string' ? { password } : {}),
     ...(protocols ? { protocols } : {}),
     ...(devices ? { devices } : {}),
   };
