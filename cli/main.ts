@@ -83,13 +83,17 @@ export function buildProgram(): Command {
 
   program
     .command('simulate <kind>')
-    .description('run a simulated device (modbus) built from a Device manifest and its model')
+    .description('simulated devices from a Device manifest and its model: modbus (a TCP slave) or ble (peripherals + the Bluetooth mapper, on --broker)')
     .requiredOption('-d, --device <file>', 'the Device manifest (file or folder)')
     .option('--models <path>', 'extra model files or folders (repeatable)', collect)
-    .option('-p, --port <n>', "TCP port (default: the manifest's own port)", intOption(0, 65535))
-    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('-p, --port <n>', "modbus: TCP port (default: the manifest's own port)", intOption(0, 65535))
+    .option('--host <host>', 'modbus: listen address', '127.0.0.1')
+    .option('-b, --broker <url>', 'ble: the broker whose twins the simulated devices drive', DEFAULT_BROKER)
     .option('--seed <n>', 'seed of the simulated values', intOption(0, 2 ** 31))
-    .action(async (kind: string, opts: { device: string; models?: string[]; port?: number; host: string; seed?: number }) => simulateCommand(kind, opts));
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
+    .action(async (kind: string, opts: { device: string; models?: string[]; port?: number; host: string; seed?: number; broker: string; logLevel: string }) =>
+      simulateCommand(kind, opts),
+    );
 
   registerCloudCommands(program);
   registerUserCommands(program);

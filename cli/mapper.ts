@@ -5,11 +5,13 @@
 import { edgetwinError, formatError } from '../errors.js';
 import { createLogger } from '../edgecore/index.js';
 import { MqttBus } from '../eventbus/index.js';
-import { MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
+import { bluetoothMapper, MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
 import { BUNDLED_MODELS_DIR, loadDevices, loadModels } from '../schemas/index.js';
 import { waitForSignal } from './signals.js';
 
-const FACTORIES: Record<string, MapperFactory> = { modbus: modbusMapper };
+// bluetooth uses the host's adapter (HCI); a missing one is EDGETWIN_ERR_BLE_ADAPTER_UNAVAILABLE
+// per device, and the mapper keeps retrying with backoff.
+const FACTORIES: Record<string, MapperFactory> = { modbus: modbusMapper, bluetooth: bluetoothMapper };
 
 export interface MapperCommandOptions {
   readonly broker: string;

@@ -1,8 +1,15 @@
-// `edgetwin simulate modbus --device FILE [--port N]`: a simulated device, standalone, for a
-// mapper (edgetwin's, KubeEdge's, mbpoll...) to talk to.
+// `edgetwin simulate modbus --device FILE [--port N]`: a simulated Modbus slave, standalone, for
+// any mapper (edgetwin's, KubeEdge's, mbpoll...) to talk to.
+// `edgetwin simulate ble --device FILE --broker URL`: simulated BLE peripherals exist only
+// beneath noble inside one process, so this runs the simulated adapter together with the
+// unchanged Bluetooth mapper, driving the devices' twins on the broker.
 
-import { edgetwinError } from '../errors.js';
-import { simulateModbus } from '../simulators/index.js';
+import { edgetwinError, formatError } from '../errors.js';
+import { createLogger } from '../edgecore/index.js';
+import { MqttBus } from '../eventbus/index.js';
+import { createBluetoothMapper, MapperRuntime } from '../mappers/index.js';
+import { BUNDLED_MODELS_DIR, loadDevices, loadModels } from '../schemas/index.js';
+import { createSimulatedAdapter, simulateModbus } from '../simulators/index.js';
 import { waitForSignal } from './signals.js';
 
 export interface SimulateOptions {
@@ -11,10 +18,17 @@ export interface SimulateOptions {
   readonly port?: number;
   readonly host?: string;
   readonly seed?: number;
+  readonly broker: string;
+  readonly logLevel: string;
 }
 
 export async function simulateCommand(kind: string, opts: SimulateOptions): Promise<void> {
-  if (kind !== 'modbus') throw edgetwinError('EDGETWIN_ERR_CLI_USAGE', `no simulator "${kind}" (available: modbus)`);
+  if (kind === 'modbus') return simulateModbusCommand(opts);
+  if (kind === 'ble' || kind === 'bluetooth') return simulateBleCommand(opts);
+  throw edgetwinError('EDGETWIN_ERR_CLI_USAGE', `no simulator "${kind}" (available: modbus, ble)`);
+}
+
+async function simulateModbusCommand(opts: SimulateOptions): Promise<void> {
   const stop = waitForSignal();
   const sim = await simulateModbus({
     device: opts.device,
@@ -28,5 +42,31 @@ export async function simulateCommand(kind: string, opts: SimulateOptions): Prom
     await stop;
   } finally {
     await sim.close();
+  }
+}
+
+async function simulateBleCommand(opts: SimulateOptions): Promise<void> {
+  const logger = createLogger(opts.logLevel as 'info');
+  const { models, errors: modelErrors } = loadModels([BUNDLED_MODELS_DIR, ...(opts.models ?? [])]);
+  const { devices, errors: deviceErrors } = loadDevices([opts.device], models);
+  for (const e of [...modelErrors, ...deviceErrors]) logger.warn({ code: e.code }, `skipped: ${formatError(e)}`);
+  const ble = devices.filter((d) => d.protocol?.protocolName === 'bluetooth');
+  if (ble.length === 0) throw edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `no device with protocolName bluetooth in ${opts.device}`);
+
+  const stop = waitForSignal();
+  const adapter = createSimulatedAdapter({ devices: ble, models, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
+  const bus = new MqttBus({ url: opts.broker, clientId: `edgetwin-simulate-ble-${process.pid}`, logger: logger.child({ module: 'eventbus' }) });
+  const runtime = new MapperRuntime({ bus, factories: [createBluetoothMapper({ noble: adapter.noble })], logger: logger.child({ module: 'mappers' }) });
+  try {
+    await bus.start();
+    const problems = await runtime.setDevices(ble.map((instance) => ({ instance, model: models.get(instance.model)! })));
+    for (const d of ble) process.stdout.write(`simulated BLE peripheral ${d.id} (${d.protocol?.configData.macAddress as string})\n`);
+    process.stdout.write(`edgetwin simulator ready: ble, ${ble.length - problems.length} devices mapped via ${opts.broker}\n`);
+    await stop;
+  } finally {
+    await runtime.stop();
+    await bus.close();
+    await adapter.close();
+    logger.flush();
   }
 }

@@ -8,7 +8,7 @@ import { formatError, toEdgetwinError, type EdgetwinError } from '../errors.js';
 import { CloudSync, cloudSyncOptionsFromConfig } from '../cloudsync/index.js';
 import { DeviceTwin, SqliteTwinStore, type TwinStore } from '../devicetwin/index.js';
 import { BrokerAuth, ClientLimiter, EmbeddedBroker, loadTlsOptions } from '../eventbus/index.js';
-import { MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
+import { bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
 import { startSimulation, type Simulation } from './simulation.js';
 import { EdgeMetrics } from './metrics.js';
 import { HealthServer, type Readiness } from './health.js';
@@ -162,8 +162,9 @@ export class EdgeCore {
       problems.push(...this.twinModule.refusals());
       const bound = declared.filter((d) => this.twinModule!.get(d.instance.id) !== undefined);
       this.twinModule.listen();
-      if (config.simulate.length > 0) {
-        this.simulation = await startSimulation(config.simulate, bound, logger.child({ module: 'simulators' }));
+      const { bluetoothAdapter, enabled } = config.mappers;
+      if (config.simulate.length > 0 || (enabled.includes('bluetooth') && bluetoothAdapter === 'simulated')) {
+        this.simulation = await startSimulation(config.simulate, bound, logger.child({ module: 'simulators' }), { bluetoothAdapter });
         problems.push(...this.simulation.problems);
       }
       const factories = this.mapperFactories();
@@ -257,8 +258,14 @@ export class EdgeCore {
 
   /** The mappers that run in this process (config `mappers.enabled`). */
   private mapperFactories(): MapperFactory[] {
-    const available: Record<string, MapperFactory> = { modbus: modbusMapper };
-    return this.config.mappers.enabled.flatMap((p) => (available[p] ? [available[p]] : []));
+    const { enabled, bluetoothAdapter } = this.config.mappers;
+    const simulated = this.simulation?.bluetooth;
+    // The Bluetooth mapper is the same code either way; only the adapter beneath noble differs.
+    const bluetooth = (): MapperFactory => {
+      if (bluetoothAdapter === 'hci' || !simulated) return bluetoothMapper;
+      return createBluetoothMapper({ noble: simulated.noble });
+    };
+    return enabled.map((p) => (p === 'bluetooth' ? bluetooth() : modbusMapper));
   }
 
   /** Devices served by in-process mappers: availability, failures, queue depth. */

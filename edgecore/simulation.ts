@@ -1,16 +1,20 @@
 // In-process simulated hardware for the demo and tests (config `simulate`): a Modbus slave on
-// each listed Modbus device's own ip:port, so the unchanged Modbus mapper talks to it over TCP.
+// each listed Modbus device's own ip:port, so the unchanged Modbus mapper talks to it over TCP;
+// and a simulated Bluetooth adapter (beneath noble) carrying the listed BLE peripherals, which
+// the unchanged Bluetooth mapper uses when `mappers.bluetoothAdapter` is `simulated`.
 
 import type { Logger } from 'pino';
 import { edgetwinError, type EdgetwinError } from '../errors.js';
 import { parseModbusProtocolConfig } from '../mappers/index.js';
 import type { DeviceInstance, DeviceModel } from '../schemas/index.js';
-import { ModbusSimulator, ModbusTcpServer } from '../simulators/index.js';
+import { createSimulatedAdapter, ModbusSimulator, ModbusTcpServer, type SimulatedAdapter } from '../simulators/index.js';
 
 export interface Simulation {
   readonly problems: readonly EdgetwinError[];
   /** One line per simulated device, for the log. */
   readonly description: readonly string[];
+  /** The simulated Bluetooth adapter, when `simulate` lists BLE devices. */
+  readonly bluetooth?: SimulatedAdapter;
   close(): Promise<void>;
 }
 
@@ -20,12 +24,14 @@ export async function startSimulation(
   ids: readonly string[],
   devices: ReadonlyArray<{ instance: DeviceInstance; model: DeviceModel }>,
   logger: Logger,
+  options: { readonly bluetoothAdapter: 'hci' | 'simulated' },
 ): Promise<Simulation> {
   const problems: EdgetwinError[] = [];
   const description: string[] = [];
   const byId = new Map(devices.map((d) => [d.instance.id, d]));
   // Modbus units that share an endpoint share one server (as units behind one gateway do).
   const endpoints = new Map<string, { host: string; port: number; units: ModbusSimulator[] }>();
+  const ble: Array<{ instance: DeviceInstance; model: DeviceModel }> = [];
   for (const id of ids) {
     const d = byId.get(id);
     if (!d) {
@@ -33,8 +39,12 @@ export async function startSimulation(
       continue;
     }
     const protocol = d.instance.protocol?.protocolName;
+    if (protocol === 'bluetooth') {
+      ble.push(d);
+      continue;
+    }
     if (protocol !== 'modbus') {
-      if (protocol !== 'bluetooth') problems.push(edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `simulate: ${id} uses protocol "${protocol ?? 'none'}", which has no simulator`));
+      problems.push(edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `simulate: ${id} uses protocol "${protocol ?? 'none'}", which has no simulator`));
       continue;
     }
     try {
@@ -67,13 +77,22 @@ export async function startSimulation(
       problems.push(err as EdgetwinError);
     }
   }
+  let bluetooth: SimulatedAdapter | undefined;
+  if (ble.length > 0 && options.bluetoothAdapter === 'hci') {
+    problems.push(edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `simulate: BLE devices (${ble.map((d) => d.instance.id).join(', ')}) need mappers.bluetoothAdapter: simulated`));
+  } else if (options.bluetoothAdapter === 'simulated') {
+    bluetooth = createSimulatedAdapter({ devices: ble.map((d) => d.instance), models: new Map(ble.map((d) => [d.model.name, d.model])) });
+    for (const d of ble) description.push(`simulated BLE peripheral ${d.instance.id} on the simulated adapter`);
+  }
   for (const line of description) logger.info(line);
   return {
     problems,
     description,
+    ...(bluetooth ? { bluetooth } : {}),
     async close() {
       for (const u of units) u.stop();
       await Promise.all(servers.map((s) => s.close()));
+      await bluetooth?.close();
     },
   };
 }
