@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeType, PropertyValue } from '../../schemas/index.js';
-import { compileCodec, decodeDataType, encodeDataType, invertOperations, kubeedgeConvert, selectBytes, shortestFloat32 } from './codec.js';
+import { compileCodec, decodeDataType, encodeDataType, invertOperations, kubeedgeConvert, selectBytes } from './codec.js';
+import { shortestFloat32 } from '../sdk/values.js';
 import { parseVisitorConfig, type BleDataType, type DataConverter } from './config.js';
 
 const CHAR = '2a6e';

@@ -11,6 +11,7 @@
 // docs/bluetooth.md explains the differences and why.
 
 import { edgetwinError, type EdgetwinError } from '../../errors.js';
+import { shortestFloat32 } from '../sdk/values.js';
 import type { KubeType, PropertyValue } from '../../schemas/index.js';
 import type { BleDataType, BleVisitorConfig, DataConverter } from './config.js';
 
@@ -64,15 +65,6 @@ function buf(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** The shortest decimal that is the same float32: 21.5f reads 21.5, 0.1f reads 0.1, not 0.10000000149. */
-export function shortestFloat32(x: number): number {
-  if (!Number.isFinite(x) || x === 0) return x;
-  for (let digits = 1; digits < 9; digits++) {
-    const y = Number(x.toPrecision(digits));
-    if (Math.fround(y) === x) return y;
-  }
-  return x;
-}
 
 /** 15 significant digits: what a double holds in decimal, without the arithmetic's noise (0.1 × 3). */
 function clean(x: number): number {

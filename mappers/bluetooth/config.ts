@@ -11,8 +11,8 @@
 // visitor block is nested (dataConverter, dataWrite) because that is KubeEdge's BLE vocabulary.
 
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { checkConfig } from '../sdk/values.js';
 import type { FromSchema } from 'json-schema-to-ts';
-import { edgetwinError, type ErrorDetail } from '../../errors.js';
 import { normalizeAddress, normalizeUuid } from './noble.js';
 
 export const BLE_DATA_TYPES = [
@@ -148,16 +148,6 @@ function getValidators(): NonNullable<typeof validators> {
   return validators;
 }
 
-function check<T>(validate: ValidateFunction<T>, data: unknown, where: string): T {
-  if (validate(data)) return data;
-  const details: ErrorDetail[] = (validate.errors ?? []).map((e) => {
-    const extra = (e.params as { additionalProperty?: unknown }).additionalProperty;
-    const path = typeof extra === 'string' ? `${e.instancePath}/${extra}` : e.instancePath;
-    return { path: path === '' ? '(root)' : path, message: e.message ?? e.keyword };
-  });
-  const summary = details.map((d) => `${d.path} ${d.message}`).join('; ');
-  throw edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `Bluetooth ${where}: ${summary}`, details);
-}
 
 function millisOf(value: number | string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -166,7 +156,7 @@ function millisOf(value: number | string | undefined, fallback: number): number 
 
 /** Validates and resolves `spec.protocol.configData` (unknown input). */
 export function parseProtocolConfig(data: unknown): BleTarget {
-  const config = check(getValidators().protocol, data ?? {}, 'protocol configData');
+  const config = checkConfig(getValidators().protocol, data ?? {}, 'Bluetooth protocol configData');
   return {
     ...(config.macAddress !== undefined ? { address: normalizeAddress(config.macAddress) } : {}),
     ...(config.localName !== undefined ? { localName: config.localName } : {}),
@@ -178,7 +168,7 @@ export function parseProtocolConfig(data: unknown): BleTarget {
 
 /** Validates one property's `visitors.configData` (unknown input). */
 export function parseVisitorConfig(data: unknown, property: string): BleVisitorConfig {
-  return check(getValidators().visitor, data, `property "${property}" visitor configData`);
+  return checkConfig(getValidators().visitor, data, `Bluetooth property "${property}" visitor configData`);
 }
 
 export function locationOf(visitor: BleVisitorConfig): BleLocation {

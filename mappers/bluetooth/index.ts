@@ -106,7 +106,6 @@ export {
   invertOperations,
   kubeedgeConvert,
   selectBytes,
-  shortestFloat32,
   toModelValue,
   type BleCodec,
 } from './codec.js';

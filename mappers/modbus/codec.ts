@@ -21,6 +21,7 @@
 
 import { Buffer } from 'node:buffer';
 import { edgetwinError, type EdgetwinError } from '../../errors.js';
+import { shortestFloat32 } from '../sdk/values.js';
 import type { KubeType, PropertyValue } from '../../schemas/index.js';
 
 export type RegisterTable = 'CoilRegister' | 'DiscreteInputRegister' | 'HoldingRegister' | 'InputRegister';
@@ -101,15 +102,6 @@ export function bytesToWords(bytes: Uint8Array, point: ModbusPoint): number[] {
   return words;
 }
 
-/** The shortest decimal that is the same float32: 21.3 rather than 21.299999237060547. */
-export function shortestFloat32(x: number): number {
-  if (!Number.isFinite(x) || x === 0) return x;
-  for (let digits = 1; digits < 9; digits++) {
-    const y = Number(x.toPrecision(digits));
-    if (Math.fround(y) === x) return y;
-  }
-  return x;
-}
 
 /** 15 significant digits: what a double holds exactly in decimal, without the arithmetic's noise. */
 function clean(x: number): number {

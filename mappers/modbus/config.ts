@@ -6,8 +6,9 @@
 // Any and fails the whole device on a nested object or array (kubeedge-notes §5.4).
 
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { checkConfig } from '../sdk/values.js';
 import type { FromSchema } from 'json-schema-to-ts';
-import { edgetwinError, type EdgetwinError, type ErrorDetail } from '../../errors.js';
+import { edgetwinError, type EdgetwinError } from '../../errors.js';
 import type { KubeType } from '../../schemas/index.js';
 import { WORD_KINDS, type ModbusPoint, type RegisterTable, type ValueKind } from './codec.js';
 import { MODBUS_LIMITS } from './planner.js';
@@ -258,23 +259,13 @@ function getValidators(): NonNullable<typeof validators> {
   return validators;
 }
 
-function check<T>(validate: ValidateFunction<T>, data: unknown, where: string): T {
-  if (validate(data)) return data;
-  const details: ErrorDetail[] = (validate.errors ?? []).map((e) => {
-    const extra = (e.params as { additionalProperty?: unknown }).additionalProperty;
-    const path = typeof extra === 'string' ? `${e.instancePath}/${extra}` : e.instancePath;
-    return { path: path === '' ? '(root)' : path, message: e.message ?? e.keyword };
-  });
-  const summary = details.map((d) => `${d.path} ${d.message}`).join('; ');
-  throw edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `Modbus ${where}: ${summary}`, details);
-}
 
 /** Validates and resolves `spec.protocol.configData` (unknown input). */
 export function parseProtocolConfig(data: unknown): ModbusConnectionConfig {
-  return resolveProtocolConfig(check(getValidators().protocol, data ?? {}, 'protocol configData'));
+  return resolveProtocolConfig(checkConfig(getValidators().protocol, data ?? {}, 'Modbus protocol configData'));
 }
 
 /** Validates and resolves one property's `visitors.configData` (unknown input). */
 export function parseVisitorConfig(data: unknown, modelType: KubeType, property: string): ModbusPoint {
-  return resolveVisitorConfig(check(getValidators().visitor, data, `property "${property}" visitor configData`), modelType, property);
+  return resolveVisitorConfig(checkConfig(getValidators().visitor, data, `Modbus property "${property}" visitor configData`), modelType, property);
 }

@@ -44,7 +44,6 @@ export {
   encodeBits,
   encodeWords,
   isBitTable,
-  shortestFloat32,
   toModelValue,
   wordsToBytes,
   WORD_KINDS,

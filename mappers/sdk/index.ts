@@ -4,3 +4,4 @@ export { MapperRuntime, type MapperRuntimeOptions, type BoundDeviceInput } from 
 export { bindDevice, RUNTIME_VISITOR_KEYS, type RuntimePropertyOptions, type BoundDevice } from './config.js';
 export { SerialQueue, type Lane } from './queue.js';
 export { backoffMs, cycleMs, sameReading, shouldReport, DEFAULT_BACKOFF, type BackoffOptions } from './policy.js';
+export { checkConfig, shortestFloat32 } from './values.js';
