@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, medians over several runs, ratios against baselines
 // measured in the same run. `--quick` runs each at tiny sizes (the smoke test CI runs);
-// `--only a,c` picks sections; `--json FILE` also writes every figure as JSON.
+// `--only a,c` picks sections; `--runs N` overrides the runs per figure; `--json FILE` also
+// writes every figure as JSON.
 
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -18,13 +19,14 @@ const flag = (name: string): string | undefined => {
 };
 const only = flag('--only')?.split(',');
 const jsonFile = flag('--json');
+const runs = (n: number): number => Number(flag('--runs') ?? n);
 
 type Section = () => Promise<unknown>;
 
 const sections: Record<string, Section> = {
-  a: () => benchTwinThroughput(quick ? { messagesPerPublisher: 200, runs: 1, window: 32 } : { messagesPerPublisher: 20_000, runs: 5, window: 64 }),
-  b: () => benchLatency(quick ? { rate: 1000, seconds: 0.5, publishers: 2, runs: 1 } : { rate: 5000, seconds: 5, publishers: 10, runs: 3 }),
-  cd: () => benchFootprint(quick ? { sizes: [0, 200], restartDevices: 200, runs: 1, idleMs: 100 } : { sizes: [0, 10_000, 100_000], restartDevices: 100_000, runs: 3, idleMs: 2000 }),
+  a: () => benchTwinThroughput(quick ? { messagesPerPublisher: 200, runs: 1, window: 32 } : { messagesPerPublisher: 20_000, runs: runs(5), window: 64 }),
+  b: () => benchLatency(quick ? { rate: 1000, seconds: 0.5, publishers: 2, runs: 1 } : { rate: 5000, seconds: 5, publishers: 10, runs: runs(3) }),
+  cd: () => benchFootprint(quick ? { sizes: [0, 200], restartDevices: 200, runs: 1, idleMs: 100 } : { sizes: [0, 10_000, 100_000], restartDevices: 100_000, runs: runs(3), idleMs: 2000 }),
   e: () => benchModbus(quick ? { units: 2, propertiesPerUnit: 20, warmupMs: 1200, windowMs: 1500 } : { units: 10, propertiesPerUnit: 100, warmupMs: 2000, windowMs: 20_000 }),
   f: () => benchCloudSync(quick ? { devices: 10, changesPerDevice: 10, streamInterval: 100, latencySamples: 10 } : { devices: 100, changesPerDevice: 10, streamInterval: 100, latencySamples: 100 }),
 };

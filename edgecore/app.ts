@@ -5,11 +5,13 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { formatError, toEdgetwinError, type EdgetwinError } from '../errors.js';
-import { CloudSync, cloudSyncOptionsFromConfig } from '../cloudsync/index.js';
+// Cloud sync and the simulators are imported when configured: @kubernetes/client-node alone
+// costs ~0.6 s of start-up and ~50 MB resident on a node that does not sync (docs/benchmarks.md).
+import type { CloudSync } from '../cloudsync/index.js';
 import { DeviceTwin, SqliteTwinStore, type TwinStore } from '../devicetwin/index.js';
 import { BrokerAuth, ClientLimiter, EmbeddedBroker, loadTlsOptions } from '../eventbus/index.js';
 import { bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
-import { startSimulation, type Simulation } from './simulation.js';
+import type { Simulation } from './simulation.js';
 import { EdgeMetrics } from './metrics.js';
 import { HealthServer, type Readiness } from './health.js';
 import {
@@ -164,6 +166,7 @@ export class EdgeCore {
       this.twinModule.listen();
       const { bluetoothAdapter, enabled } = config.mappers;
       if (config.simulate.length > 0 || (enabled.includes('bluetooth') && bluetoothAdapter === 'simulated')) {
+        const { startSimulation } = await import('./simulation.js');
         this.simulation = await startSimulation(config.simulate, bound, logger.child({ module: 'simulators' }), { bluetoothAdapter });
         problems.push(...this.simulation.problems);
       }
@@ -181,7 +184,8 @@ export class EdgeCore {
       }
       // After the twin and mappers: cluster devices join the manifests' (the cluster's copy wins
       // for the same <ns>/<name>), and in-process mappers serve them too.
-      const cloudOpts = cloudSyncOptionsFromConfig(config, {
+      const cloudsync = config.cloud.kubeconfig === undefined ? undefined : await import('../cloudsync/index.js');
+      const cloudOpts = cloudsync?.cloudSyncOptionsFromConfig(config, {
         twin: this.twinModule,
         logger: logger.child({ module: 'cloudsync' }),
         localModels: this.models,
@@ -191,8 +195,8 @@ export class EdgeCore {
           for (const p of (await this.mapperRuntime?.setDevices(all)) ?? []) logger.warn({ code: p.code }, `skipped: ${formatError(p)}`);
         },
       });
-      if (cloudOpts) {
-        this.cloud = new CloudSync(cloudOpts);
+      if (cloudsync && cloudOpts) {
+        this.cloud = new cloudsync.CloudSync(cloudOpts);
         await this.cloud.start();
       }
     } catch (err) {
