@@ -80,30 +80,37 @@ export class ThermostatModel {
 const ok = (wire: string, canon: string): Wire => ({ wire, canon });
 const bad = (wire: string, refused: Code): Wire => ({ wire, refused });
 
+/** Mostly valid values, sometimes not: so that sequences both change twins and get refused. */
+function mostly(valid: fc.Arbitrary<Wire>, invalid: fc.Arbitrary<Wire>): fc.Arbitrary<Wire> {
+  return fc.oneof({ weight: 9, arbitrary: valid }, { weight: 1, arbitrary: invalid });
+}
+
 /** Numbers in [min, max], written the ways a mapper might (all mean the same number). */
 function numberIn(min: number, max: number): fc.Arbitrary<Wire> {
   const tenths = fc.integer({ min: min * 10, max: max * 10 });
-  return fc.oneof(
+  const valid = fc.oneof(
     fc.integer({ min, max }).map((n) => ok(String(n), String(n))),
     fc.integer({ min, max }).map((n) => ok(`${n}.0`, String(n))),
     fc.integer({ min, max }).map((n) => ok(` ${n} `, String(n))),
-    fc.integer({ min: 0, max }).map((n) => ok(`+${n}`, String(n))),
+    fc.integer({ min: Math.max(0, min), max }).map((n) => ok(`+${n}`, String(n))),
     fc.integer({ min: Math.ceil(min / 10), max: Math.floor(max / 10) }).map((n) => ok(`${n}e1`, String(n * 10))),
     tenths.map((t) => ok((t / 10).toFixed(1), String(t / 10))),
+  );
+  const invalid = fc.oneof(
     fc.integer({ min: max + 1, max: max + 1000 }).map((n) => bad(String(n), 'EDGETWIN_ERR_MODEL_VALIDATION')),
     fc.integer({ min: min - 1000, max: min - 1 }).map((n) => bad(String(n), 'EDGETWIN_ERR_MODEL_VALIDATION')),
     fc.constantFrom('abc', '', '0x10', 'NaN', '1e999', '--1', '2,5').map((w) => bad(w, 'EDGETWIN_ERR_VALUE_TYPE')),
   );
+  return mostly(valid, invalid);
 }
 
-const mode: fc.Arbitrary<Wire> = fc.oneof(
+const mode: fc.Arbitrary<Wire> = mostly(
   fc.constantFrom('off', 'heat', 'cool').map((m) => ok(m, m)),
   fc.constantFrom('warm', 'OFF', '', 'heat ').map((m) => bad(m, 'EDGETWIN_ERR_MODEL_VALIDATION')),
 );
 
-const power: fc.Arbitrary<Wire> = fc.oneof(
-  fc.constantFrom('true', 'false').map((b) => ok(b, b)),
-  fc.constantFrom('TRUE', 'False').map((b) => ok(b, b.toLowerCase())),
+const power: fc.Arbitrary<Wire> = mostly(
+  fc.oneof(fc.constantFrom('true', 'false').map((b) => ok(b, b)), fc.constantFrom('TRUE', 'False').map((b) => ok(b, b.toLowerCase()))),
   fc.constantFrom('yes', '1', '', 'on').map((b) => bad(b, 'EDGETWIN_ERR_VALUE_TYPE')),
 );
 
@@ -115,20 +122,30 @@ export const VALUES: Readonly<Record<Key, fc.Arbitrary<Wire>>> = {
   humidity: numberIn(0, 100),
 };
 
-/** A patch for `key` (null deletes): some expected, some actual, some both, some `optional`. */
+const sometimes = <T>(arb: fc.Arbitrary<T>, weight: number): fc.Arbitrary<T | undefined> =>
+  fc.oneof({ weight: 10 - weight, arbitrary: fc.constant(undefined) }, { weight, arbitrary: arb });
+
+/**
+ * A patch for `key` (null deletes): an expected and/or an actual value, sometimes `optional`.
+ * A desired temperature is rare: the property is readOnly, so it always refuses the message.
+ */
 export function patchFor(key: Key): fc.Arbitrary<Patch | null> {
   const v = VALUES[key];
-  return fc.oneof(
-    { weight: 1, arbitrary: fc.constant(null) },
-    {
-      weight: 6,
-      arbitrary: fc.record(
-        { expected: v, actual: v, optional: fc.boolean() },
-        { requiredKeys: [] },
-      ),
-    },
-  );
+  const patch = fc
+    .record({ expected: sometimes(v, key === 'temperature' ? 1 : 5), actual: sometimes(v, 5), optional: sometimes(fc.boolean(), 3) })
+    .map((p): Patch => ({
+      ...(p.expected ? { expected: p.expected } : {}),
+      ...(p.actual ? { actual: p.actual } : {}),
+      ...(p.optional !== undefined ? { optional: p.optional } : {}),
+    }));
+  return fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 6, arbitrary: patch });
 }
+
+/** The keys of one update: one to four properties, the model's name-less `humidity` rarely. */
+export const updateKeys: fc.Arbitrary<Key[]> = fc.uniqueArray(
+  fc.oneof({ weight: 12, arbitrary: fc.constantFrom<Key>('temperature', 'setpoint', 'mode', 'power') }, { weight: 1, arbitrary: fc.constant<Key>('humidity') }),
+  { minLength: 1, maxLength: 4 },
+);
 
 /** The twin/update payload for a patch list (what an app or mapper sends). */
 export function updatePayload(eventId: string, entries: ReadonlyArray<readonly [Key, Patch | null]>, version?: number): string {
