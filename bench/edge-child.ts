@@ -12,7 +12,7 @@ import { DeviceTwin, SqliteTwinStore } from '../devicetwin/index.js';
 import { EdgeCore, silentLogger } from '../edgecore/index.js';
 import { EmbeddedBroker } from '../eventbus/index.js';
 import { BUNDLED_MODELS_DIR, loadDevices, loadModels, resolveConfig, type EdgetwinConfig } from '../schemas/index.js';
-import { POWER_METER, writeDeviceManifests } from './lib.js';
+import { BENCH_LIMITS, POWER_METER, writeDeviceManifests } from './lib.js';
 
 const [mode = '', dir = '', count = '0'] = process.argv.slice(2);
 /** `measure`'s idle time before and after collecting (its third argument). */
@@ -22,7 +22,7 @@ function config(): EdgetwinConfig {
   return resolveConfig({
     dataDir: path.join(dir, 'data'),
     devices: [path.join(dir, 'devices')],
-    mqtt: { port: 0 },
+    mqtt: { port: 0, limits: BENCH_LIMITS },
     metrics: { port: 0 },
     mappers: { enabled: [] },
     log: { level: 'silent' },
@@ -87,7 +87,7 @@ async function phases(): Promise<object> {
   lap('manifestsMs');
   const store = new SqliteTwinStore({ path: path.join(c.dataDir, 'edgetwin.db') });
   const broker = new EmbeddedBroker({ port: 0 });
-  const twin = new DeviceTwin({ bus: broker, store, nodeName: c.nodeName, logger: silentLogger() });
+  const twin = new DeviceTwin({ bus: broker, store, nodeName: c.nodeName, logger: silentLogger(), deviceLimits: { maxDevices: c.mqtt.limits.maxDevices, maxPropertiesPerDevice: c.mqtt.limits.maxPropertiesPerDevice } });
   await twin.start();
   lap('storeLoadMs');
   await broker.start();
@@ -106,6 +106,7 @@ run.then(
   (result) => console.log(JSON.stringify(result)),
   (err: unknown) => {
     console.error(err);
-    process.exitCode = 1;
+    // An EdgeCore left started would keep the process (and the benchmark waiting on it) alive.
+    process.exit(1);
   },
 );

@@ -4,11 +4,11 @@
 // EdgeCore's start-up steps timed one by one. Every measurement runs in a fresh process.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fmt, median, printTable, runBenchChild, type ResultRow } from './lib.js';
+import { BENCH_LIMITS, fmt, median, printTable, runBenchChild, type ResultRow } from './lib.js';
 
 export interface FootprintOptions {
   /** Device counts to measure; 0 gives the baseline the per-device cost is taken against. */
@@ -36,7 +36,9 @@ const BIN = fileURLToPath(new URL('../../bin/edgetwin.js', import.meta.url));
 /** `edgetwin run` on a prepared dir: milliseconds from spawn to the ready line. */
 function cliStart(dir: string): Promise<number> {
   const t0 = performance.now();
-  const args = ['run', '--data-dir', path.join(dir, 'data'), '--devices', path.join(dir, 'devices'), '--mqtt-port', '0', '--metrics-port', '0', '--log-level', 'warn'];
+  const config = path.join(dir, 'edgetwin.json');
+  writeFileSync(config, JSON.stringify({ dataDir: 'data', devices: ['devices'], mqtt: { limits: BENCH_LIMITS } }));
+  const args = ['run', '--config', config, '--mqtt-port', '0', '--metrics-port', '0', '--log-level', 'warn'];
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -113,6 +113,13 @@ export function writeDeviceManifests(dir: string, count: number, o: ManifestOpti
 export const THERMOSTAT: ManifestOptions = { model: 'thermostat', properties: ['temperature'] };
 export const POWER_METER: ManifestOptions = { model: 'power-meter', properties: ['voltage', 'current', 'power', 'energy', 'relay'] };
 
+/**
+ * mqtt.limits for benchmarks: the per-client publish rate (default 2,000/s, burst 4,000) would
+ * cap a single publisher, and maxDevices (default 10,000) the memory benchmark, so both are
+ * lifted to measure the twin path itself.
+ */
+export const BENCH_LIMITS = { publishRatePerClient: 10_000_000, publishBurstPerClient: 10_000_000, maxDevices: 10_000_000 } as const;
+
 export interface BenchEdge {
   readonly core: EdgeCore;
   readonly dir: string;
@@ -131,7 +138,7 @@ export async function startBenchEdge(devices: number, manifests: ManifestOptions
     config: resolveConfig({
       dataDir: path.join(dir, 'data'),
       devices: [path.join(dir, 'devices')],
-      mqtt: { port: 0 },
+      mqtt: { port: 0, limits: BENCH_LIMITS },
       metrics: { port: 0 },
       mappers: { enabled: [] },
       log: { level: 'silent' },

@@ -11,7 +11,7 @@ import { EdgeCore, silentLogger } from '../edgecore/index.js';
 import { BUNDLED_MODELS_DIR, loadModels, parseDeviceManifest, resolveConfig } from '../schemas/index.js';
 import { ModbusSimulator, ModbusTcpServer } from '../simulators/index.js';
 import { parse as parseYaml } from 'yaml';
-import { EXAMPLES, startEdge, tempDir, TestClient, thermostatManifest, type TestEdge } from './helpers.js';
+import { EXAMPLES, REPO, startEdge, tempDir, TestClient, thermostatManifest, type TestEdge } from './helpers.js';
 
 type Scrape = ReadonlyMap<string, PrometheusFamily>;
 
@@ -121,6 +121,9 @@ describe('metrics and health endpoints of a running EdgeCore', () => {
     expect(value(after, 'edgetwin_cloudsync_outbox_depth')).toBe(0);
     expect(value(after, 'process_resident_memory_bytes')).toBeGreaterThan(10_000_000);
     expect(value(after, 'edgetwin_build_info')).toBe(1);
+    // docs/observability.md describes every edgetwin series.
+    const doc = readFileSync(path.join(REPO, 'docs', 'observability.md'), 'utf8');
+    for (const name of after.keys()) if (name.startsWith('edgetwin_')) expect(doc, name).toContain(`\`${name}\``);
     // Naming conventions: counters end in _total, durations are in seconds.
     for (const family of after.values()) {
       if (family.type === 'COUNTER') expect(family.name).toMatch(/_total$/);
