@@ -68,3 +68,26 @@ describe('cloud sync at 1,000 devices', () => {
     expect(server.requests.filter((r) => r.status === 422)).toEqual([]);
   });
 });
+
+describe('client-side rate limit', () => {
+  it('spaces API calls at qps after a burst', async () => {
+    const { systemClock } = await import('../cloudsync/index.js');
+    const s = await FakeApiServer.start();
+    let hh: SyncHarness | undefined;
+    try {
+      s.apply('devicemodels', deviceModel('thermo'));
+      for (let i = 0; i < 30; i++) s.apply('devices', device(`r${i}`));
+      // 3 lists + 3 watches + 30 creates = 36 calls: 6 in the burst, 30 more at 60 per second.
+      hh = await startSync(s, { clock: systemClock, qps: 60, burst: 6, concurrency: 8 });
+      await waitFor(() => s.store.list('devicestatuses').length === 30, '30 DeviceStatus objects', 20_000);
+      const times = s.requests.map((r) => r.at);
+      const span = Math.max(...times) - Math.min(...times);
+      expect(s.requests.length).toBe(36);
+      expect(span).toBeGreaterThanOrEqual(((36 - 6) / 60) * 1000 - 50);
+      expect(span).toBeLessThan(3000);
+    } finally {
+      await hh?.destroy();
+      await s.stop();
+    }
+  });
+});
