@@ -294,9 +294,10 @@ export class EdgeCore {
         this.logger.error({ err }, `stopping ${what} failed`);
       }
     };
+    // Cloud sync started last (it feeds cluster devices to the mappers): it stops first.
+    if (this.cloud) await step('cloudsync', () => this.cloud!.stop());
     if (this.mapperRuntime) await step('mappers', () => this.mapperRuntime!.stop());
     if (this.simulation) await step('simulators', () => this.simulation!.close());
-    if (this.cloud) await step('cloudsync', () => this.cloud!.stop());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
     // Releases clients the rate limit holds back, so the broker's close does not wait on a timer.
     this.limiter?.close();
