@@ -14,9 +14,9 @@ import { bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, ty
 import type { Simulation } from './simulation.js';
 import { EdgeMetrics } from './metrics.js';
 import { HealthServer, type Readiness } from './health.js';
+import { loadManifests, type ManifestLoad } from './manifests.js';
 import {
   BUNDLED_MODELS_DIR,
-  loadDevices,
   loadModels,
   type DeviceInstance,
   type DeviceModel,
@@ -52,6 +52,7 @@ export class EdgeCore {
   private storeOpen = false;
   private models = new Map<string, DeviceModel>();
   private devices: DeviceInstance[] = [];
+  private manifests?: ManifestLoad;
   private stopping?: Promise<void>;
 
   constructor(opts: EdgeCoreOptions) {
@@ -104,9 +105,8 @@ export class EdgeCore {
     const loaded = loadModels(modelPaths);
     this.models = loaded.models;
     problems.push(...loaded.errors);
-    const devs = loadDevices(config.devices, this.models);
-    this.devices = devs.devices;
-    problems.push(...devs.errors);
+    // Many manifests are parsed in a worker while the store loads here (edgecore/manifests.ts).
+    this.manifests = loadManifests(config.devices, modelPaths, this.models);
     for (const p of problems) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
     // Auth and TLS settings are checked before anything listens: a bad one refuses the start.
     const { auth: authConfig, tls, limits } = config.mqtt;
@@ -158,6 +158,10 @@ export class EdgeCore {
       await this.twinModule.start();
       this.storeOpen = true;
       await this.broker.start();
+      const devs = await this.manifests.result;
+      this.devices = devs.devices;
+      problems.push(...devs.errors);
+      for (const p of devs.errors) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
       const declared = this.devices.map((instance) => ({ instance, model: this.models.get(instance.model)! }));
       await this.twinModule.setDevices(declared);
       // Devices over mqtt.limits get no twin: they are reported, and no mapper serves them.
@@ -285,6 +289,10 @@ export class EdgeCore {
 
   private async doStop(): Promise<void> {
     this.phase = 'stopping';
+    // From here on MQTT clients' publishes are refused (connection closed, no PUBACK): the twin
+    // stops next, and a PUBACK must never go out for a change it will not commit.
+    this.limiter?.close();
+    await this.manifests?.cancel();
     const errors: unknown[] = [];
     const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
       try {
@@ -299,8 +307,6 @@ export class EdgeCore {
     if (this.mapperRuntime) await step('mappers', () => this.mapperRuntime!.stop());
     if (this.simulation) await step('simulators', () => this.simulation!.close());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
-    // Releases clients the rate limit holds back, so the broker's close does not wait on a timer.
-    this.limiter?.close();
     if (this.broker) await step('broker', () => this.broker!.close());
     if (this.store) await step('store', () => this.store!.close());
     this.storeOpen = false;
