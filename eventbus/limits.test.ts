@@ -65,15 +65,15 @@ describe('ClientLimiter', () => {
     limiter.close();
   });
 
-  it('releases every waiting client on close, leaving no timer behind', async () => {
+  it('on close refuses waiting and new publishes (no PUBACK for what will not be committed), leaving no timer', async () => {
     vi.useFakeTimers({ now: 0 });
     const { limiter, publish } = rig(1, 1);
     expect(publish(alice, 't')).toBeUndefined();
     const waiting = publish(alice, 't') as Promise<void>;
     expect(vi.getTimerCount()).toBe(1);
     limiter.close();
-    await waiting;
+    await expect(waiting).rejects.toMatchObject({ code: 'EDGETWIN_ERR_STORE_CLOSED' });
     expect(vi.getTimerCount()).toBe(0);
-    expect(publish(alice, 't')).toBeUndefined(); // closed: nothing waits any more
+    expect(() => publish(bob, 't')).toThrow(expect.objectContaining({ code: 'EDGETWIN_ERR_STORE_CLOSED' }));
   });
 });

@@ -47,7 +47,7 @@ export class ClientLimiter {
   private readonly opts: ClientLimiterOptions;
   private readonly now: () => number;
   private readonly buckets = new WeakMap<ClientInfo, Bucket>();
-  private readonly waits = new Map<NodeJS.Timeout, () => void>();
+  private readonly waits = new Map<NodeJS.Timeout, (err?: Error) => void>();
   private closed = false;
 
   constructor(opts: ClientLimiterOptions) {
@@ -67,12 +67,16 @@ export class ClientLimiter {
     return () => removers.forEach((remove) => remove());
   }
 
-  /** Releases every pending wait at once (the broker is closing; nothing waits on a timer). */
+  /**
+   * The node is stopping: from now on every publish from an MQTT client is refused (its
+   * connection closed, so no PUBACK goes out for a change that will not be committed), and the
+   * clients waiting on their rate are refused at once, leaving no timer behind.
+   */
   close(): void {
     this.closed = true;
     for (const [timer, release] of this.waits) {
       clearTimeout(timer);
-      release();
+      release(stopping());
     }
     this.waits.clear();
   }
@@ -90,13 +94,14 @@ export class ClientLimiter {
   /** Takes one token; resolves when the client may go on (at once when the bucket has one). */
   private take(client: ClientInfo): void | Promise<void> {
     const { publishRatePerClient: rate, publishBurstPerClient: burst } = this.opts;
+    if (this.closed) throw stopping();
     const now = this.now();
     let bucket = this.buckets.get(client);
     if (!bucket) this.buckets.set(client, (bucket = { tokens: burst, at: now, throttled: false }));
     bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) * rate) / 1000);
     bucket.at = now;
     bucket.tokens -= 1;
-    if (bucket.tokens >= 0 || this.closed) {
+    if (bucket.tokens >= 0) {
       bucket.throttled = false;
       return;
     }
@@ -110,12 +115,16 @@ export class ClientLimiter {
     }
     // The token is already taken (the bucket is below zero): wait until it would have been there.
     const ms = Math.ceil((-bucket.tokens * 1000) / rate);
-    return new Promise<void>((resolve) => {
+    return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waits.delete(timer);
         resolve();
       }, ms);
-      this.waits.set(timer, resolve);
+      this.waits.set(timer, (err) => (err ? reject(err) : resolve()));
     });
   }
+}
+
+function stopping(): Error {
+  return edgetwinError('EDGETWIN_ERR_STORE_CLOSED', 'edgetwin is stopping: the publish is refused, so that no PUBACK goes out for a change that will not be committed');
 }
