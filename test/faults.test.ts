@@ -179,3 +179,29 @@ describe('an MQTT client disconnecting mid QoS 1 flow', () => {
     }
   });
 });
+
+describe('a graceful stop with publishes still in flight', () => {
+  it('acknowledges nothing it does not commit: held-back publishes are refused, not PUBACKed', async () => {
+    // One message per second and a burst of one: the second publish waits on its rate.
+    const edge = await startSecureEdge({
+      manifests: { 'thermo.yaml': thermostatManifest() },
+      config: { mqtt: { limits: { publishRatePerClient: 1, publishBurstPerClient: 1 } } },
+    });
+    const client = await mqtt.connectAsync(edge.url, { reconnectPeriod: 0 });
+    client.on('error', () => undefined);
+    const DEV = '$hw/events/device/default/thermo/twin/update';
+    const update = (v: string): string => JSON.stringify({ twin: { temperature: { actual: { value: v } } } });
+    await client.publishAsync(DEV, update('1'), { qos: 1 });
+    let acked = false;
+    client.publish(DEV, update('2'), { qos: 1 }, (err) => (acked = !err));
+    const gone = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    await until(() => edge.core.bus.stats().inflight === 1, 'the second publish held back');
+    await edge.stop();
+    await within(gone, 5000, 'the connection closed');
+    // Refused at the gate: never acknowledged, never committed (the twin outlives its stop in memory).
+    expect(acked).toBe(false);
+    expect(edge.core.twin.get('default/thermo')!.twins.temperature?.actual?.value).toBe('1');
+    client.end(true);
+  });
+});
+
