@@ -42,6 +42,12 @@ export interface Bus {
   publish(topic: string, payload: Payload, options?: PublishOptions): Promise<void>;
   /** Observes every message matching `filter` (MQTT wildcards). A handler's exception is logged, never propagated. */
   subscribe(filter: string, handler: MessageHandler, options?: { readonly qos?: 0 | 1 }): Promise<Subscription>;
+  /**
+   * For buses that can lose their connection (an MQTT client): called with `true` on every
+   * (re)connect and `false` on every loss. Messages published while disconnected at QoS 0 (the
+   * twin's deltas, for one) are gone, so a listener re-fetches what it needs. Returns the remover.
+   */
+  onConnectionChange?(listener: (connected: boolean) => void): () => void;
 }
 
 /** A bus that can also own ingest filters (only the embedded broker can). */

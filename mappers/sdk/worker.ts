@@ -59,6 +59,7 @@ export class DeviceWorker {
   private props = new Map<string, DriverProperty>();
   private options: ReadonlyMap<string, RuntimePropertyOptions> = new Map();
   private deltaSub?: Subscription;
+  private offConnection?: () => void;
   private unsubscribePush?: () => Promise<void>;
   private failures = 0;
   private nextAttemptAt = 0;
@@ -83,6 +84,15 @@ export class DeviceWorker {
     const { namespace, name } = instance;
     this.deltaSub = await this.o.bus.subscribe(deviceTopic(namespace, name, 'twin/update/delta'), (_t, payload) => this.onDelta(payload), { qos: 1 });
     await this.fetchDesired();
+    // Over MQTT, deltas sent while this process was cut off from the broker are lost (the twin
+    // publishes them at QoS 0): fetch the desired values again on every reconnect.
+    let wasConnected = true;
+    this.offConnection = this.o.bus.onConnectionChange?.((connected) => {
+      if (connected && !wasConnected && !this.stopped) {
+        this.fetchDesired().catch((err: unknown) => this.o.logger.warn({ err, device: this.id }, 'could not re-fetch desired values'));
+      }
+      wasConnected = connected;
+    });
     const groups = new Map<number, DriverProperty[]>();
     for (const p of this.props.values()) {
       const cycle = cycleMs(p.instance.collectCycle);
@@ -124,6 +134,7 @@ export class DeviceWorker {
     this.stopped = true;
     for (const t of this.timers.splice(0)) clearInterval(t);
     this.queue.close();
+    this.offConnection?.();
     await this.deltaSub?.unsubscribe();
     await this.unsubscribePush?.().catch(() => undefined);
     await this.driver?.close();
@@ -251,7 +262,7 @@ export class DeviceWorker {
     for (const [prop, t] of Object.entries(twin)) {
       const value = t.expected?.value;
       if (value === undefined || value === '' || value === t.actual?.value || t.ack?.state === 'rejected') continue;
-      this.applyDesired(prop, value);
+      this.applyDesired(prop, value, true);
     }
   }
 
@@ -261,12 +272,16 @@ export class DeviceWorker {
     for (const [prop, value] of Object.entries(msg.delta)) if (typeof value === 'string') this.applyDesired(prop, value);
   }
 
-  /** Closed loop for one desired value; repeated deltas for the same value are ignored. */
-  private applyDesired(propName: string, value: string): void {
+  /**
+   * Closed loop for one desired value. Repeated deltas for the same value are ignored (the twin
+   * re-sends the delta on every change while desired ≠ actual); an explicit re-fetch (start-up,
+   * reconnect) retries a value whose earlier attempts failed.
+   */
+  private applyDesired(propName: string, value: string, retryFailed = false): void {
     const prop = this.props.get(propName);
     if (!prop || prop.model.readOnly || this.stopped) return;
     const current = this.desired.get(propName);
-    if (current?.value === value) return;
+    if (current?.value === value && !(retryFailed && current.status === 'failed')) return;
     const state: DesiredState = { value, status: 'queued' };
     this.desired.set(propName, state);
     void this.runWrite(prop, state);
