@@ -39,6 +39,8 @@ interface ModelMemo {
 }
 
 interface DeviceMemo {
+  readonly rv: string | undefined;
+  /** What the device is made of: its spec, labels, annotations and its model's version. */
   readonly stamp: string;
   readonly device?: ClusterDevice;
   readonly error?: EdgetwinError;
@@ -80,10 +82,15 @@ export class MembershipPlanner {
         problems.push({ key, error: model.error });
         continue;
       }
-      const stamp = `${o.metadata.resourceVersion ?? ''}|${modelKey}@${model?.rv ?? 'local'}`;
-      let memo = this.devices.get(key);
-      if (memo?.stamp !== stamp) {
-        memo = this.device(o, stamp, model?.model);
+      // A status write (layout `device`) changes the resourceVersion but not the device: only a
+      // new spec, labels, annotations or model re-parse it, so a write never rebinds anything.
+      const known = this.devices.get(key);
+      const modelStamp = `${modelKey}@${model?.rv ?? 'local'}`;
+      let memo: DeviceMemo;
+      if (known && known.rv === o.metadata.resourceVersion && known.stamp.endsWith(modelStamp)) memo = known;
+      else {
+        const stamp = `${JSON.stringify([o.spec, o.metadata.labels, o.metadata.annotations])}|${modelStamp}`;
+        memo = known?.stamp === stamp ? { ...known, rv: o.metadata.resourceVersion } : this.device(o, stamp, model?.model);
         this.devices.set(key, memo);
       }
       if (memo.device) out.set(memo.device.id, memo.device);
@@ -109,6 +116,7 @@ export class MembershipPlanner {
   }
 
   private device(o: KubeObject, stamp: string, clusterModel: DeviceModel | undefined): DeviceMemo {
+    const rv = o.metadata.resourceVersion;
     const props = specProperties(o);
     // Desired values are checked and applied by the sync, not here: a bad desired value must not
     // unbind a device (KubeEdge drops the whole Device on any error).
@@ -133,11 +141,12 @@ export class MembershipPlanner {
         if (typeof p.reportCycle === 'number' && p.reportCycle > 0) cycle = Math.min(cycle, p.reportCycle);
       }
       return {
+        rv,
         stamp,
         device: { id: instance.id, instance, model: model!, object: o, desired, reported, reportCycle: Number.isFinite(cycle) ? cycle : this.defaultCycle },
       };
     } catch (err) {
-      return { stamp, error: isEdgetwinError(err) ? err : toEdgetwinError(err, 'EDGETWIN_ERR_MANIFEST_INVALID') };
+      return { rv, stamp, error: isEdgetwinError(err) ? err : toEdgetwinError(err, 'EDGETWIN_ERR_MANIFEST_INVALID') };
     }
   }
 }

@@ -100,8 +100,9 @@ describe('cloud sync offline', () => {
     await waitFor(() => twinOf(clusterStatus(server, 'd1'), 'temperature')?.reported?.value === '23.5', 'd1 drained');
     await waitFor(() => twinOf(clusterStatus(server, 'd2'), 'temperature')?.reported?.value === '24.5', 'd2 drained');
     expect(twinOf(clusterStatus(server, 'd0'), 'temperature')?.reported?.value).toBe('22.5');
-    const order = server.requests.slice(before).filter((r) => r.verb === 'patch' && r.plural === 'devicestatuses').map((r) => r.name);
-    expect(order.slice(0, 3)).toEqual(['d2', 'd0', 'd1']);
+    const after = server.requests.slice(before);
+    const order = after.filter((r) => r.verb === 'patch' && r.plural === 'devicestatuses').map((r) => r.name);
+    expect(order.slice(0, 3), JSON.stringify(after.map((r) => `${r.verb} ${r.plural}/${r.name ?? ''} ${r.status}`))).toEqual(['d2', 'd0', 'd1']);
   });
 
   it('watch compaction (410 Gone) relists and loses nothing that changed meanwhile', async () => {
