@@ -61,8 +61,10 @@ describe('ClientLimiter', () => {
     // Idle time refills the bucket up to the burst, no further.
     await vi.advanceTimersByTimeAsync(10_000);
     for (let i = 0; i < 3; i++) expect(publish(alice, 't')).toBeUndefined();
-    expect(publish(alice, 't')).toBeInstanceOf(Promise);
+    const throttled = publish(alice, 't');
+    expect(throttled).toBeInstanceOf(Promise);
     limiter.close();
+    await expect(throttled).rejects.toMatchObject({ code: 'EDGETWIN_ERR_STORE_CLOSED' });
   });
 
   it('on close refuses waiting and new publishes (no PUBACK for what will not be committed), leaving no timer', async () => {

@@ -34,8 +34,16 @@ if [ -f .vitest-report.json ]; then
   node -e '
     const r = require("./.vitest-report.json");
     const brokenSuites = (r.testResults || []).filter((s) => s.status === "failed" && !(s.assertionResults || []).some((a) => a.status === "failed")).length;
-    console.log(`${r.numPassedTests} passed, ${r.numFailedTests + brokenSuites} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
-  '
+    // vitest exits non-zero on an unhandled error even when every test passed: count it, so
+    // this line never says 0 failed for a run that failed.
+    const rc = Number(process.argv[1]);
+    let failed = r.numFailedTests + brokenSuites;
+    if (rc !== 0 && failed === 0) {
+      failed = 1;
+      console.log("(vitest exited " + rc + " with no failed test: an unhandled error above counts as one failure)");
+    }
+    console.log(`${r.numPassedTests} passed, ${failed} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  ' "$rc"
 else
   echo "0 passed, 1 failed"
   [ $rc -eq 0 ] && rc=1
