@@ -1,7 +1,9 @@
 // The Modbus path end to end: a simulated thermostat on a real TCP port, the unchanged Modbus
 // mapper (in-process, and as its own `edgetwin mapper modbus` process), and the twin over MQTT.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import ModbusSerial from 'modbus-serial';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +14,7 @@ import { startEdge, tempDir, writeManifests, type TestEdge } from './helpers.js'
 import { BIN, BUILT, runCli, spawnEdge, type RunningEdge } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 
+const run = promisify(execFile);
 const EXAMPLE = path.resolve(import.meta.dirname, '..', 'examples', 'devices', 'thermostat.yaml');
 
 function thermostatOnPort(port: number): string {
@@ -91,6 +94,22 @@ describe('the demo: simulated Modbus thermostat, in-process mapper', () => {
     });
     expect(t.actual!.value).toBe('23.5');
     expect(await readSetpoint(port)).toBe(23.5);
+  });
+
+  it.skipIf(!existsSync('/usr/bin/mbpoll'))('mbpoll (a peer no one here wrote) reads the value the twin shows, and the twin sees what mbpoll writes', async () => {
+    const mbpoll = (...args: string[]): Promise<string> =>
+      run('mbpoll', ['-m', 'tcp', '-a', '1', '-0', '-r', '0', '-t', '4:float', '-B', '-p', String(port), ...args]).then((r) => r.stdout);
+    const read = await mbpoll('-c', '1', '-1', '127.0.0.1');
+    const twinValue = (await twins.get('default/thermostat')).twin.setpoint!.actual!.value;
+    expect(/\[0\]:\s+(\S+)/.exec(read)?.[1]).toBe(twinValue);
+    await mbpoll('127.0.0.1', '22.25');
+    const seen = await eventually(async () => {
+      const v = (await twins.get('default/thermostat')).twin.setpoint?.actual?.value;
+      return v === '22.25' ? v : undefined;
+    });
+    expect(seen).toBe('22.25');
+    // Put the desired value back on the device for the tests that follow.
+    await mbpoll('127.0.0.1', twinValue);
   });
 
   it('a desired value the model refuses never reaches the device', async () => {
