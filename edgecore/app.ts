@@ -15,6 +15,7 @@ import type { Simulation } from './simulation.js';
 import { EdgeMetrics } from './metrics.js';
 import { HealthServer, type Readiness } from './health.js';
 import { loadManifests, type ManifestLoad } from './manifests.js';
+import { VERSION } from './version.js';
 import {
   BUNDLED_MODELS_DIR,
   loadModels,
@@ -106,7 +107,11 @@ export class EdgeCore {
     this.models = loaded.models;
     problems.push(...loaded.errors);
     // Many manifests are parsed in a worker while the store loads here (edgecore/manifests.ts).
-    this.manifests = loadManifests(config.devices, modelPaths, this.models);
+    // …and a restart with unchanged manifests skips parsing them (edgecore/manifest-cache.ts).
+    this.manifests = loadManifests(config.devices, modelPaths, this.models, undefined, {
+      file: path.join(config.dataDir, 'manifests.cache.json'),
+      version: VERSION,
+    });
     for (const p of problems) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
     // Auth and TLS settings are checked before anything listens: a bad one refuses the start.
     const { auth: authConfig, tls, limits } = config.mqtt;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { edgetwinError, type EdgetwinError, type ErrorCode, type ErrorDetail } from '../errors.js';
 import { loadDevices, type DeviceInstance, type DeviceModel } from '../schemas/index.js';
+import { manifestFingerprint, readManifestCache, writeManifestCache } from './manifest-cache.js';
 
 /** Below this many bytes of manifests (~5,000 devices) a worker costs more than it saves. */
 export const WORKER_THRESHOLD_BYTES = 1024 * 1024;
@@ -64,6 +65,32 @@ export function loadManifests(
   modelPaths: readonly string[],
   models: ReadonlyMap<string, DeviceModel>,
   thresholdBytes = WORKER_THRESHOLD_BYTES,
+  cache?: { readonly file: string; readonly version: string },
+): ManifestLoad {
+  if (!cache) return parseManifests(devicePaths, modelPaths, models, thresholdBytes);
+  // Keyed before parsing: a file edited meanwhile gets a new key on the next start.
+  const fingerprint = manifestFingerprint(devicePaths, models, cache.version);
+  const hit = readManifestCache(cache.file, fingerprint);
+  if (hit) {
+    const loaded = { devices: hit.devices, errors: hit.errors.map((e) => edgetwinError(e.code, e.message, e.details)) };
+    return { result: Promise.resolve(loaded), cancel: () => Promise.resolve() };
+  }
+  const load = parseManifests(devicePaths, modelPaths, models, thresholdBytes);
+  return {
+    result: load.result.then((loaded) => {
+      const errors = loaded.errors.map((e) => ({ code: e.code, message: e.message, details: e.details }));
+      writeManifestCache(cache.file, fingerprint, { devices: loaded.devices, errors });
+      return loaded;
+    }),
+    cancel: () => load.cancel(),
+  };
+}
+
+function parseManifests(
+  devicePaths: readonly string[],
+  modelPaths: readonly string[],
+  models: ReadonlyMap<string, DeviceModel>,
+  thresholdBytes: number,
 ): ManifestLoad {
   const inThread = (): LoadedManifests => loadDevices(devicePaths, models);
   if (!import.meta.url.endsWith('.js') || manifestBytes(devicePaths) < thresholdBytes) {

@@ -4,7 +4,7 @@
 // else (broker, mappers, twin states, cloud sync) is read only when Prometheus scrapes, in
 // refresh(). docs/observability.md lists every series.
 
-import { createRequire } from 'node:module';
+import { VERSION } from './version.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AckState, DeviceTwin, DeviceTwinOptions, DeviceStateName, SqliteTwinStore, UpdateOrigin } from '../devicetwin/index.js';
 import type { BrokerStats } from '../eventbus/index.js';
@@ -259,16 +259,3 @@ function processRegistry(): Registry {
   return processMetrics;
 }
 
-/** edgetwin's version, from its package.json: one level up from edgecore/, two from dist/edgecore/. */
-const VERSION = ((): string => {
-  const require = createRequire(import.meta.url);
-  for (const candidate of ['../package.json', '../../package.json']) {
-    try {
-      const pkg = require(candidate) as { name?: unknown; version?: unknown };
-      if (pkg.name === 'edgetwin' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // not there: try the next
-    }
-  }
-  return 'unknown';
-})();

@@ -109,7 +109,7 @@ describe('the demo: simulated Modbus thermostat, in-process mapper', () => {
     });
     expect(seen).toBe('22.25');
     // Put the desired value back on the device for the tests that follow.
-    await mbpoll('127.0.0.1', twinValue);
+    await mbpoll('127.0.0.1', twinValue ?? '23.5');
   });
 
   it('a desired value the model refuses never reaches the device', async () => {
