@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseAllDocuments, stringify } from 'yaml';
-import { crdManifests } from '../cloudsync/index.js';
 import { edgetwinError } from '../errors.js';
 import { compileModel, fromDeviceModel, toDeviceModel, type JsonSchema } from '../schemas/index.js';
 
@@ -48,7 +47,10 @@ export function modelFromCrd(file: string, warn: (line: string) => void = () => 
 }
 
 /** `crds`: the manifests verbatim, as one multi-document YAML stream. */
-export function crdsText(legacy = false): string {
+export async function crdsText(legacy = false): Promise<string> {
+  // Imported here, not at the top: cloudsync pulls in @kubernetes/client-node (~1 s and 65 MB),
+  // which every other command, `edgetwin run` first, would pay for at start-up.
+  const { crdManifests } = await import('../cloudsync/index.js');
   return crdManifests(legacy ? 'legacy' : 'current')
     .map(({ file, text }) => `# ${file}\n${text.replace(/^---\n/, '')}`)
     .map((t) => `---\n${t.endsWith('\n') ? t : `${t}\n`}`)
@@ -61,8 +63,8 @@ export function registerCloudCommands(program: Command): void {
     .command('crds')
     .description('print the KubeEdge CRDs a cluster needs for cloud sync (kubectl apply -f -)')
     .option('--legacy', 'KubeEdge ≤ 1.22: status on the Device, no DeviceStatus (config cloud.statusLayout: device)')
-    .action((opts: { legacy?: boolean }) => {
-      process.stdout.write(crdsText(opts.legacy === true));
+    .action(async (opts: { legacy?: boolean }) => {
+      process.stdout.write(await crdsText(opts.legacy === true));
     });
 
   const model = program.commands.find((c) => c.name() === 'model') ?? program.command('model').description('device models: convert between JSON Schema and KubeEdge DeviceModel');

@@ -34,8 +34,8 @@ describe('CRDs', () => {
 
   it('`edgetwin crds` prints DeviceModel, Device and DeviceStatus (or the ≤ 1.22 pair with --legacy)', async () => {
     const kinds = (text: string) => parseAllDocuments(text).map((d) => (d.toJS() as { spec: { names: { kind: string } } }).spec.names.kind);
-    expect(kinds(crdsText())).toEqual(['DeviceModel', 'Device', 'DeviceStatus']);
-    expect(kinds(crdsText(true))).toEqual(['DeviceModel', 'Device']);
+    expect(kinds(await crdsText())).toEqual(['DeviceModel', 'Device', 'DeviceStatus']);
+    expect(kinds(await crdsText(true))).toEqual(['DeviceModel', 'Device']);
     const out: string[] = [];
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => out.push(String(chunk)) > 0);
     try {
@@ -43,7 +43,7 @@ describe('CRDs', () => {
     } finally {
       spy.mockRestore();
     }
-    expect(out.join('')).toBe(crdsText());
+    expect(out.join('')).toBe(await crdsText());
   });
 
   it('`run --kubeconfig` with an unusable kubeconfig exits 1 with EDGETWIN_ERR_CLOUD_KUBECONFIG', async () => {
