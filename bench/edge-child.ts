@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeviceTwin, SqliteTwinStore } from '../devicetwin/index.js';
-import { EdgeCore, silentLogger } from '../edgecore/index.js';
+import { EdgeCore, manifestFingerprint, readManifestCache, silentLogger, VERSION } from '../edgecore/index.js';
 import { EmbeddedBroker } from '../eventbus/index.js';
 import { BUNDLED_MODELS_DIR, loadDevices, loadModels, resolveConfig, type EdgetwinConfig } from '../schemas/index.js';
 import { BENCH_LIMITS, POWER_METER, writeDeviceManifests } from './lib.js';
@@ -85,6 +85,10 @@ async function phases(): Promise<object> {
   lap('modelsMs');
   const { devices } = loadDevices(c.devices, models);
   lap('manifestsMs');
+  // What a restart with unchanged manifests does instead (the cache `edgetwin run` wrote).
+  const cached = readManifestCache(path.join(c.dataDir, 'manifests.cache.json'), manifestFingerprint(c.devices, models, VERSION));
+  lap('manifestCacheMs');
+  if (!cached) out.manifestCacheMs = Number.NaN;
   const store = new SqliteTwinStore({ path: path.join(c.dataDir, 'edgetwin.db') });
   const broker = new EmbeddedBroker({ port: 0 });
   const twin = new DeviceTwin({ bus: broker, store, nodeName: c.nodeName, logger: silentLogger(), deviceLimits: { maxDevices: c.mqtt.limits.maxDevices, maxPropertiesPerDevice: c.mqtt.limits.maxPropertiesPerDevice } });
