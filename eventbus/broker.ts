@@ -15,6 +15,7 @@ import { peerCertificate } from './auth/tls.js';
 import type { IngestBus, IngestHandler, MessageHandler, MessageOrigin, Payload, PublishOptions, Subscription } from './bus.js';
 import { guardPublishFrames, publishPacketLimit } from './frame-guard.js';
 import { isValidTopicFilter, isValidTopicName } from './topics.js';
+import { OwnedSubscriptions } from './owners.js';
 
 export interface EmbeddedBrokerOptions {
   /** Default 127.0.0.1. */
@@ -93,7 +94,7 @@ export class EmbeddedBroker implements IngestBus {
   private readonly maxInflight: number | undefined;
   private tlsServer: Server | undefined;
   private inflightTotal = 0;
-  private readonly owned = new Map<string, Set<Subscription>>();
+  private readonly owned = new OwnedSubscriptions();
   private aedes: Aedes | undefined;
   private server: Server | undefined;
   private startup: Promise<void> | undefined;
@@ -267,25 +268,18 @@ export class EmbeddedBroker implements IngestBus {
       unsubscribe: async () => {
         if (!active) return;
         active = false;
-        if (owner !== undefined) this.owned.get(owner)?.delete(subscription);
+        this.owned.delete(owner, subscription);
         if (aedes.closed) return;
         await new Promise<void>((resolve) => aedes.unsubscribe(filter, deliver, resolve));
       },
     };
-    if (owner !== undefined) {
-      let set = this.owned.get(owner);
-      if (!set) this.owned.set(owner, (set = new Set()));
-      set.add(subscription);
-    }
+    this.owned.add(owner, subscription);
     return subscription;
   }
 
   /** Removes every subscription made with `{ owner }`. */
-  async unsubscribeAll(owner: string): Promise<void> {
-    const set = this.owned.get(owner);
-    if (!set) return;
-    this.owned.delete(owner);
-    await Promise.all([...set].map((s) => s.unsubscribe()));
+  unsubscribeAll(owner: string): Promise<void> {
+    return this.owned.removeAll(owner);
   }
 
   stats(): BrokerStats {

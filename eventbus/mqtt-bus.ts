@@ -9,6 +9,7 @@ import { edgetwinError, toEdgetwinError } from '../errors.js';
 import type { Bus, MessageHandler, Payload, PublishOptions, Subscription } from './bus.js';
 import { FilterIndex } from './filter-index.js';
 import { isValidTopicFilter, isValidTopicName } from './topics.js';
+import { OwnedSubscriptions } from './owners.js';
 
 export interface MqttBusOptions {
   /** `mqtt://host:port` (also mqtts://, ws://, as mqtt.js accepts). */
@@ -67,7 +68,7 @@ export class MqttBus implements Bus {
   private readonly index = new FilterIndex<Local>();
   private readonly filters = new Map<string, FilterState>();
   private readonly byId = new Map<number, string>();
-  private readonly owned = new Map<string, Set<Subscription>>();
+  private readonly owned = new OwnedSubscriptions();
   private readonly counters = { connects: 0, messagesIn: 0, messagesOut: 0 };
   private readonly statusListeners = new Set<(connected: boolean) => void>();
   private lastStatus = false;
@@ -190,25 +191,18 @@ export class MqttBus implements Bus {
       unsubscribe: async () => {
         if (!active) return;
         active = false;
-        if (owner !== undefined) this.owned.get(owner)?.delete(subscription);
+        this.owned.delete(owner, subscription);
         this.index.remove(filter, local);
         await this.release(filter, state);
       },
     };
-    if (owner !== undefined) {
-      let set = this.owned.get(owner);
-      if (!set) this.owned.set(owner, (set = new Set()));
-      set.add(subscription);
-    }
+    this.owned.add(owner, subscription);
     return subscription;
   }
 
   /** Removes every subscription made with `{ owner }`. */
-  async unsubscribeAll(owner: string): Promise<void> {
-    const set = this.owned.get(owner);
-    if (!set) return;
-    this.owned.delete(owner);
-    await Promise.all([...set].map((s) => s.unsubscribe()));
+  unsubscribeAll(owner: string): Promise<void> {
+    return this.owned.removeAll(owner);
   }
 
   stats(): MqttBusStats {

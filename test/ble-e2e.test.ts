@@ -6,22 +6,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwinClient } from '../devicetwin/index.js';
 import { MqttBus } from '../eventbus/index.js';
-import { startEdge, tempDir, writeManifests, type TestEdge } from './helpers.js';
+import { eventually, startEdge, tempDir, writeManifests, type TestEdge } from './helpers.js';
 import { BIN, BUILT, spawnEdge, type RunningEdge } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 
 const SENSOR = readFileSync(path.resolve(import.meta.dirname, '..', 'examples', 'devices', 'ble-sensor.yaml'), 'utf8').replace('nodeName: edge-1', 'nodeName: edge-test');
 const ID = 'default/ble-env-sensor-1';
-
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('the demo: simulated BLE sensor, in-process Bluetooth mapper', () => {
   let edge: TestEdge;

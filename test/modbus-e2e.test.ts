@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MqttBus } from '../eventbus/index.js';
 import { TwinClient } from '../devicetwin/index.js';
 import { freePort } from '../bench/lib.js';
-import { startEdge, tempDir, writeManifests, type TestEdge } from './helpers.js';
+import { eventually, startEdge, tempDir, writeManifests, type TestEdge } from './helpers.js';
 import { BIN, BUILT, runCli, spawnEdge, type RunningEdge } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -35,16 +35,6 @@ async function readSetpoint(port: number): Promise<number> {
     return buffer.readFloatBE(0);
   } finally {
     await new Promise<void>((r) => client.close(() => r()));
-  }
-}
-
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
