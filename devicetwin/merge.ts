@@ -200,7 +200,7 @@ function applyPatch(prev: TwinState | undefined, c: CheckedPatch, ctx: MergeCont
   return changed ? next : prev;
 }
 
-/** Merges an update into a device's twins. All-or-nothing: any invalid key rejects the message. */
+/** Merges an update into a device's twins. All-or-nothing: one invalid key rejects the whole message. */
 export function mergeUpdate(state: DeviceTwinState, update: ParsedUpdate, ctx: MergeContext): MergeOutcome {
   if (update.version !== undefined && update.version !== state.version) {
     const error = edgetwinError(

@@ -1,7 +1,7 @@
 // A cache of parsed and validated Device manifests in the data dir, so a restart does not parse
 // the same YAML again: at 100k devices parsing is ~12 s of a restart and everything else ~2 s
 // (docs/benchmarks.md). The cache is keyed, like make's, by each manifest file's path, size,
-// mtime and inode, plus the loaded models and edgetwin's version: any edit, added or removed
+// mtime and inode, plus the loaded models and edgetwin's version: every edit, added or removed
 // file, or model change misses and re-parses. A cache that cannot be read or written is only
 // a slower start, never an error.
 

@@ -1,31 +1,13 @@
 // EmbeddedBroker: ingest handlers (PUBACK after commit, arrival order, failures), the
 // authorizer hooks and the payload limit, against real mqtt.js clients on port 0.
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { edgetwinError } from '../errors.js';
 import type { ClientInfo } from './admission.js';
-import { EmbeddedBroker } from './broker.js';
 import type { MessageOrigin } from './bus.js';
-
-/** Resolves on 'close'. Not events.once, which rejects on an 'error' (ECONNRESET) before it. */
-function closeOf(emitter: { once(event: 'close', listener: () => void): unknown }): Promise<void> {
-  return new Promise((resolve) => emitter.once('close', () => resolve()));
-}
-
-function within<T>(promise: Promise<T>, ms = 5_000, what = 'event'): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import { closeOf, deferred, within } from '../test/async.js';
+import { brokerFixture } from '../test/broker-fixture.js';
 
 /** Resolves with the first message on `topic` that `c` receives. */
 function nextMessage(c: MqttClient, topic: string): Promise<string> {
@@ -52,26 +34,7 @@ function captureLogs(): { logger: pino.Logger; lines: Record<string, unknown>[] 
 const UPDATE = '$hw/events/device/ns/dev-1/twin/update';
 const UPDATE_FILTER = '$hw/events/device/+/+/twin/update';
 
-let broker: EmbeddedBroker | undefined;
-const clients: MqttClient[] = [];
-
-async function startBroker(options: ConstructorParameters<typeof EmbeddedBroker>[0] = {}): Promise<EmbeddedBroker> {
-  broker = new EmbeddedBroker({ port: 0, ...options });
-  await broker.start();
-  return broker;
-}
-
-async function client(b: EmbeddedBroker, options: IClientOptions = {}): Promise<MqttClient> {
-  const c = await connectAsync(b.url, { reconnectPeriod: 0, ...options });
-  clients.push(c);
-  return c;
-}
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
-  await broker?.close();
-  broker = undefined;
-});
+const { startBroker, client } = brokerFixture();
 
 describe('ingest handlers', () => {
   it('PUBACKs a QoS 1 publish only after the handler settles, then forwards it', async () => {

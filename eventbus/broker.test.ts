@@ -2,26 +2,16 @@
 // Ingest, authorizers and the payload limit are in broker-ingest.test.ts.
 import { once } from 'node:events';
 import { connect as netConnect } from 'node:net';
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { connectAsync, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isEdgetwinError } from '../errors.js';
 import { EmbeddedBroker } from './broker.js';
 import type { MessageOrigin } from './bus.js';
+import { closeOf, within } from '../test/async.js';
+import { brokerFixture } from '../test/broker-fixture.js';
 
 /** Rejects if `promise` has not settled within `ms`: tests await events, never sleep. */
-/** Resolves on 'close'. Not events.once, which rejects on an 'error' (ECONNRESET) before it. */
-function closeOf(emitter: { once(event: 'close', listener: () => void): unknown }): Promise<void> {
-  return new Promise((resolve) => emitter.once('close', () => resolve()));
-}
-
-function within<T>(promise: Promise<T>, ms = 5_000, what = 'event'): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 interface Received {
   topic: string;
@@ -51,32 +41,13 @@ class Inbox {
   }
 }
 
-let broker: EmbeddedBroker | undefined;
-const clients: MqttClient[] = [];
-
-async function startBroker(options: ConstructorParameters<typeof EmbeddedBroker>[0] = {}): Promise<EmbeddedBroker> {
-  broker = new EmbeddedBroker({ port: 0, ...options });
-  await broker.start();
-  return broker;
-}
-
-async function client(b: EmbeddedBroker, options: IClientOptions = {}): Promise<MqttClient> {
-  const c = await connectAsync(b.url, { reconnectPeriod: 0, ...options });
-  clients.push(c);
-  return c;
-}
-
 function clientInbox(c: MqttClient): Inbox {
   const inbox = new Inbox();
   c.on('message', (topic, payload) => inbox.push(topic, payload));
   return inbox;
 }
 
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
-  await broker?.close();
-  broker = undefined;
-});
+const { startBroker, client } = brokerFixture();
 
 describe('EmbeddedBroker pub/sub', () => {
   it('delivers an in-process publish to an MQTT client and an MQTT publish in-process', async () => {

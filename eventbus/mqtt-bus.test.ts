@@ -8,20 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isEdgetwinError } from '../errors.js';
 import { EmbeddedBroker } from './broker.js';
 import { MqttBus, type MqttBusOptions } from './mqtt-bus.js';
-
-function within<T>(promise: Promise<T>, ms = 5_000, what = 'event'): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import { deferred, within } from '../test/async.js';
 
 /** Collects `topic payload` strings; `until(n)` resolves once n have arrived. */
 class Inbox {

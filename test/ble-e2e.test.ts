@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwinClient } from '../devicetwin/index.js';
 import { MqttBus } from '../eventbus/index.js';
 import { eventually, startEdge, tempDir, writeManifests, type TestEdge } from './helpers.js';
-import { BIN, BUILT, spawnEdge, type RunningEdge } from './process.js';
+import { BIN, BUILT, edgeArgs, spawnEdge, type RunningEdge } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 
 const SENSOR = readFileSync(path.resolve(import.meta.dirname, '..', 'examples', 'devices', 'ble-sensor.yaml'), 'utf8').replace('nodeName: edge-1', 'nodeName: edge-test');
@@ -62,7 +62,7 @@ describe.skipIf(!BUILT)('edgetwin simulate ble beside a running edgetwin', () =>
   beforeAll(async () => {
     const devices = path.join(tmp.dir, 'devices');
     writeManifests(devices, { 'ble.yaml': SENSOR });
-    edge = await spawnEdge(['--node-name', 'edge-test', '--data-dir', path.join(tmp.dir, 'data'), '--devices', devices, '--mqtt-port', '0', '--log-level', 'warn']);
+    edge = await spawnEdge(edgeArgs(tmp.dir, devices));
     sim = spawn(process.execPath, [BIN, 'simulate', 'ble', '--device', path.join(devices, 'ble.yaml'), '--broker', edge.url, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
       let out = '';

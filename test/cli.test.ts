@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EdgeCore, silentLogger } from '../edgecore/index.js';
 import { resolveConfig } from '../schemas/index.js';
 import { tempDir, thermostatManifest, writeManifests } from './helpers.js';
-import { BUILT, runCli, spawnEdge, type RunningEdge } from './process.js';
+import { BUILT, runCli, edgeArgs, spawnEdge, type RunningEdge } from './process.js';
 
 describe.skipIf(!BUILT)('edgetwin run and twin get|set|watch', () => {
   const tmp = tempDir();
@@ -15,7 +15,7 @@ describe.skipIf(!BUILT)('edgetwin run and twin get|set|watch', () => {
   beforeAll(async () => {
     writeManifests(path.join(tmp.dir, 'devices'), { 'thermo.yaml': thermostatManifest() });
     // No config file: the flags alone are enough.
-    edge = await spawnEdge(['--node-name', 'edge-test', '--data-dir', path.join(tmp.dir, 'data'), '--devices', path.join(tmp.dir, 'devices'), '--mqtt-port', '0', '--log-level', 'warn']);
+    edge = await spawnEdge(edgeArgs(tmp.dir));
   });
 
   afterAll(async () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, thermostatManifest, writeManifests } from './helpers.js';
-import { BUILT, spawnEdge, type RunningEdge } from './process.js';
+import { BUILT, edgeArgs, spawnEdge, type RunningEdge } from './process.js';
 
 const run = promisify(execFile);
 const HAS_CLIENTS = existsSync('/usr/bin/mosquitto_pub') && existsSync('/usr/bin/mosquitto_sub');
@@ -52,7 +52,7 @@ describe.skipIf(!BUILT || !HAS_CLIENTS)('mosquitto_pub / mosquitto_sub against e
 
   beforeAll(async () => {
     writeManifests(path.join(tmp.dir, 'devices'), { 'thermo.yaml': thermostatManifest() });
-    edge = await spawnEdge(['--node-name', 'edge-test', '--data-dir', path.join(tmp.dir, 'data'), '--devices', path.join(tmp.dir, 'devices'), '--mqtt-port', '0', '--log-level', 'warn']);
+    edge = await spawnEdge(edgeArgs(tmp.dir));
   });
 
   afterAll(async () => {

@@ -73,3 +73,8 @@ export function runCli(args: readonly string[], timeoutMs = 15_000): Promise<{ c
     });
   });
 }
+
+/** The flags of a test `edgetwin run` on `dir` (manifests in dir/devices, store in dir/data): no config file needed. */
+export function edgeArgs(dir: string, devices = path.join(dir, 'devices')): string[] {
+  return ['--node-name', 'edge-test', '--data-dir', path.join(dir, 'data'), '--devices', devices, '--mqtt-port', '0', '--log-level', 'warn'];
+}

@@ -79,7 +79,7 @@ export class BrokerAuth {
       throw edgetwinError('EDGETWIN_ERR_AUTH_CONFIG', 'mqtt.auth.anonymous is off and no mqtt.auth.usersFile is set: no client could ever connect');
     }
     if (this.anonymousAccess === 'any') {
-      logger.warn({ role: this.anonymousPrincipal.role }, 'anonymous MQTT clients are accepted from any address (mqtt.auth.anonymous: any)');
+      logger.warn({ role: this.anonymousPrincipal.role }, 'anonymous MQTT clients are accepted from every address (mqtt.auth.anonymous is "any")');
     }
     if (usersFile !== undefined && this.opts.plainHost !== undefined && !isLoopbackHost(this.opts.plainHost)) {
       logger.warn({ host: this.opts.plainHost }, 'passwords reach the plain MQTT listener unencrypted; prefer mqtt.tls for clients on other machines');

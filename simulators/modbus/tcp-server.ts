@@ -24,7 +24,7 @@ export interface ModbusTcpServerOptions {
   readonly units: ModbusSimulator | readonly ModbusSimulator[];
   /** Default 127.0.0.1. */
   readonly host?: string;
-  /** Default 0: any free port (see `port` after start()). */
+  /** Default 0: a free port chosen by the OS (see `port` after start()). */
   readonly port?: number;
   /** TCP_NODELAY on accepted sockets; default true. false only to measure what Nagle costs. */
   readonly noDelay?: boolean;
