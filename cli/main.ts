@@ -76,9 +76,17 @@ export function buildProgram(): Command {
     .requiredOption('--devices <path>', 'a Device manifest file or folder (repeatable)', collect)
     .option('--models <path>', 'extra model files or folders (repeatable)', collect)
     .option('-t, --timeout <ms>', 'deadline of one device request', intOption(10, 600_000), 2000)
+    .option('--resync <ms>', 'how often desired values whose write failed are retried (config mappers.resyncMs)', intOption(100, 86_400_000), 60_000)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
-    .action(async (protocol: string, opts: { broker: string; devices: string[]; models?: string[]; timeout: number; logLevel: string }) =>
-      mapperCommand(protocol, { broker: opts.broker, devices: opts.devices, timeoutMs: opts.timeout, logLevel: opts.logLevel, ...(opts.models ? { models: opts.models } : {}) }),
+    .action(async (protocol: string, opts: { broker: string; devices: string[]; models?: string[]; timeout: number; resync: number; logLevel: string }) =>
+      mapperCommand(protocol, {
+        broker: opts.broker,
+        devices: opts.devices,
+        timeoutMs: opts.timeout,
+        resyncMs: opts.resync,
+        logLevel: opts.logLevel,
+        ...(opts.models ? { models: opts.models } : {}),
+      }),
     );
 
   program

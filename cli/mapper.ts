@@ -18,6 +18,7 @@ export interface MapperCommandOptions {
   readonly devices: readonly string[];
   readonly models?: readonly string[];
   readonly timeoutMs: number;
+  readonly resyncMs?: number;
   readonly logLevel: string;
 }
 
@@ -34,7 +35,13 @@ export async function mapperCommand(protocol: string, opts: MapperCommandOptions
   const stop = waitForSignal();
   const bus = new MqttBus({ url: opts.broker, clientId: `edgetwin-mapper-${protocol}-${process.pid}`, logger: logger.child({ module: 'eventbus' }) });
   await bus.start();
-  const runtime = new MapperRuntime({ bus, factories: [factory], logger: logger.child({ module: 'mappers' }), timeoutMs: opts.timeoutMs });
+  const runtime = new MapperRuntime({
+    bus,
+    factories: [factory],
+    logger: logger.child({ module: 'mappers' }),
+    timeoutMs: opts.timeoutMs,
+    ...(opts.resyncMs !== undefined ? { resyncMs: opts.resyncMs } : {}),
+  });
   try {
     const problems = await runtime.setDevices(mine.map((instance) => ({ instance, model: models.get(instance.model)! })));
     process.stdout.write(`edgetwin mapper ${protocol} ready: ${mine.length - problems.length} devices via ${opts.broker}\n`);

@@ -141,6 +141,33 @@ describe('mergeUpdate: the desired-value ack', () => {
     const applied = ok(withDesired, { setpoint: { ack: { state: 'applied' } } }).next;
     expect(ok(applied, { setpoint: { expected: '23' } }).next.twins.setpoint!.ack!.state).toBe('pending');
   });
+
+  describe('setting the same value again', () => {
+    const failed = ok(withDesired, { setpoint: { actual: '20', ack: { state: 'failed', code: 'EDGETWIN_ERR_MAPPER_TIMEOUT', reason: 'no answer' } } }).next;
+
+    it.each(['failed', 'rejected'] as const)('re-opens a %s desired value: ack pending, a new version, the delta open again', (state) => {
+      const before = ok(withDesired, { setpoint: { actual: '20', ack: { state, code: 'EDGETWIN_ERR_MAPPER_TIMEOUT' } } }).next;
+      const out = ok(before, { setpoint: { expected: '21.0' } }, ctx('edge', T0 + 50));
+      expect(out.changed).toEqual(['setpoint']);
+      expect(out.next.version).toBe(before.version + 1);
+      expect(out.next.twins.setpoint!.ack).toEqual({ state: 'pending', timestamp: T0 + 50 });
+      expect(out.next.twins.setpoint!.expected).toEqual({ value: '21', timestamp: T0 + 50 });
+      expect(out.next.twins.setpoint!.expectedVersion.edge).toBe(before.twins.setpoint!.expectedVersion.edge + 1);
+      expect(out.document.setpoint!.last!.ack!.state).toBe(state);
+      expect(computeDelta(out.next)?.delta).toEqual({ setpoint: '21' });
+    });
+
+    it('changes nothing while the value is pending or applied', () => {
+      expect(ok(withDesired, { setpoint: { expected: '21' } }).changed).toEqual([]);
+      const applied = ok(withDesired, { setpoint: { actual: '21', ack: { state: 'applied' } } }).next;
+      expect(ok(applied, { setpoint: { expected: '21' } }).changed).toEqual([]);
+    });
+
+    it('is not re-opened by a mapper echoing the twin back with its reading or an ack', () => {
+      expect(ok(failed, { setpoint: { expected: '21', actual: '20' } }).changed).toEqual([]);
+      expect(ok(failed, { setpoint: { expected: '21', ack: { state: 'failed', code: 'EDGETWIN_ERR_MAPPER_TIMEOUT', reason: 'no answer' } } }).changed).toEqual([]);
+    });
+  });
 });
 
 describe('mergeUpdate: rejected updates change nothing', () => {

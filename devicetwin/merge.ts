@@ -141,6 +141,19 @@ function sameValue(a: TwinValue | undefined, value: string | undefined): boolean
   return a !== undefined && value !== undefined && a.value === value;
 }
 
+/**
+ * Setting a desired value again after its write failed or was refused is a request to try
+ * again, not a repeat: it re-opens the delta (ack back to `pending`, a new timestamp and
+ * version), so it is persisted and published and the mapper writes it once more. A patch that
+ * also carries an actual value or an ack is a mapper echoing the twin back (some KubeEdge
+ * mappers send the whole twin), which must not re-open anything.
+ */
+function reopens(base: TwinState, patch: TwinPatch, origin: UpdateOrigin): boolean {
+  const state = base.ack?.state;
+  // `sync` replays the cloud's versions (KubeEdge's SyncDealType): a same-value sync is a no-op there.
+  return (state === 'failed' || state === 'rejected') && origin !== 'sync' && patch.actual === undefined && patch.ack === undefined;
+}
+
 /** Applies one checked patch; returns the new twin, or the same object when nothing changed. */
 function applyPatch(prev: TwinState | undefined, c: CheckedPatch, ctx: MergeContext): TwinState | undefined {
   const { patch, model } = c;
@@ -162,7 +175,7 @@ function applyPatch(prev: TwinState | undefined, c: CheckedPatch, ctx: MergeCont
   };
   let next: TwinState = base;
   let changed = live === undefined;
-  if (c.expected !== undefined && !sameValue(base.expected, c.expected)) {
+  if (c.expected !== undefined && (!sameValue(base.expected, c.expected) || reopens(base, patch, ctx.origin))) {
     const ack: DesiredAck = { state: 'pending', timestamp: ctx.now };
     const expectedVersion = ctx.origin === 'sync' && patch.expectedVersion ? patch.expectedVersion : bump(base.expectedVersion, ctx.origin);
     next = { ...next, expected: { value: c.expected, timestamp: ctx.now }, expectedVersion, ack };

@@ -36,7 +36,9 @@ export function changeKinds(prev: DeviceTwinState, next: DeviceTwinState, change
       continue;
     }
     if (after === undefined) continue;
-    const desiredChanged = after.expected?.value !== before?.expected?.value;
+    // Setting the same desired value again after a failed write re-opens it (merge.ts): a new
+    // timestamp with the same value is a desired change too, not an ack.
+    const desiredChanged = after.expected?.value !== before?.expected?.value || after.expected?.timestamp !== before?.expected?.timestamp;
     if (desiredChanged) kinds.add('desired');
     if (after.actual?.value !== before?.actual?.value) kinds.add('reported');
     // A new desired value resets its ack to pending: that is part of setting it, not an ack.

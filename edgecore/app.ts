@@ -187,6 +187,7 @@ export class EdgeCore {
           logger: logger.child({ module: 'mappers' }),
           timeoutMs: config.mappers.timeoutMs,
           offlineAfter: config.mappers.offlineAfter,
+          resyncMs: config.mappers.resyncMs,
           onPoll: this.metrics?.pollObserver,
         });
         problems.push(...(await this.mapperRuntime.setDevices(bound)));

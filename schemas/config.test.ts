@@ -30,7 +30,7 @@ const DEFAULTS: EdgetwinConfig = {
   },
   store: { synchronous: 'normal' },
   log: { level: 'info' },
-  mappers: { enabled: ['modbus'], timeoutMs: 2000, offlineAfter: 3, bluetoothAdapter: 'hci' },
+  mappers: { enabled: ['modbus'], timeoutMs: 2000, offlineAfter: 3, resyncMs: 60000, bluetoothAdapter: 'hci' },
   simulate: [],
   metrics: { enabled: true, host: '127.0.0.1', port: 9464 },
   cloud: {},

@@ -121,6 +121,9 @@ export const CONFIG_SCHEMA = {
         timeoutMs: { type: 'integer', minimum: 10, default: 2000 },
         // Consecutive failed polls before a device is reported offline.
         offlineAfter: { type: 'integer', minimum: 1, default: 3 },
+        // Period (ms) of the re-sync that retries desired values whose write failed
+        // (docs/reliability.md, closed loop); they are also retried when the device is back online.
+        resyncMs: { type: 'integer', minimum: 100, maximum: 86_400_000, default: 60_000 },
         // 'hci': the host's Bluetooth adapter; 'simulated': the simulated adapter (simulators/bluetooth),
         // which also serves every bluetooth device listed in `simulate`.
         bluetoothAdapter: { type: 'string', enum: ['hci', 'simulated'], default: 'hci' },

@@ -10,6 +10,9 @@ import { DEFAULT_BACKOFF, type BackoffOptions } from './policy.js';
 import type { MapperFactory } from './types.js';
 import { DeviceWorker } from './worker.js';
 
+/** mappers.resyncMs's default: a failed desired value is retried at least once a minute. */
+export const DEFAULT_RESYNC_MS = 60_000;
+
 export interface MapperRuntimeOptions {
   readonly bus: Bus;
   readonly factories: readonly MapperFactory[];
@@ -18,6 +21,8 @@ export interface MapperRuntimeOptions {
   readonly timeoutMs?: number;
   readonly offlineAfter?: number;
   readonly writeAttempts?: number;
+  /** Period of the re-sync that retries failed desired values (ms, default 60 s; config mappers.resyncMs). */
+  readonly resyncMs?: number;
   readonly backoff?: BackoffOptions;
   /** Called after every poll, for the poll latency histogram (edgecore/metrics.ts). */
   readonly onPoll?: (poll: PollReport) => void;
@@ -83,6 +88,7 @@ export class MapperRuntime {
         timeoutMs: this.o.timeoutMs ?? 2000,
         offlineAfter: this.o.offlineAfter ?? 3,
         writeAttempts: this.o.writeAttempts ?? 3,
+        resyncMs: this.o.resyncMs ?? DEFAULT_RESYNC_MS,
         backoff: this.o.backoff ?? DEFAULT_BACKOFF,
         ...(this.o.onPoll ? { onPoll: this.o.onPoll } : {}),
       });

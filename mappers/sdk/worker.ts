@@ -26,6 +26,11 @@ export interface WorkerOptions {
   readonly offlineAfter: number;
   /** Attempts of one desired value before its ack is `failed` (default 3). */
   readonly writeAttempts: number;
+  /**
+   * Period (ms) of the re-sync that retries failed desired values (default 60 s): the twin is
+   * asked for its desired values again and each one still `failed` is written once more.
+   */
+  readonly resyncMs: number;
   readonly backoff: BackoffOptions;
   readonly onPoll?: (poll: PollReport) => void;
 }
@@ -65,6 +70,8 @@ export class DeviceWorker {
   private nextAttemptAt = 0;
   private availability: Availability = 'unknown';
   private stopped = false;
+  /** The re-fetch of desired values in progress, so triggers that coincide share one. */
+  private resyncing?: Promise<void>;
   private lastError?: EdgetwinError;
   /** Cumulative, for metrics: polls, polls that read nothing, requests past their deadline. */
   private readonly counts = { polls: 0, pollFailures: 0, timeouts: 0 };
@@ -102,6 +109,14 @@ export class DeviceWorker {
       void this.poll(group);
       this.timers.push(setInterval(() => void this.poll(group), cycle));
     }
+    // A value that failed while the device seemed fine (a write refused on a busy link, a
+    // timeout) has no offline → online transition to wait for: the periodic re-sync retries it.
+    // While offline the device's return does it instead (succeeded()).
+    this.timers.push(
+      setInterval(() => {
+        if (this.availability !== 'offline') this.retryFailed('periodic re-sync');
+      }, this.o.resyncMs),
+    );
   }
 
   /** What the runtime knows of the device, for health and metrics. */
@@ -198,7 +213,11 @@ export class DeviceWorker {
     this.failures = 0;
     this.nextAttemptAt = 0;
     delete this.lastError;
-    if (this.availability !== 'online') this.setAvailability('online');
+    if (this.availability !== 'online') {
+      this.setAvailability('online');
+      // The device answers again: what failed while it did not is worth another try now.
+      this.retryFailed('device online');
+    }
     if (this.driver?.subscribe && !this.unsubscribePush) void this.subscribePush();
   }
 
@@ -238,6 +257,18 @@ export class DeviceWorker {
     await this.o.bus.publish(deviceTopic(namespace, name, 'twin/update'), JSON.stringify({ event_id: '', timestamp: this.o.now(), twin }), { qos: 1 });
   }
 
+  /**
+   * Re-fetches the desired values when one of them has failed, so each is written again (the
+   * twin's current value, not a stale local copy: a newer one may have been set meanwhile).
+   */
+  private retryFailed(why: string): void {
+    if (this.stopped || this.resyncing || ![...this.desired.values()].some((d) => d.status === 'failed')) return;
+    this.o.logger.debug({ device: this.id, why }, 'retrying failed desired values');
+    this.resyncing = this.fetchDesired()
+      .catch((err: unknown) => this.o.logger.warn({ err, device: this.id }, 'could not re-fetch desired values'))
+      .finally(() => (this.resyncing = undefined));
+  }
+
   /** Desired values already in the twin when the mapper starts (a restart must not drop them). */
   private async fetchDesired(): Promise<void> {
     const { namespace, name } = this.o.instance;
@@ -267,21 +298,25 @@ export class DeviceWorker {
   }
 
   private onDelta(payload: Buffer): void {
-    const msg = safeJson(payload) as { delta?: Record<string, unknown> } | undefined;
+    const msg = safeJson(payload) as { delta?: Record<string, unknown>; twin?: Record<string, { ack?: { state?: unknown } } | undefined> } | undefined;
     if (!msg?.delta) return;
-    for (const [prop, value] of Object.entries(msg.delta)) if (typeof value === 'string') this.applyDesired(prop, value);
+    for (const [prop, value] of Object.entries(msg.delta)) {
+      // `pending` for a value this worker gave up on: someone set it again (merge.ts re-opens it).
+      if (typeof value === 'string') this.applyDesired(prop, value, msg.twin?.[prop]?.ack?.state === 'pending');
+    }
   }
 
   /**
    * Closed loop for one desired value. Repeated deltas for the same value are ignored (the twin
-   * re-sends the delta on every change while desired ≠ actual); an explicit re-fetch (start-up,
-   * reconnect) retries a value whose earlier attempts failed.
+   * re-sends the delta on every change while desired ≠ actual); a value whose earlier attempts
+   * failed (or were refused) is tried again when asked: a re-fetch (start-up, reconnect, the
+   * device back online, the periodic re-sync) or a delta that shows it set again.
    */
-  private applyDesired(propName: string, value: string, retryFailed = false): void {
+  private applyDesired(propName: string, value: string, retry = false): void {
     const prop = this.props.get(propName);
     if (!prop || prop.model.readOnly || this.stopped) return;
     const current = this.desired.get(propName);
-    if (current?.value === value && !(retryFailed && current.status === 'failed')) return;
+    if (current?.value === value && !(retry && (current.status === 'failed' || current.status === 'rejected'))) return;
     const state: DesiredState = { value, status: 'queued' };
     this.desired.set(propName, state);
     void this.runWrite(prop, state);
