@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_MAPPER_CONNECTION: { status: 500, summary: 'The connection to the device could not be opened, or was refused, reset or closed.' },
   EDGETWIN_ERR_MAPPER_READBACK: { status: 500, summary: 'A desired value was written, but reading it back gave a different value.' },
   EDGETWIN_ERR_MAPPER_UNAVAILABLE: { status: 500, summary: 'The device is offline after repeated failures; the runtime keeps retrying with backoff.' },
+  EDGETWIN_ERR_MAPPER_CONFLICT: { status: 409, summary: 'Two clients (mappers) report for one device: their readings and online/offline states overwrite each other. Run one mapper per device.' },
   EDGETWIN_ERR_MAPPER_ABORTED: { status: 500, summary: 'A device request was cancelled by its caller (shutdown or deadline) before it completed.' },
   EDGETWIN_ERR_PROPERTY_NOT_WRITABLE: { status: 400, summary: 'The property is mapped to a read-only Modbus table (discrete inputs, input registers), so it cannot be written.' },
   EDGETWIN_ERR_MODBUS_EXCEPTION: { status: 500, summary: 'The Modbus device answered with an exception response; the message names the exception code.' },

@@ -3,6 +3,7 @@
 
 import type { Logger } from 'pino';
 import type { EdgetwinError } from '../errors.js';
+import type { MessageOrigin } from '../eventbus/index.js';
 import type { DeviceModel, DeviceInstance } from '../schemas/index.js';
 import type { MergeSuccess, UpdateOrigin } from './merge.js';
 import type { ParseLimits } from './parse.js';
@@ -36,9 +37,11 @@ export interface TwinObserver {
   update(outcome: UpdateOutcome, origin: UpdateOrigin, code?: string): void;
   /** A desired value's ack became `state` (pending: a new desired value), `ageMs` after the value was set. */
   ack(state: AckState, ageMs: number): void;
+  /** Two mappers were seen reporting for `device` (once per conflict window, reporters.ts). */
+  mapperConflict(device: string): void;
 }
 
-export const NO_OBSERVER: TwinObserver = { update: () => undefined, ack: () => undefined };
+export const NO_OBSERVER: TwinObserver = { update: () => undefined, ack: () => undefined, mapperConflict: () => undefined };
 
 export interface HandlerContext {
   readonly nodeName: string;
@@ -51,6 +54,13 @@ export interface HandlerContext {
   /** Makes `outcome.next` current and durable; resolves after commit, rejects (state reverted) with EDGETWIN_ERR_STORE_WRITE. */
   applyTwins(id: string, outcome: MergeSuccess, origin: UpdateOrigin): Promise<void>;
   applyState(id: string, state: DeviceStateName, lastOnline: string): Promise<void>;
+  /**
+   * A report (`state/update`, or a `twin/update` with actual values or acks) for a bound device
+   * from `origin`: watched for two mappers serving one device (reporters.ts).
+   */
+  noteReport(id: string, origin: MessageOrigin): void;
+  /** May `origin` report actual values of `id`? (Always, without an authorizer or in-process.) */
+  mayReport(id: string, origin: MessageOrigin): boolean;
   /** Resolves when every change applied so far is committed (answers must not overtake them). */
   settled(): Promise<void>;
   /** Serialises and publishes; never throws (failures are logged). */

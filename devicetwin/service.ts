@@ -16,6 +16,7 @@ import { emptyDevice, mergeUpdate, type MergeSuccess, type UpdateOrigin } from '
 import { DEFAULT_PARSE_LIMITS, type ParseLimits, type TwinPatch } from './parse.js';
 import type { DeviceStateName, DeviceTwinState, MembershipEntry, StoreChange, TwinStore } from './types.js';
 import { computeDelta } from './document.js';
+import { IN_PROCESS_REPORTER, ReporterWatch } from './reporters.js';
 import type { BaseMessage, DeviceTwinDelta, DeviceTwinDocument, MembershipUpdate, WireDevice } from './wire.js';
 
 export interface DeviceTwinOptions {
@@ -36,6 +37,11 @@ export interface DeviceTwinOptions {
   readonly deviceLimits?: DeviceLimits;
   /** Update outcomes and ack transitions, for metrics (edgecore/metrics.ts). */
   readonly observer?: TwinObserver;
+  /**
+   * How long (ms) a reporter counts as serving a device, for spotting two mappers serving one
+   * (reporters.ts); a conflict is logged at most once per window per device. Default 60 s.
+   */
+  readonly reporterWindowMs?: number;
 }
 
 /** An update through the API: property → expected/actual wire strings (or null to delete). */
@@ -55,6 +61,7 @@ export class DeviceTwin {
   private readonly refused = new Map<string, EdgetwinError[]>();
   private readonly ingest: Subscription[] = [];
   private readonly ctx: HandlerContext;
+  private readonly reporters: ReporterWatch;
   private stored = new Map<string, DeviceTwinState>();
   private members = new Map<string, MembershipEntry>();
   /** What each origin last asked for in setDevices, so a lower-ranked copy can take over again. */
@@ -65,6 +72,7 @@ export class DeviceTwin {
 
   constructor(opts: DeviceTwinOptions) {
     this.opts = opts;
+    this.reporters = new ReporterWatch(opts.reporterWindowMs ?? 60_000);
     this.ctx = this.makeContext();
   }
 
@@ -112,6 +120,7 @@ export class DeviceTwin {
         this.entries.delete(id);
         this.members.delete(id);
         this.stored.delete(id);
+        this.reporters.forget(id);
         changes.push({ kind: 'unmember', id });
         removed.push({ id, name: entry.state.name });
       }
@@ -259,13 +268,13 @@ export class DeviceTwin {
     if (parsed.scope !== 'device') return;
     switch (parsed.kind) {
       case 'twin/update':
-        return handleTwinUpdate(this.contextFor(origin), parsed.namespace, parsed.name, payload, 'edge');
+        return handleTwinUpdate(this.contextFor(origin), parsed.namespace, parsed.name, payload, 'edge', origin);
       case 'twin/cloud_updated':
         return handleTwinUpdate(this.ctx, parsed.namespace, parsed.name, payload, 'sync');
       case 'twin/get':
         return handleTwinGet(this.ctx, parsed.namespace, parsed.name, payload);
       case 'state/update':
-        return handleStateUpdate(this.ctx, parsed.namespace, parsed.name, payload);
+        return handleStateUpdate(this.ctx, parsed.namespace, parsed.name, payload, origin);
       default:
         return;
     }
@@ -342,6 +351,25 @@ export class DeviceTwin {
     }
   }
 
+  /** Two clients reporting for one device, interleaved: a coded warning and a metric, once per window. */
+  private noteReport(id: string, origin: MessageOrigin): void {
+    const conflict = this.reporters.note(id, origin.clientId ?? IN_PROCESS_REPORTER, this.now());
+    if (!conflict) return;
+    const reporters = [conflict.reporter, ...conflict.others];
+    const error = edgetwinError(
+      'EDGETWIN_ERR_MAPPER_CONFLICT',
+      `device ${id} is reported by more than one client (${reporters.join(', ')}): two mappers serve it, and their readings and online/offline states overwrite each other; ` +
+        'run one mapper per device (leave its protocol out of mappers.enabled when an outside mapper serves it, or give each `edgetwin mapper` its own --devices)',
+    );
+    this.opts.logger.warn({ code: error.code, device: id, reporters }, error.message);
+    this.ctx.observer.mapperConflict(id);
+  }
+
+  private mayReport(id: string, origin: MessageOrigin): boolean {
+    const authorize = this.opts.authorizeChange;
+    return !authorize || origin.clientId === undefined || authorize(origin, id, new Set(['reported'])) === undefined;
+  }
+
   private rejected(origin: UpdateOrigin, error: EdgetwinError): EdgetwinError {
     this.ctx.observer.update('rejected', origin, error.code);
     return error;
@@ -402,6 +430,8 @@ export class DeviceTwin {
       applyTwins: (id, outcome, origin) => this.applyTwins(id, outcome, origin),
       applyState: (id, state, lastOnline) => this.applyState(id, state, lastOnline),
       settled: () => this.lastCommit,
+      noteReport: (id, origin) => this.noteReport(id, origin),
+      mayReport: (id, origin) => this.mayReport(id, origin),
       publish: (topic, message) => this.publish(topic, message),
     };
   }

@@ -62,6 +62,8 @@ export class EdgeMetrics {
   /** Twin updates by code ('' for success), outcome and origin: bumped on the hot path. */
   private readonly updates = new Map<string, Cells>();
   private readonly acks: Record<AckState, number> = { pending: 0, applied: 0, rejected: 0, failed: 0 };
+  /** Per device, conflict windows in which two mappers reported for it. */
+  private readonly conflicts = new Map<string, number>();
   private commitFailures = 0;
   private lastCommitError: string | undefined;
   private readonly m;
@@ -84,6 +86,7 @@ export class EdgeMetrics {
       pollSeconds: new Histogram({ name: 'edgetwin_mapper_poll_duration_seconds', help: "One successful poll of a device's properties sharing a collectCycle, queue wait included", labelNames: ['protocol'], buckets: POLL_BUCKETS, registers }),
       polls: new Counter({ name: 'edgetwin_mapper_polls_total', help: 'Polls per device connection, by outcome', labelNames: ['device', 'protocol', 'outcome'], registers }),
       timeouts: new Counter({ name: 'edgetwin_mapper_timeouts_total', help: 'Device requests (polls and writes) that hit their deadline, per device connection', labelNames: ['device', 'protocol'], registers }),
+      conflicts: new Counter({ name: 'edgetwin_mapper_conflicts_total', help: 'Times two clients (mappers) were seen reporting for one device, at most once per minute per device (logged as EDGETWIN_ERR_MAPPER_CONFLICT)', labelNames: ['device'], registers }),
       reconnects: new Counter({ name: 'edgetwin_mapper_reconnects_total', help: 'Times a device connection was opened again after the first', labelNames: ['device', 'protocol'], registers }),
       up: new Gauge({ name: 'edgetwin_mapper_device_up', help: "1 when the mapper runtime sees the device online, 0 when offline or not yet polled", labelNames: ['device', 'protocol'], registers }),
       queue: new Gauge({ name: 'edgetwin_mapper_queue_depth', help: "Requests waiting in the device connection's serial queue", labelNames: ['device', 'protocol'], registers }),
@@ -115,6 +118,9 @@ export class EdgeMetrics {
     ack: (state, ageMs) => {
       this.acks[state]++;
       if (state !== 'pending') this.m.ackSeconds.observe({ state }, ageMs / 1000);
+    },
+    mapperConflict: (device) => {
+      this.conflicts.set(device, (this.conflicts.get(device) ?? 0) + 1);
     },
   };
 
@@ -150,6 +156,8 @@ export class EdgeMetrics {
     for (const state of ACKS) m.acks.inc({ state }, this.acks[state]);
     m.commitFailures.reset();
     m.commitFailures.inc(this.commitFailures);
+    m.conflicts.reset();
+    for (const [device, n] of this.conflicts) m.conflicts.inc({ device }, n);
     this.refreshTwins(now);
     this.refreshMappers();
     this.refreshBroker();

@@ -143,7 +143,7 @@ describe('setting the same desired value again after it failed', () => {
 
     const again = await rig.twins.setDesired(ID, { setpoint: '25' });
     expect(again.twin.setpoint?.ack?.state).toBe('pending');
-    expect(again.version).toBeGreaterThan(failed.version); // a change: persisted and published
+    expect(again.version).toBeGreaterThan(failed.version!); // a change: persisted and published
     await ackIs(rig, 'applied');
     expect(rig.sim.get('setpoint')).toBe(25);
     expect((await rig.twins.get(ID)).twin.setpoint?.actual?.value).toBe('25');

@@ -2,11 +2,12 @@
 // commit, then answer on `update/result` and publish `update/document` and `update/delta`.
 
 import { edgetwinError, toEdgetwinError } from '../../errors.js';
-import { ANONYMOUS_UPDATE_RESULT_TOPIC, deviceTopic } from '../../eventbus/index.js';
+import { ANONYMOUS_UPDATE_RESULT_TOPIC, deviceTopic, type MessageOrigin } from '../../eventbus/index.js';
 import { errorResult, type HandlerContext } from '../context.js';
 import { computeDelta } from '../document.js';
 import { mergeUpdate, type UpdateOrigin } from '../merge.js';
-import { parseTwinUpdate } from '../parse.js';
+import { parseTwinUpdate, type ParsedUpdate } from '../parse.js';
+import { onlineOnReadings } from './state.js';
 import type { DeviceTwinDelta, DeviceTwinDocument, DeviceTwinResult } from '../wire.js';
 
 // Errors KubeEdge cannot attribute to a device go to `$hw/events/device//twin/update/result`
@@ -25,6 +26,7 @@ export async function handleTwinUpdate(
   name: string,
   payload: Buffer,
   origin: UpdateOrigin = 'edge',
+  from: MessageOrigin = {},
 ): Promise<void> {
   const id = `${namespace}/${name}`;
   const resultTopic = deviceTopic(namespace, name, 'twin/update/result');
@@ -44,6 +46,8 @@ export async function handleTwinUpdate(
     ctx.publish(resultTopic, errorResult(update.eventId, ctx.now(), error));
     return;
   }
+  const reading = carries(update, 'actual');
+  if (reading || carries(update, 'ack')) ctx.noteReport(id, from);
   const now = ctx.now();
   const outcome = mergeUpdate(entry.state, update, { now, origin, properties: entry.model.properties });
   if (!outcome.ok) {
@@ -56,6 +60,7 @@ export async function handleTwinUpdate(
   if (outcome.changed.length === 0) {
     // Nothing to persist (DESIGN.md): answer, but only after earlier changes are durable.
     ctx.observer.update('unchanged', origin);
+    if (reading) await onlineOnReadings(ctx, id, from);
     await ctx.settled();
     const result: DeviceTwinResult = { event_id: update.eventId, timestamp: now, twin: outcome.result, version: outcome.next.version };
     ctx.publish(resultTopic, result);
@@ -67,6 +72,7 @@ export async function handleTwinUpdate(
     ctx.publish(resultTopic, errorResult(update.eventId, ctx.now(), toEdgetwinError(err, 'EDGETWIN_ERR_STORE_WRITE')));
     return;
   }
+  if (reading) await onlineOnReadings(ctx, id, from);
   const result: DeviceTwinResult = { event_id: update.eventId, timestamp: now, twin: outcome.result, version: outcome.next.version };
   ctx.publish(resultTopic, result);
   const document: DeviceTwinDocument = { event_id: update.eventId, timestamp: now, twin: outcome.document };
@@ -76,4 +82,10 @@ export async function handleTwinUpdate(
     const message: DeviceTwinDelta = { event_id: update.eventId, timestamp: now, twin: delta.twin, delta: delta.delta };
     ctx.publish(deviceTopic(namespace, name, 'twin/update/delta'), message);
   }
+}
+
+/** Does any property of the update carry an actual value (a reading) or an ack? */
+function carries(update: ParsedUpdate, what: 'actual' | 'ack'): boolean {
+  for (const patch of update.twins.values()) if (patch?.[what] !== undefined) return true;
+  return false;
 }
