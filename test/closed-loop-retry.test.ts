@@ -4,38 +4,16 @@
 // its in-process Modbus mapper, a simulated Modbus thermostat on a real TCP port whose faults the
 // test switches, and an app setting values over MQTT (mqtt.js).
 
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwinClient } from '../devicetwin/index.js';
 import { silentLogger } from '../edgecore/index.js';
 import { MqttBus } from '../eventbus/index.js';
-import { BUNDLED_MODELS_DIR, loadDevices, loadModels, type RawConfig } from '../schemas/index.js';
-import { ModbusSimulator, ModbusTcpServer } from '../simulators/index.js';
-import { eventually, startEdge, tempDir, type TestEdge } from './helpers.js';
+import type { RawConfig } from '../schemas/index.js';
+import type { ModbusSimulator } from '../simulators/index.js';
+import { eventually, startEdge, type TestEdge } from './helpers.js';
+import { startThermostatSim, thermostatOnModbus } from './thermostat-sim.js';
 
 const ID = 'default/boiler';
-
-/** A Modbus thermostat polled every 100 ms: temperature (input registers 0–1), setpoint (holding registers 0–1). */
-function manifest(port: number): string {
-  return `apiVersion: devices.kubeedge.io/v1beta1
-kind: Device
-metadata: { name: boiler, namespace: default }
-spec:
-  deviceModelRef: { name: thermostat }
-  nodeName: edge-test
-  protocol:
-    protocolName: modbus
-    configData: { communicateMode: TCP, ip: 127.0.0.1, port: "${port}", slaveID: 1 }
-  properties:
-    - name: temperature
-      collectCycle: 100
-      visitors: { protocolName: modbus, configData: { register: InputRegister, offset: 0, limit: 2, dataType: float } }
-    - name: setpoint
-      collectCycle: 100
-      visitors: { protocolName: modbus, configData: { register: HoldingRegister, offset: 0, limit: 2, dataType: float } }
-`;
-}
 
 interface Rig {
   readonly edge: TestEdge;
@@ -47,16 +25,9 @@ interface Rig {
 
 /** The simulated device first (its port goes into the manifest), then edgetwin, then an app. */
 async function startRig(mappers: NonNullable<RawConfig['mappers']>): Promise<Rig> {
-  const tmp = tempDir('edgetwin-loop-');
-  const draft = path.join(tmp.dir, 'draft.yaml');
-  writeFileSync(draft, manifest(1));
-  const { models } = loadModels([BUNDLED_MODELS_DIR]);
-  const device = loadDevices([draft], models).devices[0]!;
-  const sim = new ModbusSimulator({ device, model: models.get('thermostat')!, evolveEveryMs: 0 });
-  const server = new ModbusTcpServer({ units: sim });
-  const { port } = await server.start();
-  sim.start();
-  const edge = await startEdge({ 'boiler.yaml': manifest(port) }, { mappers: { enabled: ['modbus'], timeoutMs: 300, ...mappers }, metrics: { enabled: false } });
+  const device = await startThermostatSim();
+  const { sim, port } = device;
+  const edge = await startEdge({ 'boiler.yaml': thermostatOnModbus(port) }, { mappers: { enabled: ['modbus'], timeoutMs: 300, ...mappers }, metrics: { enabled: false } });
   const bus = new MqttBus({ url: edge.url, logger: silentLogger() });
   await bus.start();
   const twins = new TwinClient(bus);
@@ -69,9 +40,7 @@ async function startRig(mappers: NonNullable<RawConfig['mappers']>): Promise<Rig
     close: async () => {
       await bus.close();
       await edge.stop();
-      sim.stop();
-      await server.close();
-      tmp.cleanup();
+      await device.close();
     },
   };
 }

@@ -78,3 +78,49 @@ export function runCli(args: readonly string[], timeoutMs = 15_000): Promise<{ c
 export function edgeArgs(dir: string, devices = path.join(dir, 'devices')): string[] {
   return ['--node-name', 'edge-test', '--data-dir', path.join(dir, 'data'), '--devices', devices, '--mqtt-port', '0', '--log-level', 'warn'];
 }
+
+export interface RunningCli {
+  readonly child: ChildProcess;
+  /** The first match of the ready pattern. */
+  readonly match: RegExpMatchArray;
+  /** Everything the process printed so far. */
+  output(): { stdout: string; stderr: string };
+  /** SIGTERM and wait for exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Spawns a long-running `edgetwin ARGS` (a mapper, a simulator) and resolves once stdout matches `ready`. */
+export function spawnCli(args: readonly string[], ready: RegExp, timeoutMs = 15_000): Promise<RunningCli> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`not ready in ${timeoutMs} ms: edgetwin ${args.join(' ')}\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    const onData = (): void => {
+      const match = ready.exec(stdout);
+      if (!match) return;
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      resolve({
+        child,
+        match,
+        output: () => ({ stdout, stderr }),
+        stop: async () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+          return exited;
+        },
+      });
+    };
+    child.stdout.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited (${code}) before it was ready: edgetwin ${args.join(' ')}\nstdout: ${stdout}\nstderr: ${stderr}`));
+    });
+  });
+}
