@@ -4,7 +4,7 @@
 
 import { edgetwinError, formatError } from '../errors.js';
 import { createLogger } from '../edgecore/index.js';
-import { MqttBus } from '../eventbus/index.js';
+import { MqttBus, redactUrl } from '../eventbus/index.js';
 import { bluetoothMapper, MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
 import { BUNDLED_MODELS_DIR, loadDevices, loadModels } from '../schemas/index.js';
 import { waitForSignal } from './signals.js';
@@ -44,7 +44,13 @@ export async function mapperCommand(protocol: string, opts: MapperCommandOptions
   });
   try {
     const problems = await runtime.setDevices(mine.map((instance) => ({ instance, model: models.get(instance.model)! })));
-    process.stdout.write(`edgetwin mapper ${protocol} ready: ${mine.length - problems.length} devices via ${opts.broker}\n`);
+    // Each problem is logged with its device; a mapper left with no device at all has nothing to
+    // do, so it says why and exits rather than idle (e.g. every device refused: ACCESS_DENIED).
+    const [first] = problems;
+    if (first && problems.length === mine.length) {
+      throw edgetwinError(first.code, `no device could be mapped (${problems.length} of ${mine.length} refused); ${first.message}`, first.details, first);
+    }
+    process.stdout.write(`edgetwin mapper ${protocol} ready: ${mine.length - problems.length} devices via ${redactUrl(opts.broker)}\n`);
     await stop;
   } finally {
     await runtime.stop();

@@ -85,6 +85,8 @@ export class TwinClient {
     const eventId = randomUUID();
     let settle!: { resolve: (v: T) => void; reject: (e: unknown) => void };
     const done = new Promise<T>((resolve, reject) => (settle = { resolve, reject }));
+    // Settled by a timer or a message, possibly while nothing awaits it yet (the subscribe below).
+    done.catch(() => undefined);
     const sub = await this.bus.subscribe(
       deviceTopic(namespace, name, answer),
       (_topic, payload) => {
@@ -108,7 +110,13 @@ export class TwinClient {
     }, this.timeoutMs);
     try {
       const message = { event_id: eventId, timestamp: Date.now(), ...body };
-      await this.bus.publish(deviceTopic(namespace, name, kind), JSON.stringify(message), { qos: 1 });
+      // The answer may come before the PUBACK, or instead of it: a broker that denies the publish
+      // answers on the result topic and closes the connection (eventbus/denial.ts), and mqtt.js
+      // then holds the publish to resend it. So the answer (or the timeout) decides, and a
+      // publish that fails first is the error.
+      const sent = this.bus.publish(deviceTopic(namespace, name, kind), JSON.stringify(message), { qos: 1 });
+      sent.catch(() => undefined); // still pending when the answer wins: its later failure is moot
+      await Promise.race([sent, done]);
       return await done;
     } finally {
       clearTimeout(timer);

@@ -14,7 +14,8 @@ import type { Authenticator } from './auth/identity.js';
 import { peerCertificate } from './auth/tls.js';
 import type { IngestBus, IngestHandler, MessageHandler, MessageOrigin, Payload, PublishOptions, Subscription } from './bus.js';
 import { guardPublishFrames, publishPacketLimit } from './frame-guard.js';
-import { isValidTopicFilter, isValidTopicName } from './topics.js';
+import { denialAnswer } from './denial.js';
+import { isValidTopicFilter, isValidTopicName, topicMatches } from './topics.js';
 import { OwnedSubscriptions } from './owners.js';
 
 export interface EmbeddedBrokerOptions {
@@ -431,10 +432,23 @@ export class EmbeddedBroker implements IngestBus {
           this.inflight.set(client, (this.inflight.get(client) ?? 1) - 1);
           this.inflightTotal--;
         }
-        done(denial ?? null);
+        if (!denial || !client) return done(denial ?? null);
+        // The reason first, then the close (eventbus/denial.ts).
+        this.answerDenial(client, topic, payload, denial, () => done(denial));
       })
       .catch((err: unknown) => this.log.error({ err, topic }, 'publish admission failed'));
   };
+
+  /** Sends `client` the answer to its denied request, if it has one and the client reads it; then `then`. */
+  private answerDenial(client: Client, topic: string, payload: Buffer, denial: Error, then: () => void): void {
+    const answer = denialAnswer(topic, payload, denial, Date.now());
+    // aedes keeps a client's granted filters in client.subscriptions (lib/client.js); a server
+    // sends a client only what matches its subscriptions (MQTT 3.1.1 §3.3.5).
+    const filters = Object.keys((client as Client & { subscriptions?: Record<string, unknown> }).subscriptions ?? {});
+    if (!answer || !filters.some((f) => topicMatches(f, answer.topic))) return then();
+    // aedes writes the packet before calling back, so it reaches the socket before the close.
+    client.publish({ cmd: 'publish', topic: answer.topic, payload: Buffer.from(answer.payload), qos: 0, retain: false, dup: false }, () => then());
+  }
 
   private inflightExceeded(client: Client, pending: number): Error {
     this.counters.inflightExceeded++;

@@ -4,7 +4,7 @@ export type * from './bus.js';
 export { EmbeddedBroker } from './broker.js';
 export type { BrokerStats, EmbeddedBrokerOptions, SubscribeOptions } from './broker.js';
 export type { ClientInfo, PublishAuthorizer, SubscribeAuthorizer } from './admission.js';
-export { MqttBus } from './mqtt-bus.js';
+export { MqttBus, redactUrl } from './mqtt-bus.js';
 export type { MqttBusOptions, MqttBusStats, MqttBusSubscribeOptions } from './mqtt-bus.js';
 export * from './auth/index.js';
 export { ClientLimiter, topicDepth, type ClientLimiterOptions } from './limits.js';

@@ -120,7 +120,7 @@ export class MqttBus implements Bus {
       this.counters.connects++;
       this.attempt = 0;
       client.options.reconnectPeriod = this.backoff(0);
-      this.log.info({ url: redact(this.options.url) }, 'MQTT connected');
+      this.log.info({ url: redactUrl(this.options.url) }, 'MQTT connected');
       this.setStatus(true);
     });
     client.on('close', () => this.setStatus(false));
@@ -128,7 +128,7 @@ export class MqttBus implements Bus {
     client.on('reconnect', () => {
       client.options.reconnectPeriod = this.backoff(++this.attempt);
     });
-    client.on('offline', () => this.log.warn({ url: redact(this.options.url) }, 'MQTT connection lost; reconnecting'));
+    client.on('offline', () => this.log.warn({ url: redactUrl(this.options.url) }, 'MQTT connection lost; reconnecting'));
     client.on('error', (err) => this.log.debug({ err }, 'MQTT client error'));
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
     try {
@@ -138,7 +138,7 @@ export class MqttBus implements Bus {
       client.end(true);
       throw edgetwinError(
         'EDGETWIN_ERR_BROKER_CONNECT',
-        `Cannot connect to ${redact(this.options.url)} within ${timeoutMs} ms: ${(err as Error).message}.`,
+        `Cannot connect to ${redactUrl(this.options.url)} within ${timeoutMs} ms: ${(err as Error).message}.`,
         [],
         err,
       );
@@ -181,7 +181,7 @@ export class MqttBus implements Bus {
       await state.ready;
     } catch (err) {
       await this.release(filter, state);
-      throw toEdgetwinError(err);
+      throw this.refusal(filter, err);
     }
     const local: Local = { handler };
     this.index.add(filter, local);
@@ -220,6 +220,38 @@ export class MqttBus implements Bus {
     return this.client;
   }
 
+  /**
+   * A refused subscription as the caller should see it. MQTT 3.1.1 has one failure code in a
+   * SUBACK, 0x80 [MQTT-3.9.3], which edgetwin's broker (and mosquitto's ACL) send for a filter
+   * the client's user may not read; MQTT 5 says so exactly (0x87 Not authorized). mqtt.js puts
+   * the SUBACK on the error (ErrorWithSubackPacket, lib/client.js subscribe).
+   */
+  private refusal(filter: string, err: unknown): Error {
+    const granted = (err as { packet?: { granted?: unknown } }).packet?.granted;
+    const code = Array.isArray(granted) ? granted.find((g): g is number => typeof g === 'number' && (g & 0x80) !== 0) : undefined;
+    if (code !== 0x80 && code !== 0x87) return toEdgetwinError(err);
+    return edgetwinError(
+      'EDGETWIN_ERR_ACCESS_DENIED',
+      `${this.user()} may not subscribe to ${filter}: ${redactUrl(this.options.url)} refused it (SUBACK 0x${code.toString(16)}). ` +
+        "The user's role or device list does not cover this device or topic (docs/security.md, Roles); the broker's log names the reason.",
+      [],
+      err,
+    );
+  }
+
+  /** Who this bus connects as, for error messages: `user "name"` or `anonymous`. */
+  private user(): string {
+    let name = this.options.username;
+    if (name === undefined) {
+      try {
+        name = decodeURIComponent(new URL(this.options.url).username);
+      } catch {
+        name = '';
+      }
+    }
+    return name ? `user "${name}"` : 'an anonymous client';
+  }
+
   private async brokerSubscribe(client: MqttClient, filter: string, state: FilterState): Promise<void> {
     const v5 = this.options.protocolVersion === 5;
     await client.subscribeAsync(filter, {
@@ -235,11 +267,11 @@ export class MqttBus implements Bus {
     this.byId.delete(state.id);
     const client = this.client;
     if (!client || this.closing) return;
-    try {
-      await client.unsubscribeAsync(filter);
-    } catch (err) {
-      this.log.warn({ err, filter }, 'MQTT unsubscribe failed');
-    }
+    const unsubscribed = client.unsubscribeAsync(filter).catch((err: unknown) => this.log.warn({ err, filter }, 'MQTT unsubscribe failed'));
+    // Offline, mqtt.js drops the filter from what it resubscribes at once and sends UNSUBSCRIBE
+    // after the reconnect (lib/client.js unsubscribe): waiting for that would hold the caller
+    // for as long as the broker is away (or, after a denied publish, refuses the resend).
+    if (client.connected) await unsubscribed;
   }
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
@@ -349,7 +381,7 @@ function firstConnect(client: MqttClient, timeoutMs: number): Promise<void> {
 }
 
 /** The URL without its password, for logs and error messages. */
-function redact(url: string): string {
+export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';

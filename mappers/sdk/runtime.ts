@@ -3,7 +3,7 @@
 // process). The same code either way; only the bus differs.
 
 import type { Logger } from 'pino';
-import { formatError, toEdgetwinError, type EdgetwinError } from '../../errors.js';
+import { edgetwinError, formatError, toEdgetwinError, type EdgetwinError } from '../../errors.js';
 import type { Bus } from '../../eventbus/index.js';
 import type { DeviceInstance, DeviceModel } from '../../schemas/index.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './policy.js';
@@ -96,9 +96,11 @@ export class MapperRuntime {
         await worker.start();
         this.workers.set(id, { worker, key: keyOf(d) });
       } catch (err) {
-        const e = toEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_CONFIG');
+        const cause = toEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_CONFIG');
+        // The same code, with the device named: a caller reporting it needs no log to tell which.
+        const e = edgetwinError(cause.code, `device ${id} not mapped: ${cause.message}`, cause.details, cause);
         problems.push(e);
-        this.o.logger.error({ device: id, code: e.code, details: e.details }, `device not mapped: ${formatError(e)}`);
+        this.o.logger.error({ device: id, code: e.code, details: e.details }, formatError(e));
         await worker.stop().catch(() => undefined);
       }
     }
