@@ -6,9 +6,15 @@
 /** The reporter name of in-process publishes (the mappers edgetwin runs itself). */
 export const IN_PROCESS_REPORTER = 'in-process';
 
+/**
+ * One device's reporters. Nearly every device has one, so that case is two fields and no Map
+ * (100k devices cost a few MB, not tens); `others` exists only while a second one is around.
+ */
 interface DeviceReporters {
-  /** Reporter → time of its latest report, only those within the window. */
-  readonly last: Map<string, number>;
+  who: string;
+  at: number;
+  /** Reporter → time of its latest report, when more than one reported within the window. */
+  others?: Map<string, number>;
   /** When a conflict was last reported for this device (once per window). */
   warnedAt: number;
 }
@@ -33,19 +39,30 @@ export class ReporterWatch {
    * per window per device, so it is logged and counted once per episode, not per message.
    */
   note(id: string, reporter: string, now: number): ReporterConflict | undefined {
-    let seen = this.devices.get(id);
+    const seen = this.devices.get(id);
     if (seen === undefined) {
-      seen = { last: new Map(), warnedAt: -Infinity };
-      this.devices.set(id, seen);
+      this.devices.set(id, { who: reporter, at: now, warnedAt: -Infinity });
+      return undefined;
     }
-    const before = seen.last.get(reporter);
+    if (seen.others === undefined) {
+      if (seen.who !== reporter && now - seen.at <= this.windowMs) seen.others = new Map([[seen.who, seen.at]]);
+      seen.who = reporter;
+      seen.at = now;
+      if (seen.others) seen.others.set(reporter, now);
+      return undefined; // a newcomer has no earlier report to interleave with
+    }
+    const last = seen.others;
+    const before = last.get(reporter);
     const previous = before !== undefined && now - before <= this.windowMs ? before : undefined;
     const others: string[] = [];
-    for (const [who, at] of seen.last) {
-      if (now - at > this.windowMs) seen.last.delete(who);
+    for (const [who, at] of last) {
+      if (now - at > this.windowMs) last.delete(who);
       else if (who !== reporter && previous !== undefined && at >= previous) others.push(who);
     }
-    seen.last.set(reporter, now);
+    last.set(reporter, now);
+    seen.who = reporter;
+    seen.at = now;
+    if (last.size === 1) delete seen.others; // back to one reporter
     if (others.length === 0 || now - seen.warnedAt < this.windowMs) return undefined;
     seen.warnedAt = now;
     return { reporter, others };
