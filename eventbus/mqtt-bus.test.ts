@@ -250,3 +250,23 @@ describe.skipIf(!existsSync(MOSQUITTO))('MqttBus against mosquitto', () => {
     expect(wide.got).toEqual(['o/1 x', 'o/1/2 y']);
   });
 });
+
+describe('MqttBus when the broker refuses a subscription', () => {
+  it('rejects with EDGETWIN_ERR_ACCESS_DENIED naming the user and the filter, and keeps working', async () => {
+    const broker = await startBroker();
+    broker.addSubscribeAuthorizer((_client, filter) => {
+      if (filter.startsWith('secret/')) throw new Error('not yours');
+    });
+    const url = broker.url.replace('mqtt://', 'mqtt://dash:pw@');
+    const bus = await startBus({ url });
+    const err: unknown = await bus.subscribe('secret/x', () => undefined).then(() => undefined, (e: unknown) => e);
+    expect(isEdgetwinError(err, 'EDGETWIN_ERR_ACCESS_DENIED')).toBe(true);
+    expect((err as Error).message).toContain('user "dash" may not subscribe to secret/x');
+    expect((err as Error).message).toContain('SUBACK 0x80');
+    expect((err as Error).message).not.toContain(':pw@');
+    const inbox = new Inbox();
+    await bus.subscribe('open/x', inbox.push);
+    await bus.publish('open/x', 'still here');
+    expect(await inbox.until(1)).toEqual(['open/x still here']);
+  });
+});
