@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_PAYLOAD_TOO_DEEP: { status: 400, summary: 'The payload nests objects or arrays deeper than allowed.' },
   EDGETWIN_ERR_PAYLOAD_SHAPE: { status: 400, summary: 'The payload does not have the shape the topic requires (e.g. no `twin` object).' },
   EDGETWIN_ERR_TOPIC_INVALID: { status: 400, summary: 'The topic is not a valid KubeEdge device or node topic.' },
+  EDGETWIN_ERR_DEVICE_ID_INVALID: { status: 400, summary: "A request's topic names a device id that is not `<namespace>/<name>` (a DNS-1123 label and subdomain): the pre-1.17 one-segment form, upper case, `_` or `%`, or too long. Answered on `$hw/events/device//twin/update/result`; nothing is applied." },
   // Twins
   EDGETWIN_ERR_DEVICE_NOT_FOUND: { status: 404, summary: 'No device with that `<namespace>/<name>` is bound to this node.' },
   EDGETWIN_ERR_PROPERTY_UNKNOWN: { status: 400, summary: "The twin names a property that the device's model does not declare." },

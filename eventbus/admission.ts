@@ -39,6 +39,8 @@ export interface AdmissionCounters {
 export class Admission {
   readonly counters: AdmissionCounters = { ingested: 0, ingestFailures: 0, denied: 0 };
   private readonly ingest = new FilterIndex<IngestHandler>();
+  /** Per prefix, the handler of client messages under it that no ingest filter owns. */
+  private readonly unmatched = new Map<string, IngestHandler>();
   private readonly publishAuthorizers: PublishAuthorizer[] = [];
   private readonly subscribeAuthorizers: SubscribeAuthorizer[] = [];
   private readonly log: Logger;
@@ -49,7 +51,7 @@ export class Admission {
 
   /** True if nothing can stop or delay a client's publish to `topic` (the hot path's fast exit). */
   isFree(topic: string): boolean {
-    return this.publishAuthorizers.length === 0 && this.ingest.match(topic).length === 0;
+    return this.publishAuthorizers.length === 0 && this.ingest.match(topic).length === 0 && this.unmatchedHandler(topic) === undefined;
   }
 
   /** True if no publish authorizer is registered: ingest can start without awaiting anything. */
@@ -73,6 +75,23 @@ export class Admission {
     return {
       unsubscribe: () => {
         this.ingest.remove(filter, handler);
+        return Promise.resolve();
+      },
+    };
+  }
+
+  /**
+   * Registers the handler for MQTT client messages under `prefix` that no ingest filter
+   * matches (the twin answers `$hw/events/device/...` topics it cannot serve, devicetwin/
+   * handlers/invalid.ts). In-process publishes never reach it: they are trusted, and answers
+   * published under the same prefix must not be handled as requests.
+   */
+  handleUnmatched(prefix: string, handler: IngestHandler): Subscription {
+    if (this.unmatched.has(prefix)) throw edgetwinError('EDGETWIN_ERR_INTERNAL', `A handler already owns unmatched topics under ${prefix}.`);
+    this.unmatched.set(prefix, handler);
+    return {
+      unsubscribe: () => {
+        if (this.unmatched.get(prefix) === handler) this.unmatched.delete(prefix);
         return Promise.resolve();
       },
     };
@@ -111,19 +130,36 @@ export class Admission {
     return this.authorize(this.subscribeAuthorizers, client, filter, 'subscribe');
   }
 
-  /** Runs the ingest handlers matching `topic` in registration order; logs, never rejects. */
+  /**
+   * Runs the ingest handlers matching `topic` in registration order, or for a client message
+   * that none matches, the unmatched handler of its prefix; logs, never rejects.
+   */
   async runIngest(topic: string, payload: Buffer, origin: MessageOrigin): Promise<void> {
-    for (const handler of this.ingest.match(topic)) {
-      this.counters.ingested++;
-      try {
-        await handler(topic, payload, origin);
-      } catch (err) {
-        // bus.ts: a handler answers bad input itself; a rejection here is a bug or a store
-        // failure. The message is acknowledged anyway so one bad message never stalls a client.
-        this.counters.ingestFailures++;
-        this.log.error({ err, topic, clientId: origin.clientId }, 'ingest handler failed; message acknowledged anyway');
-      }
+    const handlers = this.ingest.match(topic);
+    if (handlers.length === 0 && origin.clientId !== undefined) {
+      const fallback = this.unmatchedHandler(topic);
+      if (fallback) await this.runOne(fallback, topic, payload, origin);
+      return;
     }
+    for (const handler of handlers) await this.runOne(handler, topic, payload, origin);
+  }
+
+  private async runOne(handler: IngestHandler, topic: string, payload: Buffer, origin: MessageOrigin): Promise<void> {
+    this.counters.ingested++;
+    try {
+      await handler(topic, payload, origin);
+    } catch (err) {
+      // bus.ts: a handler answers bad input itself; a rejection here is a bug or a store
+      // failure. The message is acknowledged anyway so one bad message never stalls a client.
+      this.counters.ingestFailures++;
+      this.log.error({ err, topic, clientId: origin.clientId }, 'ingest handler failed; message acknowledged anyway');
+    }
+  }
+
+  private unmatchedHandler(topic: string): IngestHandler | undefined {
+    if (this.unmatched.size === 0) return undefined;
+    for (const [prefix, handler] of this.unmatched) if (topic.startsWith(prefix)) return handler;
+    return undefined;
   }
 
   hasIngest(topic: string): boolean {

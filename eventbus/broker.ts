@@ -14,7 +14,7 @@ import type { Authenticator } from './auth/identity.js';
 import { peerCertificate } from './auth/tls.js';
 import type { IngestBus, IngestHandler, MessageHandler, MessageOrigin, Payload, PublishOptions, Subscription } from './bus.js';
 import { guardPublishFrames, publishPacketLimit } from './frame-guard.js';
-import { isValidTopicFilter, isValidTopicName } from './topics.js';
+import { isRetainable, isValidTopicFilter, isValidTopicName } from './topics.js';
 import { OwnedSubscriptions } from './owners.js';
 
 export interface EmbeddedBrokerOptions {
@@ -68,6 +68,8 @@ export interface BrokerStats {
   readonly inflightExceeded: number;
   /** Messages from MQTT clients admitted and not yet acknowledged, now. */
   readonly inflight: number;
+  /** Publishes to `$hw/...` whose retain flag was cleared (delivered, never retained: topics.ts isRetainable). */
+  readonly retainCleared: number;
 }
 
 /** aedes's default rule, kept when we replace its authorizePublish (aedes #597). */
@@ -79,7 +81,7 @@ export class EmbeddedBroker implements IngestBus {
   private readonly maxPayload: number | undefined;
   private readonly log: Logger;
   private readonly admission: Admission;
-  private readonly counters = { messagesIn: 0, messagesOut: 0, publishedInProcess: 0, deliveredInProcess: 0, refused: 0, inflightExceeded: 0 };
+  private readonly counters = { messagesIn: 0, messagesOut: 0, publishedInProcess: 0, deliveredInProcess: 0, refused: 0, inflightExceeded: 0, retainCleared: 0 };
   private readonly sockets = new Set<Socket>();
   private readonly clientMeta = new WeakMap<Client, ClientMeta>();
   /** Per MQTT client, the tail of its admission queue (see authorizePublish). */
@@ -210,6 +212,10 @@ export class EmbeddedBroker implements IngestBus {
     return this.admission.handle(filter, handler);
   }
 
+  handleUnmatched(prefix: string, handler: IngestHandler): Subscription {
+    return this.admission.handleUnmatched(prefix, handler);
+  }
+
   addPublishAuthorizer(authorizer: PublishAuthorizer): () => void {
     return this.admission.addPublishAuthorizer(authorizer);
   }
@@ -233,7 +239,7 @@ export class EmbeddedBroker implements IngestBus {
       topic,
       payload: buffer,
       qos: options.qos ?? 0,
-      retain: options.retain ?? false,
+      retain: options.retain === true && this.mayRetain(null, topic),
       dup: false,
     };
     await new Promise<void>((resolve, reject) =>
@@ -396,6 +402,9 @@ export class EmbeddedBroker implements IngestBus {
   private readonly authorizePublish = (client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void => {
     const topic = packet.topic;
     if (topic.startsWith(SYS_PREFIX)) return done(new Error(`${SYS_PREFIX} topic is reserved`));
+    if (topic.includes('\u0000')) return done(this.invalidTopic(client, topic));
+    // Cleared, not refused: the message is still processed and delivered (wills included).
+    if (packet.retain && !this.mayRetain(client, topic)) packet.retain = false;
     this.counters.messagesIn++;
     const tail = client ? this.tails.get(client) : undefined;
     if (tail === undefined && this.admission.isFree(topic)) return done(null);
@@ -446,12 +455,35 @@ export class EmbeddedBroker implements IngestBus {
     return err;
   }
 
+  /**
+   * [MQTT-1.5.3-2]: a string containing U+0000 is a protocol violation, answered by closing the
+   * connection. mqtt-packet decodes such topics as they are, and aedes checks only wildcards.
+   */
+  private invalidTopic(client: Client | null, topic: string): Error {
+    const err = edgetwinError('EDGETWIN_ERR_TOPIC_INVALID', `topic ${JSON.stringify(topic.slice(0, 200))} contains U+0000 [MQTT-1.5.3-2]; disconnected`);
+    this.log.info({ code: err.code, clientId: client?.id, remoteAddress: client ? this.clientMeta.get(client)?.remoteAddress : undefined }, err.message);
+    return err;
+  }
+
+  /** False for `$hw/...` (topics.ts isRetainable); counts and logs (once per client) each flag it clears. */
+  private mayRetain(client: Client | null, topic: string): boolean {
+    if (isRetainable(topic)) return true;
+    this.counters.retainCleared++;
+    const meta = client ? this.clientMeta.get(client) : undefined;
+    if (client && meta && !meta.retainLogged) {
+      meta.retainLogged = true;
+      this.log.info({ clientId: client.id, topic, remoteAddress: meta.remoteAddress }, 'retain flag cleared: nothing under $hw/ is retained (logged once per connection)');
+    }
+    return false;
+  }
+
   /** A denied subscription is granted QoS 128 (failure) in the SUBACK [MQTT-3.9.3]. */
   private readonly authorizeSubscribe = (
     client: Client,
     sub: AedesSubscription,
     done: (err: Error | null, sub?: AedesSubscription | null) => void,
   ): void => {
+    if (sub.topic.includes('\u0000')) return done(this.invalidTopic(client, sub.topic));
     if (!this.admission.hasSubscribeAuthorizers()) return done(null, sub);
     this.admission
       .admitSubscribe(this.infoOf(client), sub.topic)
@@ -494,6 +526,7 @@ export class EmbeddedBroker implements IngestBus {
 
 interface ClientMeta {
   username?: string;
+  retainLogged?: boolean;
   remoteAddress?: string;
   certificateName?: string;
   certificateError?: string;

@@ -67,6 +67,9 @@ describe('subscribe', () => {
     [modbusMapper, `$hw/events/node/+/membership/updated`, false],
     [modbusMapper, `$ke/events/device/default/thermo/data/update`, false],
     [modbusMapper, '#', false],
+    [modbusMapper, `${D}//twin/update/result`, true], // answers to messages that name no device
+    [modbusMapper, `${D}/+/twin/update/result`, false],
+    [scopedWriter, `${D}//twin/update/result`, true],
     [app, `${D}/+/+/twin/update/document`, true],
     [app, `${D}/+/+/twin/update/result`, true],
     [app, `${D}/default/thermo/twin/update/+`, true], // result, delta, document: all readable

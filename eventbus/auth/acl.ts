@@ -12,6 +12,7 @@
 // app and writer see every device unless their entry lists `devices`.
 
 import {
+  ANONYMOUS_UPDATE_RESULT_TOPIC,
   DATA_PREFIX,
   DEVICE_PREFIX,
   DEVICE_TOPIC_KINDS,
@@ -110,6 +111,9 @@ function kindsMatched<K extends string>(filter: string, prefix: string, kinds: r
 
 export function checkSubscribe(p: Principal, filter: string, ctx: AclContext): string | undefined {
   if (p.role === 'admin') return undefined;
+  // The answers to messages that name no device (bad JSON, an invalid device id): every role
+  // must be able to hear why its own request was refused (devicetwin/handlers/invalid.ts).
+  if (filter === ANONYMOUS_UPDATE_RESULT_TOPIC) return undefined;
   if (filter.startsWith(DEVICE_PREFIX)) return checkDeviceFilter(p, filter, ctx);
   if (filter.startsWith(NODE_PREFIX)) {
     const [node] = filter.slice(NODE_PREFIX.length).split('/');

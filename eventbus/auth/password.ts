@@ -36,7 +36,8 @@ function derive(password: string, salt: Buffer, cost: ScryptCost, length: number
   });
 }
 
-const b64 = (b: Buffer): string => b.toString('base64').replace(/=+$/, '');
+// Base64 has `=` only as trailing padding, so removing every `=` strips exactly the padding.
+const b64 = (b: Buffer): string => b.toString('base64').replaceAll('=', '');
 
 /** A new PHC string for `password`, with a fresh random salt. */
 export async function hashPassword(password: string, cost: ScryptCost = DEFAULT_SCRYPT_COST): Promise<string> {
