@@ -18,6 +18,7 @@ import {
   DEVICE_TOPIC_KINDS,
   NODE_PREFIX,
   NODE_TOPIC_KINDS,
+  deviceTopicProblem,
   parseTopic,
   topicMatches,
   type DeviceTopicKind,
@@ -86,7 +87,7 @@ function seesAll(p: Principal): boolean {
 export function checkPublish(p: Principal, topic: string, ctx: AclContext): string | undefined {
   if (p.role === 'admin') return undefined;
   const parsed = parseTopic(topic);
-  if (!parsed) return `role ${p.role} may publish only KubeEdge device and node topics`;
+  if (!parsed) return topic.startsWith(DEVICE_PREFIX) ? checkInvalidDeviceTopic(p.role, topic) : `role ${p.role} may publish only KubeEdge device and node topics`;
   switch (parsed.scope) {
     case 'device':
       if (!PUBLISH[p.role].has(parsed.kind)) return `role ${p.role} may not publish ${parsed.kind}`;
@@ -98,6 +99,17 @@ export function checkPublish(p: Principal, topic: string, ctx: AclContext): stri
       if (p.role !== 'mapper') return `role ${p.role} may not publish device data`;
       return inScope(p, parsed.id, ctx) ? undefined : `device ${parsed.id} is not among ${p.name}'s devices`;
   }
+}
+
+/**
+ * A request on a device topic with an invalid id (or an unknown kind) reaches the twin, which
+ * answers it with a 400 and applies nothing (devicetwin/handlers/invalid.ts): a mapper with a
+ * typo in a device id learns why instead of being disconnected. Answer kinds stay refused.
+ */
+function checkInvalidDeviceTopic(role: Limited, topic: string): string | undefined {
+  const found = deviceTopicProblem(topic);
+  if (found.problem === 'id' && !PUBLISH[role].has(found.kind)) return `role ${role} may not publish ${found.kind}`;
+  return undefined;
 }
 
 /**
