@@ -117,7 +117,7 @@ export function closed(client: MqttClient): Promise<void> {
 }
 
 /** Publishes a QoS 1 request and resolves with the JSON answer on `answerTopic` that echoes its event_id. */
-export async function request(client: MqttClient, topic: string, answerTopic: string, body: object): Promise<Record<string, unknown>> {
+export async function request(client: MqttClient, topic: string, answerTopic: string, body: object, timeoutMs = 5000): Promise<Record<string, unknown>> {
   const eventId = `e-${Math.random().toString(36).slice(2)}`;
   const answer = new Promise<Record<string, unknown>>((resolve) => {
     const onMessage = (t: string, payload: Buffer): void => {
@@ -131,5 +131,5 @@ export async function request(client: MqttClient, topic: string, answerTopic: st
   });
   await client.subscribeAsync(answerTopic, { qos: 1 });
   await client.publishAsync(topic, JSON.stringify({ event_id: eventId, timestamp: Date.now(), ...body }), { qos: 1 });
-  return within(answer, 5000, `an answer on ${answerTopic}`);
+  return within(answer, timeoutMs, `an answer on ${answerTopic}`);
 }
