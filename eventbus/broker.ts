@@ -8,9 +8,9 @@ import { createServer as createTlsServer, TLSSocket, type TlsOptions } from 'nod
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket } from 'aedes';
 import type { Subscription as AedesSubscription } from 'aedes';
 import { pino, type Logger } from 'pino';
-import { edgetwinError, toEdgetwinError } from '../errors.js';
+import { edgetwinError, isEdgetwinError, toEdgetwinError } from '../errors.js';
 import { Admission, originOf, type ClientInfo, type PublishAuthorizer, type SubscribeAuthorizer } from './admission.js';
-import type { Authenticator } from './auth/identity.js';
+import type { Authenticator, ClosedClient } from './auth/identity.js';
 import { peerCertificate } from './auth/tls.js';
 import type { IngestBus, IngestHandler, MessageHandler, MessageOrigin, Payload, PublishOptions, Subscription } from './bus.js';
 import { guardPublishFrames, publishPacketLimit } from './frame-guard.js';
@@ -31,6 +31,8 @@ export interface EmbeddedBrokerOptions {
   readonly logger?: Logger;
   /** Decides each CONNECT (eventbus/auth). Without one every client is accepted under its CONNECT username. */
   readonly authenticate?: Authenticator;
+  /** Told once when the connection of a client the authenticator accepted has closed (session ownership, auth/sessions.ts). */
+  readonly onClientClose?: (client: ClosedClient) => void;
   /** A TLS listener beside the plain one, started and closed with it. */
   readonly tls?: { readonly host: string; readonly port: number; readonly options: TlsOptions };
   /** A CONNECT while this many connections are already open is refused with "server unavailable" (CONNACK 3). */
@@ -91,6 +93,9 @@ export class EmbeddedBroker implements IngestBus {
   /** Per MQTT client, messages admitted and not yet acknowledged. */
   private readonly inflight = new WeakMap<Client, number>();
   private readonly authenticator: Authenticator | undefined;
+  private readonly onClientClose: ((client: ClosedClient) => void) | undefined;
+  /** Clients whose CONNECT was accepted, until their connection closes. */
+  private readonly accepted = new Set<Client>();
   private readonly tlsListener: EmbeddedBrokerOptions['tls'];
   private readonly maxConnections: number | undefined;
   private readonly maxInflight: number | undefined;
@@ -110,6 +115,7 @@ export class EmbeddedBroker implements IngestBus {
     this.log = options.logger ?? pino({ level: 'silent' });
     this.admission = new Admission(this.log);
     this.authenticator = options.authenticate;
+    this.onClientClose = options.onClientClose;
     this.tlsListener = options.tls;
     this.maxConnections = options.maxConnections;
     this.maxInflight = options.maxInflightPerClient;
@@ -316,6 +322,27 @@ export class EmbeddedBroker implements IngestBus {
     const meta: ClientMeta = { remoteAddress: socket.remoteAddress };
     if (socket instanceof TLSSocket) Object.assign(meta, peerCertificate(socket));
     this.clientMeta.set(client, meta);
+    socket.once('close', () => {
+      meta.closed = true;
+      if (this.accepted.delete(client)) this.clientClosed(client, meta);
+    });
+  }
+
+  private clientClosed(client: Client, meta: ClientMeta): void {
+    this.onClientClose?.({ clientId: client.id, clean: client.clean, ...(meta.username !== undefined ? { username: meta.username } : {}) });
+  }
+
+  /** Closes the connection of every accepted client that `match` selects (eventbus/auth: a user removed or narrowed); returns how many. */
+  disconnectClients(match: (client: ClientInfo) => boolean, reason: string): number {
+    let n = 0;
+    for (const client of this.accepted) {
+      const info = this.infoOf(client);
+      if (!match(info)) continue;
+      n++;
+      this.log.info({ code: 'EDGETWIN_ERR_ACCESS_DENIED', clientId: info.clientId, username: info.username, reason }, 'client disconnected');
+      client.close();
+    }
+    return n;
   }
 
   private infoOf(client: Client): ClientInfo {
@@ -349,7 +376,7 @@ export class EmbeddedBroker implements IngestBus {
     done: (err: AuthenticateError | null, ok: boolean | null) => void,
   ): void => {
     const meta = this.clientMeta.get(client) ?? {};
-    const refuse = (returnCode: 3 | 4 | 5, err: unknown): void => {
+    const refuse = (returnCode: 2 | 3 | 4 | 5, err: unknown): void => {
       this.counters.refused++;
       const e = toEdgetwinError(err, 'EDGETWIN_ERR_AUTH_FAILED');
       this.log.info({ code: e.code, clientId: client.id, username, remoteAddress: meta.remoteAddress, reason: e.message }, 'connection refused');
@@ -363,6 +390,7 @@ export class EmbeddedBroker implements IngestBus {
     if (!authenticator) return done(null, true);
     authenticator({
       clientId: client.id,
+      clean: client.clean,
       ...(username !== undefined ? { username } : {}),
       ...(password !== undefined ? { password } : {}),
       ...(meta.remoteAddress !== undefined ? { remoteAddress: meta.remoteAddress } : {}),
@@ -376,9 +404,13 @@ export class EmbeddedBroker implements IngestBus {
         meta.info = undefined;
         meta.origin = undefined;
         this.clientMeta.set(client, meta);
+        // Told of the close exactly once, even if the socket closed while this was decided.
+        if (meta.closed) this.clientClosed(client, meta);
+        else this.accepted.add(client);
         done(null, true);
       },
-      (err: unknown) => refuse(username === undefined ? 5 : 4, err),
+      // 2 (identifier rejected) for a client id owned by another user's session (auth/sessions.ts).
+      (err: unknown) => refuse(isEdgetwinError(err) && err.code === 'EDGETWIN_ERR_CLIENT_ID_TAKEN' ? 2 : username === undefined ? 5 : 4, err),
     );
   };
 
@@ -526,6 +558,7 @@ export class EmbeddedBroker implements IngestBus {
 
 interface ClientMeta {
   username?: string;
+  closed?: boolean;
   retainLogged?: boolean;
   remoteAddress?: string;
   certificateName?: string;
