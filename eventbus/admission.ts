@@ -25,6 +25,11 @@ export interface ClientInfo {
  */
 export type PublishAuthorizer = (client: ClientInfo, topic: string) => void | Promise<void>;
 export type SubscribeAuthorizer = (client: ClientInfo, filter: string) => void | Promise<void>;
+/**
+ * Decides, synchronously, whether a message on `topic` may still be delivered to `client`
+ * (live, or queued for its persistent session): its rights may have shrunk since it subscribed.
+ */
+export type ForwardAuthorizer = (client: ClientInfo, topic: string) => boolean;
 
 export interface AdmissionCounters {
   /** Ingest handler calls. */
@@ -43,6 +48,7 @@ export class Admission {
   private readonly unmatched = new Map<string, IngestHandler>();
   private readonly publishAuthorizers: PublishAuthorizer[] = [];
   private readonly subscribeAuthorizers: SubscribeAuthorizer[] = [];
+  private readonly forwardAuthorizers: ForwardAuthorizer[] = [];
   private readonly log: Logger;
 
   constructor(log: Logger) {
@@ -105,6 +111,28 @@ export class Admission {
   /** Appends a subscribe authorizer; returns its remover. */
   addSubscribeAuthorizer(authorizer: SubscribeAuthorizer): () => void {
     return addTo(this.subscribeAuthorizers, authorizer);
+  }
+
+  /** Appends a forward authorizer; returns its remover. */
+  addForwardAuthorizer(authorizer: ForwardAuthorizer): () => void {
+    return addTo(this.forwardAuthorizers, authorizer);
+  }
+
+  hasForwardAuthorizers(): boolean {
+    return this.forwardAuthorizers.length > 0;
+  }
+
+  /** True if every forward authorizer lets `client` receive a message on `topic`; one that throws says no. */
+  mayForward(client: ClientInfo, topic: string): boolean {
+    for (const authorizer of this.forwardAuthorizers) {
+      try {
+        if (!authorizer(client, topic)) return false;
+      } catch (err) {
+        this.log.error({ err, clientId: client.clientId, topic }, 'forward authorizer failed; message not delivered');
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

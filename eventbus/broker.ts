@@ -9,7 +9,7 @@ import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, ty
 import type { Subscription as AedesSubscription } from 'aedes';
 import { pino, type Logger } from 'pino';
 import { edgetwinError, isEdgetwinError, toEdgetwinError } from '../errors.js';
-import { Admission, originOf, type ClientInfo, type PublishAuthorizer, type SubscribeAuthorizer } from './admission.js';
+import { Admission, originOf, type ClientInfo, type ForwardAuthorizer, type PublishAuthorizer, type SubscribeAuthorizer } from './admission.js';
 import type { Authenticator, ClosedClient } from './auth/identity.js';
 import { peerCertificate } from './auth/tls.js';
 import type { IngestBus, IngestHandler, MessageHandler, MessageOrigin, Payload, PublishOptions, Subscription } from './bus.js';
@@ -228,6 +228,10 @@ export class EmbeddedBroker implements IngestBus {
 
   addSubscribeAuthorizer(authorizer: SubscribeAuthorizer): () => void {
     return this.admission.addSubscribeAuthorizer(authorizer);
+  }
+
+  addForwardAuthorizer(authorizer: ForwardAuthorizer): () => void {
+    return this.admission.addForwardAuthorizer(authorizer);
   }
 
   async publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<void> {
@@ -523,7 +527,9 @@ export class EmbeddedBroker implements IngestBus {
       .catch((err: unknown) => this.log.error({ err, filter: sub.topic }, 'subscribe admission failed'));
   };
 
-  private readonly authorizeForward = (_client: Client, packet: AedesPublishPacket): AedesPublishPacket => {
+  /** null drops the message for this client (aedes then clears it from a persistent session's queue). */
+  private readonly authorizeForward = (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null => {
+    if (this.admission.hasForwardAuthorizers() && !this.admission.mayForward(this.infoOf(client), packet.topic)) return null;
     this.counters.messagesOut++;
     return packet;
   };

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import type { MqttClient } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteUser, hashPassword, parseUsers, writeUser } from '../eventbus/index.js';
 import { closeOf, eventually, within } from './async.js';
@@ -73,6 +73,7 @@ describe('logins, sessions and the users file', () => {
         dash: { role: 'app', password: 'd' },
         temp: { role: 'app', password: 't' },
         later: { role: 'app', password: 'l' },
+        audit: { role: 'admin', password: 'a' },
       },
     });
   });
@@ -176,6 +177,26 @@ describe('logins, sessions and the users file', () => {
       deleteUser(edge.usersFile, 'temp');
       await within(gone, 5000, 'the removed user to be disconnected');
       expect(await refusedWith(connectAs(edge.url, 'temp', 't', { clientId: 'temp-app-2' }))).toBe(4);
+    });
+
+    it("does not deliver to a downgraded admin what its persistent session's subscriptions queued while it was away", async () => {
+      const audit = await as('audit', 'a', 'audit-console', false);
+      await audit.subscribeAsync(`${DEV}/twin/update`, { qos: 1 }); // requests: readable by admins only
+      await audit.endAsync();
+      const reloads = edge.logs.filter((l) => l.msg === 'users file reloaded').length;
+      writeUser(edge.usersFile, 'audit', { role: 'app', password: await hashPassword('a', TEST_COST) });
+      await eventually(() => Promise.resolve(edge.logs.filter((l) => l.msg === 'users file reloaded').length > reloads || undefined));
+      const root = await as('root', 'r', 'audit-source');
+      await root.publishAsync(`${DEV}/twin/update`, JSON.stringify({ event_id: 'queued-for-audit', twin: {} }), { qos: 1 });
+
+      const back = mqtt.connect(edge.url, { clientId: 'audit-console', clean: false, username: 'audit', password: 'a', reconnectPeriod: 0 });
+      clients.push(back);
+      const heard: string[] = [];
+      back.on('message', (t) => heard.push(t));
+      await within(new Promise((resolve) => back.once('connect', resolve)), 5000, 'the reconnect');
+      // Anything queued is written right after the CONNACK, so it would arrive before this answer.
+      await request(back, `${DEV}/twin/get`, `${DEV}/twin/get/result`, {});
+      expect(heard.filter((t) => t === `${DEV}/twin/update`)).toEqual([]);
     });
 
     it("keeps a widened user's clients connected, and authorizes each publish against the current file", async () => {

@@ -5,7 +5,7 @@
 
 import type { Logger } from 'pino';
 import { edgetwinError, type EdgetwinError } from '../../errors.js';
-import type { ClientInfo, PublishAuthorizer, SubscribeAuthorizer } from '../admission.js';
+import type { ClientInfo, ForwardAuthorizer, PublishAuthorizer, SubscribeAuthorizer } from '../admission.js';
 import type { MessageOrigin } from '../bus.js';
 import { checkPublish, checkSubscribe, TWIN_CHANGES, type AclContext, type DeviceRegistry, type TwinChangeKind } from './acl.js';
 import { isLoopback, type Authenticator, type ClosedClient, type ConnectingClient } from './identity.js';
@@ -37,6 +37,7 @@ export interface BrokerAuthOptions {
 export interface AuthorizableBus {
   addPublishAuthorizer(authorizer: PublishAuthorizer): () => void;
   addSubscribeAuthorizer(authorizer: SubscribeAuthorizer): () => void;
+  addForwardAuthorizer(authorizer: ForwardAuthorizer): () => void;
   /** Closes the connections of the clients `match` selects; returns how many. */
   disconnectClients(match: (client: ClientInfo) => boolean, reason: string): number;
 }
@@ -203,6 +204,18 @@ export class BrokerAuth {
         if (why !== undefined) throw denied(p, `may not subscribe to ${filter}: ${why}`);
       }),
     ];
+    // Delivery is authorized again per message, against the current file: a user narrowed
+    // while its persistent session was away must not receive what its old subscriptions still
+    // queue for it (a topic is a filter that matches only itself). Not needed when every
+    // client is an anonymous admin, the single-command default.
+    if (this.restrictsChanges) {
+      removers.push(
+        bus.addForwardAuthorizer((client, topic) => {
+          const p = client.username === undefined ? this.anonymousPrincipal : this.users?.principal(client.username);
+          return p !== undefined && (p.role === 'admin' || checkSubscribe(p, topic, this.acl) === undefined);
+        }),
+      );
+    }
     return () => removers.forEach((remove) => remove());
   }
 
