@@ -14,7 +14,8 @@ import type { Authenticator, ClosedClient } from './auth/identity.js';
 import { peerCertificate } from './auth/tls.js';
 import type { IngestBus, IngestHandler, MessageHandler, MessageOrigin, Payload, PublishOptions, Subscription } from './bus.js';
 import { guardPublishFrames, publishPacketLimit } from './frame-guard.js';
-import { isRetainable, isValidTopicFilter, isValidTopicName } from './topics.js';
+import { isValidTopicFilter, isValidTopicName } from './topics.js';
+import { hasNul, TopicGuard, type Sender } from './topic-guard.js';
 import { OwnedSubscriptions } from './owners.js';
 
 export interface EmbeddedBrokerOptions {
@@ -83,7 +84,8 @@ export class EmbeddedBroker implements IngestBus {
   private readonly maxPayload: number | undefined;
   private readonly log: Logger;
   private readonly admission: Admission;
-  private readonly counters = { messagesIn: 0, messagesOut: 0, publishedInProcess: 0, deliveredInProcess: 0, refused: 0, inflightExceeded: 0, retainCleared: 0 };
+  private readonly guard: TopicGuard;
+  private readonly counters = { messagesIn: 0, messagesOut: 0, publishedInProcess: 0, deliveredInProcess: 0, refused: 0, inflightExceeded: 0 };
   private readonly sockets = new Set<Socket>();
   private readonly clientMeta = new WeakMap<Client, ClientMeta>();
   /** Per MQTT client, the tail of its admission queue (see authorizePublish). */
@@ -114,6 +116,7 @@ export class EmbeddedBroker implements IngestBus {
     // The caller namespaces the logger (edgecore passes a `module: 'eventbus'` child).
     this.log = options.logger ?? pino({ level: 'silent' });
     this.admission = new Admission(this.log);
+    this.guard = new TopicGuard(this.log);
     this.authenticator = options.authenticate;
     this.onClientClose = options.onClientClose;
     this.tlsListener = options.tls;
@@ -249,7 +252,7 @@ export class EmbeddedBroker implements IngestBus {
       topic,
       payload: buffer,
       qos: options.qos ?? 0,
-      retain: options.retain === true && this.mayRetain(null, topic),
+      retain: options.retain === true && this.guard.mayRetain(topic, undefined),
       dup: false,
     };
     await new Promise<void>((resolve, reject) =>
@@ -299,7 +302,7 @@ export class EmbeddedBroker implements IngestBus {
   }
 
   stats(): BrokerStats {
-    return { clients: this.aedes?.connectedClients ?? 0, inflight: this.inflightTotal, ...this.counters, ...this.admission.counters };
+    return { clients: this.aedes?.connectedClients ?? 0, inflight: this.inflightTotal, retainCleared: this.guard.retainCleared, ...this.counters, ...this.admission.counters };
   }
 
   private running(): Aedes {
@@ -330,6 +333,10 @@ export class EmbeddedBroker implements IngestBus {
       meta.closed = true;
       if (this.accepted.delete(client)) this.clientClosed(client, meta);
     });
+  }
+
+  private senderOf(client: Client | null): Sender | undefined {
+    return client ? { client, remoteAddress: this.clientMeta.get(client)?.remoteAddress } : undefined;
   }
 
   private clientClosed(client: Client, meta: ClientMeta): void {
@@ -438,9 +445,9 @@ export class EmbeddedBroker implements IngestBus {
   private readonly authorizePublish = (client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void => {
     const topic = packet.topic;
     if (topic.startsWith(SYS_PREFIX)) return done(new Error(`${SYS_PREFIX} topic is reserved`));
-    if (topic.includes('\u0000')) return done(this.invalidTopic(client, topic));
-    // Cleared, not refused: the message is still processed and delivered (wills included).
-    if (packet.retain && !this.mayRetain(client, topic)) packet.retain = false;
+    if (hasNul(topic)) return done(this.guard.nulRefusal(topic, this.senderOf(client)));
+    // Wills too: aedes authorizes them here before publishing them.
+    if (packet.retain && !this.guard.mayRetain(topic, this.senderOf(client))) packet.retain = false;
     this.counters.messagesIn++;
     const tail = client ? this.tails.get(client) : undefined;
     if (tail === undefined && this.admission.isFree(topic)) return done(null);
@@ -491,35 +498,13 @@ export class EmbeddedBroker implements IngestBus {
     return err;
   }
 
-  /**
-   * [MQTT-1.5.3-2]: a string containing U+0000 is a protocol violation, answered by closing the
-   * connection. mqtt-packet decodes such topics as they are, and aedes checks only wildcards.
-   */
-  private invalidTopic(client: Client | null, topic: string): Error {
-    const err = edgetwinError('EDGETWIN_ERR_TOPIC_INVALID', `topic ${JSON.stringify(topic.slice(0, 200))} contains U+0000 [MQTT-1.5.3-2]; disconnected`);
-    this.log.info({ code: err.code, clientId: client?.id, remoteAddress: client ? this.clientMeta.get(client)?.remoteAddress : undefined }, err.message);
-    return err;
-  }
-
-  /** False for `$hw/...` (topics.ts isRetainable); counts and logs (once per client) each flag it clears. */
-  private mayRetain(client: Client | null, topic: string): boolean {
-    if (isRetainable(topic)) return true;
-    this.counters.retainCleared++;
-    const meta = client ? this.clientMeta.get(client) : undefined;
-    if (client && meta && !meta.retainLogged) {
-      meta.retainLogged = true;
-      this.log.info({ clientId: client.id, topic, remoteAddress: meta.remoteAddress }, 'retain flag cleared: nothing under $hw/ is retained (logged once per connection)');
-    }
-    return false;
-  }
-
   /** A denied subscription is granted QoS 128 (failure) in the SUBACK [MQTT-3.9.3]. */
   private readonly authorizeSubscribe = (
     client: Client,
     sub: AedesSubscription,
     done: (err: Error | null, sub?: AedesSubscription | null) => void,
   ): void => {
-    if (sub.topic.includes('\u0000')) return done(this.invalidTopic(client, sub.topic));
+    if (hasNul(sub.topic)) return done(this.guard.nulRefusal(sub.topic, this.senderOf(client)));
     if (!this.admission.hasSubscribeAuthorizers()) return done(null, sub);
     this.admission
       .admitSubscribe(this.infoOf(client), sub.topic)
@@ -565,7 +550,6 @@ export class EmbeddedBroker implements IngestBus {
 interface ClientMeta {
   username?: string;
   closed?: boolean;
-  retainLogged?: boolean;
   remoteAddress?: string;
   certificateName?: string;
   certificateError?: string;
