@@ -3,12 +3,11 @@
 // on a device topic that names no device is answered, and U+0000 in a topic closes the
 // connection [MQTT-1.5.3-2].
 
-import { connect as netConnect, type Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeOf, within } from './async.js';
-import { connectAs, deviceManifest, request, startSecureEdge, type SecureEdge } from './security-rig.js';
+import { within } from './async.js';
+import { connectAs, deviceManifest, rawConnect, request, startSecureEdge, type SecureEdge } from './security-rig.js';
 
 const D = '$hw/events/device';
 const DEV = `${D}/default/thermo`;
@@ -28,17 +27,6 @@ function next(client: MqttClient, topic: string, accept: (m: Json, retained: boo
     };
     client.on('message', onMessage);
   });
-}
-
-/** A raw MQTT 3.1.1 connection after its CONNACK, for packets a well-behaved client library would not send. */
-async function rawClient(url: string, clientId: string, username: string, password: string): Promise<Socket> {
-  const { hostname, port } = new URL(url);
-  const socket = netConnect(Number(port), hostname);
-  socket.on('error', () => undefined);
-  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive: 30, username, password: Buffer.from(password) }));
-  await within(new Promise<void>((resolve) => socket.once('data', () => resolve())), 5000, 'CONNACK');
-  return socket;
 }
 
 describe('topics', () => {
@@ -176,8 +164,9 @@ describe('topics', () => {
 
   describe('U+0000 in a topic', () => {
     it('closes the connection of a publish to one, applying and answering nothing [MQTT-1.5.3-2]', async () => {
-      const socket = await rawClient(edge.url, 'nul-pub', 'root', 'r');
-      const gone = closeOf(socket);
+      const raw = rawConnect(edge.url, { clientId: 'nul-pub', username: 'root', password: 'r' });
+      expect(await within(raw.connack, 5000, 'the CONNACK')).toBe(0);
+      const { socket, closed: gone } = raw;
       const id = eventId();
       const watcher = await as('root', 'r', 'nul-watch');
       const heard: string[] = [];
@@ -194,8 +183,9 @@ describe('topics', () => {
     });
 
     it('closes the connection of a subscription to one', async () => {
-      const socket = await rawClient(edge.url, 'nul-sub', 'root', 'r');
-      const gone = closeOf(socket);
+      const raw = rawConnect(edge.url, { clientId: 'nul-sub', username: 'root', password: 'r' });
+      expect(await within(raw.connack, 5000, 'the CONNACK')).toBe(0);
+      const { socket, closed: gone } = raw;
       socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${D}/+/+/twin\u0000/#`, qos: 0 }] }));
       await within(gone, 5000, 'the connection to close');
     });
