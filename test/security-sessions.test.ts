@@ -49,8 +49,8 @@ describe('logins, sessions and the users file', () => {
         rawConnect(edge.url, { clientId: `guess-${i}`, username: 'root', password: `wrong-${i}`, localAddress: '127.0.0.2' }),
       );
       raws.push(...flood.map((f) => f.socket));
-      const answered: number[] = [];
-      flood.forEach((f, i) => void f.connack.then(() => answered.push(i)));
+      const answered: number[] = []; // CONNACK return codes, in the order they came
+      flood.forEach((f) => void f.connack.then((code) => answered.push(code)));
       // The flood is under way: its first refusal is out.
       expect(await within(Promise.race(flood.map((f) => f.connack)), 10_000, 'the first refusal')).toBe(4);
 
@@ -64,7 +64,9 @@ describe('logins, sessions and the users file', () => {
       // The name being guessed still logs in with its password, at once: it is checked, not blocked.
       const root = await as('root', 'r', 'root-during-flood');
       expect(root.connected).toBe(true);
-      for (const code of await Promise.all(flood.slice(0, 3).map((f) => within(f.connack, 10_000, 'a held-back refusal')))) expect(code).toBe(4);
+      // The held-back ones are refusals too (the first few within seconds; the rest up to 10 s).
+      await eventually(() => Promise.resolve(answered.length >= 3 || undefined), 15_000);
+      expect(new Set(answered)).toEqual(new Set([4]));
       const refusals = edge.logs.filter((l) => l.msg === 'connection refused' && String(l.clientId).startsWith('guess-'));
       expect(refusals.length).toBeGreaterThan(0);
       expect(String(refusals.at(-1)?.reason)).toMatch(/in a row from this address or for this name; answered after \d+ ms/);
