@@ -1,7 +1,9 @@
 // The broker's authentication and authorization policy: who a client is (users file, TLS
-// client certificate, or anonymous by the configured rule) and what it may do (acl.ts). It
-// plugs into the EmbeddedBroker through its hooks and into the twin module through
-// `authorizeChange`; nothing here touches sockets.
+// client certificate, or anonymous by the configured rule), how fast it may guess passwords
+// (throttle.ts), which client ids are its own (sessions.ts), and what it may do (acl.ts), always
+// against the current users file (watched: a change reaches connected clients). It plugs into
+// the EmbeddedBroker through its hooks and into the twin module through `authorizeChange`;
+// nothing here touches sockets.
 
 import type { Logger } from 'pino';
 import { edgetwinError, type EdgetwinError } from '../../errors.js';
@@ -185,7 +187,7 @@ export class BrokerAuth {
       throw failed(`anonymous clients are accepted from this machine only, not from ${client.remoteAddress ?? 'an unknown address'}; connect with a user name and password`);
     }
     throw failed('anonymous access is off: connect with a user name and password (or a client certificate)');
-  };
+  }
 
   /** Adds the publish and subscribe authorizers; returns the function that removes them. */
   install(bus: AuthorizableBus): () => void {
