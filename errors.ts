@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_PAYLOAD_TOO_DEEP: { status: 400, summary: 'The payload nests objects or arrays deeper than allowed.' },
   EDGETWIN_ERR_PAYLOAD_SHAPE: { status: 400, summary: 'The payload does not have the shape the topic requires (e.g. no `twin` object).' },
   EDGETWIN_ERR_TOPIC_INVALID: { status: 400, summary: 'The topic is not a valid KubeEdge device or node topic.' },
+  EDGETWIN_ERR_DEVICE_ID_INVALID: { status: 400, summary: "A request's topic names a device id that is not `<namespace>/<name>` (a DNS-1123 label and subdomain): the pre-1.17 one-segment form, upper case, `_` or `%`, or too long. Answered on `$hw/events/device//twin/update/result`; nothing is applied." },
   // Twins
   EDGETWIN_ERR_DEVICE_NOT_FOUND: { status: 404, summary: 'No device with that `<namespace>/<name>` is bound to this node.' },
   EDGETWIN_ERR_PROPERTY_UNKNOWN: { status: 400, summary: "The twin names a property that the device's model does not declare." },
@@ -65,6 +66,7 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_AUTH_FAILED: { status: 401, summary: 'A client was refused at CONNECT: unknown user, wrong password, a client certificate that names no user, or anonymous access where it is not allowed (see docs/security.md).' },
   EDGETWIN_ERR_ACCESS_DENIED: { status: 403, summary: "The client's role does not allow this publish, subscription or twin change (a device outside its scope, a mapper setting a desired value, an app reporting an actual one)." },
   EDGETWIN_ERR_AUTH_CONFIG: { status: 500, summary: 'The `mqtt.auth` / `mqtt.tls` settings contradict each other (e.g. anonymous access off and no way to authenticate).' },
+  EDGETWIN_ERR_CLIENT_ID_TAKEN: { status: 403, summary: "A CONNECT used a client id whose session belongs to another user (refused with CONNACK 2, identifier rejected): each user connects with client ids of its own; the same user may take its own connection over." },
   EDGETWIN_ERR_USERS_FILE: { status: 500, summary: 'The users file cannot be read or written, or is not valid (unknown role, malformed password hash, bad device id).' },
   EDGETWIN_ERR_TLS_CONFIG: { status: 500, summary: 'The TLS certificate, key or CA file cannot be read or does not form a usable TLS configuration.' },
   EDGETWIN_ERR_LIMIT_CONNECTIONS: { status: 503, summary: 'The broker already has `mqtt.limits.maxConnections` clients; the CONNECT is refused with "server unavailable".' },

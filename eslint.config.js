@@ -1,4 +1,6 @@
-// Lint: type-aware rules that catch what the compiler cannot, chiefly floating promises.
+// Lint: type-aware rules that catch what the compiler cannot, chiefly floating promises, and
+// regular expressions whose matching time can grow faster than their input (STYLE.md §16).
+import regexp from 'eslint-plugin-regexp';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -12,6 +14,17 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+    },
+  },
+  {
+    // Every TypeScript file, tests included: a test's regex is copied into code soon enough.
+    // no-super-linear-backtracking: a pattern that backtracks polynomially on one match attempt
+    // (`\d+\.?\d*` took seconds on 30k digits); no-super-linear-move: one that is linear per
+    // attempt but retried at every start position (an unanchored search), quadratic overall.
+    plugins: { regexp },
+    rules: {
+      'regexp/no-super-linear-backtracking': 'error',
+      'regexp/no-super-linear-move': 'error',
     },
   },
   {

@@ -4,10 +4,11 @@
 
 import type { Logger } from 'pino';
 import { edgetwinError, isEdgetwinError, type EdgetwinError } from '../errors.js';
-import { TWIN_INGEST_FILTERS, deviceTopic, nodeTopic, parseTopic, type Bus, type IngestBus, type MessageOrigin, type Subscription } from '../eventbus/index.js';
+import { DEVICE_PREFIX, TWIN_INGEST_FILTERS, deviceTopic, nodeTopic, parseTopic, type Bus, type IngestBus, type MessageOrigin, type Subscription } from '../eventbus/index.js';
 import type { DeviceInstance, DeviceModel } from '../schemas/index.js';
 import { NO_OBSERVER, type DeviceEntry, type HandlerContext, type TwinChange, type TwinObserver } from './context.js';
 import { handleTwinGet } from './handlers/get.js';
+import { handleInvalidDeviceTopic } from './handlers/invalid.js';
 import { handleMembershipGet } from './handlers/membership.js';
 import { handleStateUpdate } from './handlers/state.js';
 import { handleTwinUpdate } from './handlers/update.js';
@@ -89,6 +90,9 @@ export class DeviceTwin {
     for (const filter of TWIN_INGEST_FILTERS) {
       this.ingest.push(this.opts.bus.handle(filter, (topic, payload, origin) => this.dispatch(topic, payload, origin)));
     }
+    // Every other client message under the device prefix (a one-segment id, a typo in a kind)
+    // is answered too, by dispatch's invalid-topic branch (handlers/invalid.ts).
+    this.ingest.push(this.opts.bus.handleUnmatched(DEVICE_PREFIX, (topic, payload, origin) => this.dispatch(topic, payload, origin)));
   }
 
   /**
@@ -260,7 +264,10 @@ export class DeviceTwin {
   /** Routes one bus message to its handler; resolves once the message is answered (and durable). */
   dispatch(topic: string, payload: Buffer, origin: MessageOrigin = {}): Promise<void> | void {
     const parsed = parseTopic(topic);
-    if (!parsed) return;
+    if (!parsed) {
+      if (topic.startsWith(DEVICE_PREFIX)) handleInvalidDeviceTopic(this.ctx, topic, payload);
+      return;
+    }
     if (parsed.scope === 'node') {
       if (parsed.kind === 'membership/get') handleMembershipGet(this.ctx, parsed.node, payload);
       return;

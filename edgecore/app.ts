@@ -141,6 +141,7 @@ export class EdgeCore {
       maxPayloadBytes: Math.max(config.mqtt.maxPacketBytes, config.mqtt.maxPayloadBytes),
       logger: logger.child({ module: 'eventbus' }),
       authenticate: this.auth.authenticate,
+      onClientClose: this.auth.clientClosed,
       maxConnections: limits.maxConnections,
       maxInflightPerClient: limits.maxInflightPerClient,
       ...(tlsListener ? { tls: tlsListener } : {}),
@@ -226,6 +227,7 @@ export class EdgeCore {
     const { host, port } = this.config.metrics;
     const metrics = new EdgeMetrics({
       broker: () => this.broker?.stats(),
+      auth: () => this.auth?.stats(),
       twin: () => this.twinModule,
       mappers: () => this.mapperStatus(),
       cloudSync: () => this.cloud,
@@ -314,6 +316,7 @@ export class EdgeCore {
     if (this.simulation) await step('simulators', () => this.simulation!.close());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
     if (this.broker) await step('broker', () => this.broker!.close());
+    this.auth?.stop();
     if (this.store) await step('store', () => this.store!.close());
     this.storeOpen = false;
     // Last, so /readyz answers "stopping" while the rest shuts down.

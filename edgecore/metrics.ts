@@ -7,7 +7,7 @@
 import { VERSION } from './version.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AckState, DeviceTwin, DeviceTwinOptions, DeviceStateName, SqliteTwinStore, UpdateOrigin } from '../devicetwin/index.js';
-import type { BrokerStats } from '../eventbus/index.js';
+import type { AuthStats, BrokerStats } from '../eventbus/index.js';
 import type { MapperRuntime, MapperRuntimeOptions } from '../mappers/index.js';
 
 export type TwinObserver = NonNullable<DeviceTwinOptions['observer']>;
@@ -33,6 +33,8 @@ export interface CloudSyncProbe {
 /** Where refresh() reads the scrape-time values; each returns undefined while its module is down. */
 export interface MetricsSources {
   broker(): BrokerStats | undefined;
+  /** The broker's auth policy (eventbus/auth); absent in setups without one. */
+  auth?(): AuthStats | undefined;
   twin(): Pick<DeviceTwin, 'list'> | undefined;
   mappers(): readonly MapperStatus[];
   cloudSync(): CloudSyncProbe | undefined;
@@ -98,6 +100,10 @@ export class EdgeMetrics {
       denied: new Counter({ name: 'edgetwin_mqtt_denied_total', help: 'Publishes and subscriptions refused by an authorizer', registers }),
       refused: new Counter({ name: 'edgetwin_mqtt_connections_refused_total', help: 'CONNECTs refused: credentials, anonymous policy, connection limit', registers }),
       inflightExceeded: new Counter({ name: 'edgetwin_mqtt_inflight_exceeded_total', help: 'Clients disconnected for exceeding mqtt.limits.maxInflightPerClient', registers }),
+      retainCleared: new Counter({ name: 'edgetwin_mqtt_retain_cleared_total', help: 'Publishes to $hw/ topics whose retain flag was cleared: delivered and processed, never retained', registers }),
+      loginBackoffs: new Counter({ name: 'edgetwin_mqtt_login_backoffs_total', help: 'Failed password checks whose CONNACK refusal was held back (exponential per address and user name)', registers }),
+      clientIdRefused: new Counter({ name: 'edgetwin_mqtt_client_id_refused_total', help: "CONNECTs refused (CONNACK 2) because another user's session owns the client id", registers }),
+      revoked: new Counter({ name: 'edgetwin_mqtt_clients_revoked_total', help: 'Clients disconnected because their user was removed from the users file or lost rights in it', registers }),
       cloudState: new Gauge({ name: 'edgetwin_cloudsync_state', help: 'Cloud sync state: 1 for the current one (off when no kubeconfig is set)', labelNames: ['state'], registers }),
       outbox: new Gauge({ name: 'edgetwin_cloudsync_outbox_depth', help: 'Devices with changes waiting in the outbox to be written to the cluster', registers }),
       lag: new Gauge({ name: 'edgetwin_cloudsync_lag_seconds', help: 'How long the oldest waiting change has waited (0 when the outbox is empty)', registers }),
@@ -220,6 +226,7 @@ export class EdgeMetrics {
   private refreshBroker(): void {
     const { m } = this;
     const stats = this.sources.broker();
+    const auth = this.sources.auth?.();
     m.clients.set(stats?.clients ?? 0);
     m.inflight.set(stats?.inflight ?? 0);
     for (const [metric, value] of [
@@ -229,6 +236,10 @@ export class EdgeMetrics {
       [m.denied, stats?.denied],
       [m.refused, stats?.refused],
       [m.inflightExceeded, stats?.inflightExceeded],
+      [m.retainCleared, stats?.retainCleared],
+      [m.loginBackoffs, auth?.loginBackoffs],
+      [m.clientIdRefused, auth?.clientIdRefused],
+      [m.revoked, auth?.revoked],
     ] as const) {
       metric.reset();
       metric.inc(value ?? 0);

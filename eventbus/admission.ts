@@ -25,6 +25,11 @@ export interface ClientInfo {
  */
 export type PublishAuthorizer = (client: ClientInfo, topic: string) => void | Promise<void>;
 export type SubscribeAuthorizer = (client: ClientInfo, filter: string) => void | Promise<void>;
+/**
+ * Decides, synchronously, whether a message on `topic` may still be delivered to `client`
+ * (live, or queued for its persistent session): its rights may have shrunk since it subscribed.
+ */
+export type ForwardAuthorizer = (client: ClientInfo, topic: string) => boolean;
 
 export interface AdmissionCounters {
   /** Ingest handler calls. */
@@ -39,8 +44,11 @@ export interface AdmissionCounters {
 export class Admission {
   readonly counters: AdmissionCounters = { ingested: 0, ingestFailures: 0, denied: 0 };
   private readonly ingest = new FilterIndex<IngestHandler>();
+  /** Per prefix, the handler of client messages under it that no ingest filter owns. */
+  private readonly unmatched = new Map<string, IngestHandler>();
   private readonly publishAuthorizers: PublishAuthorizer[] = [];
   private readonly subscribeAuthorizers: SubscribeAuthorizer[] = [];
+  private readonly forwardAuthorizers: ForwardAuthorizer[] = [];
   private readonly log: Logger;
 
   constructor(log: Logger) {
@@ -49,7 +57,7 @@ export class Admission {
 
   /** True if nothing can stop or delay a client's publish to `topic` (the hot path's fast exit). */
   isFree(topic: string): boolean {
-    return this.publishAuthorizers.length === 0 && this.ingest.match(topic).length === 0;
+    return this.publishAuthorizers.length === 0 && this.ingest.match(topic).length === 0 && this.unmatchedHandler(topic) === undefined;
   }
 
   /** True if no publish authorizer is registered: ingest can start without awaiting anything. */
@@ -78,6 +86,23 @@ export class Admission {
     };
   }
 
+  /**
+   * Registers the handler for MQTT client messages under `prefix` that no ingest filter
+   * matches (the twin answers `$hw/events/device/...` topics it cannot serve, devicetwin/
+   * handlers/invalid.ts). In-process publishes never reach it: they are trusted, and answers
+   * published under the same prefix must not be handled as requests.
+   */
+  handleUnmatched(prefix: string, handler: IngestHandler): Subscription {
+    if (this.unmatched.has(prefix)) throw edgetwinError('EDGETWIN_ERR_INTERNAL', `A handler already owns unmatched topics under ${prefix}.`);
+    this.unmatched.set(prefix, handler);
+    return {
+      unsubscribe: () => {
+        if (this.unmatched.get(prefix) === handler) this.unmatched.delete(prefix);
+        return Promise.resolve();
+      },
+    };
+  }
+
   /** Appends a publish authorizer; returns its remover. */
   addPublishAuthorizer(authorizer: PublishAuthorizer): () => void {
     return addTo(this.publishAuthorizers, authorizer);
@@ -86,6 +111,28 @@ export class Admission {
   /** Appends a subscribe authorizer; returns its remover. */
   addSubscribeAuthorizer(authorizer: SubscribeAuthorizer): () => void {
     return addTo(this.subscribeAuthorizers, authorizer);
+  }
+
+  /** Appends a forward authorizer; returns its remover. */
+  addForwardAuthorizer(authorizer: ForwardAuthorizer): () => void {
+    return addTo(this.forwardAuthorizers, authorizer);
+  }
+
+  hasForwardAuthorizers(): boolean {
+    return this.forwardAuthorizers.length > 0;
+  }
+
+  /** True if every forward authorizer lets `client` receive a message on `topic`; one that throws says no. */
+  mayForward(client: ClientInfo, topic: string): boolean {
+    for (const authorizer of this.forwardAuthorizers) {
+      try {
+        if (!authorizer(client, topic)) return false;
+      } catch (err) {
+        this.log.error({ err, clientId: client.clientId, topic }, 'forward authorizer failed; message not delivered');
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
@@ -111,19 +158,36 @@ export class Admission {
     return this.authorize(this.subscribeAuthorizers, client, filter, 'subscribe');
   }
 
-  /** Runs the ingest handlers matching `topic` in registration order; logs, never rejects. */
+  /**
+   * Runs the ingest handlers matching `topic` in registration order, or for a client message
+   * that none matches, the unmatched handler of its prefix; logs, never rejects.
+   */
   async runIngest(topic: string, payload: Buffer, origin: MessageOrigin): Promise<void> {
-    for (const handler of this.ingest.match(topic)) {
-      this.counters.ingested++;
-      try {
-        await handler(topic, payload, origin);
-      } catch (err) {
-        // bus.ts: a handler answers bad input itself; a rejection here is a bug or a store
-        // failure. The message is acknowledged anyway so one bad message never stalls a client.
-        this.counters.ingestFailures++;
-        this.log.error({ err, topic, clientId: origin.clientId }, 'ingest handler failed; message acknowledged anyway');
-      }
+    const handlers = this.ingest.match(topic);
+    if (handlers.length === 0 && origin.clientId !== undefined) {
+      const fallback = this.unmatchedHandler(topic);
+      if (fallback) await this.runOne(fallback, topic, payload, origin);
+      return;
     }
+    for (const handler of handlers) await this.runOne(handler, topic, payload, origin);
+  }
+
+  private async runOne(handler: IngestHandler, topic: string, payload: Buffer, origin: MessageOrigin): Promise<void> {
+    this.counters.ingested++;
+    try {
+      await handler(topic, payload, origin);
+    } catch (err) {
+      // bus.ts: a handler answers bad input itself; a rejection here is a bug or a store
+      // failure. The message is acknowledged anyway so one bad message never stalls a client.
+      this.counters.ingestFailures++;
+      this.log.error({ err, topic, clientId: origin.clientId }, 'ingest handler failed; message acknowledged anyway');
+    }
+  }
+
+  private unmatchedHandler(topic: string): IngestHandler | undefined {
+    if (this.unmatched.size === 0) return undefined;
+    for (const [prefix, handler] of this.unmatched) if (topic.startsWith(prefix)) return handler;
+    return undefined;
   }
 
   hasIngest(topic: string): boolean {

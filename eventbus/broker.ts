@@ -8,14 +8,15 @@ import { createServer as createTlsServer, TLSSocket, type TlsOptions } from 'nod
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket } from 'aedes';
 import type { Subscription as AedesSubscription } from 'aedes';
 import { pino, type Logger } from 'pino';
-import { edgetwinError, toEdgetwinError } from '../errors.js';
-import { Admission, originOf, type ClientInfo, type PublishAuthorizer, type SubscribeAuthorizer } from './admission.js';
-import type { Authenticator } from './auth/identity.js';
+import { edgetwinError, isEdgetwinError, toEdgetwinError } from '../errors.js';
+import { Admission, originOf, type ClientInfo, type ForwardAuthorizer, type PublishAuthorizer, type SubscribeAuthorizer } from './admission.js';
+import type { Authenticator, ClosedClient } from './auth/identity.js';
 import { peerCertificate } from './auth/tls.js';
 import type { IngestBus, IngestHandler, MessageHandler, MessageOrigin, Payload, PublishOptions, Subscription } from './bus.js';
 import { guardPublishFrames, publishPacketLimit } from './frame-guard.js';
 import { denialAnswer } from './denial.js';
 import { isValidTopicFilter, isValidTopicName, topicMatches } from './topics.js';
+import { hasNul, TopicGuard, type Sender } from './topic-guard.js';
 import { OwnedSubscriptions } from './owners.js';
 
 export interface EmbeddedBrokerOptions {
@@ -32,6 +33,8 @@ export interface EmbeddedBrokerOptions {
   readonly logger?: Logger;
   /** Decides each CONNECT (eventbus/auth). Without one every client is accepted under its CONNECT username. */
   readonly authenticate?: Authenticator;
+  /** Told once when the connection of a client the authenticator accepted has closed (session ownership, auth/sessions.ts). */
+  readonly onClientClose?: (client: ClosedClient) => void;
   /** A TLS listener beside the plain one, started and closed with it. */
   readonly tls?: { readonly host: string; readonly port: number; readonly options: TlsOptions };
   /** A CONNECT while this many connections are already open is refused with "server unavailable" (CONNACK 3). */
@@ -69,6 +72,8 @@ export interface BrokerStats {
   readonly inflightExceeded: number;
   /** Messages from MQTT clients admitted and not yet acknowledged, now. */
   readonly inflight: number;
+  /** Publishes to `$hw/...` whose retain flag was cleared (delivered, never retained: topics.ts isRetainable). */
+  readonly retainCleared: number;
 }
 
 /** aedes's default rule, kept when we replace its authorizePublish (aedes #597). */
@@ -80,6 +85,7 @@ export class EmbeddedBroker implements IngestBus {
   private readonly maxPayload: number | undefined;
   private readonly log: Logger;
   private readonly admission: Admission;
+  private readonly guard: TopicGuard;
   private readonly counters = { messagesIn: 0, messagesOut: 0, publishedInProcess: 0, deliveredInProcess: 0, refused: 0, inflightExceeded: 0 };
   private readonly sockets = new Set<Socket>();
   private readonly clientMeta = new WeakMap<Client, ClientMeta>();
@@ -90,6 +96,9 @@ export class EmbeddedBroker implements IngestBus {
   /** Per MQTT client, messages admitted and not yet acknowledged. */
   private readonly inflight = new WeakMap<Client, number>();
   private readonly authenticator: Authenticator | undefined;
+  private readonly onClientClose: ((client: ClosedClient) => void) | undefined;
+  /** Clients whose CONNECT was accepted, until their connection closes. */
+  private readonly accepted = new Set<Client>();
   private readonly tlsListener: EmbeddedBrokerOptions['tls'];
   private readonly maxConnections: number | undefined;
   private readonly maxInflight: number | undefined;
@@ -108,7 +117,9 @@ export class EmbeddedBroker implements IngestBus {
     // The caller namespaces the logger (edgecore passes a `module: 'eventbus'` child).
     this.log = options.logger ?? pino({ level: 'silent' });
     this.admission = new Admission(this.log);
+    this.guard = new TopicGuard(this.log);
     this.authenticator = options.authenticate;
+    this.onClientClose = options.onClientClose;
     this.tlsListener = options.tls;
     this.maxConnections = options.maxConnections;
     this.maxInflight = options.maxInflightPerClient;
@@ -211,12 +222,20 @@ export class EmbeddedBroker implements IngestBus {
     return this.admission.handle(filter, handler);
   }
 
+  handleUnmatched(prefix: string, handler: IngestHandler): Subscription {
+    return this.admission.handleUnmatched(prefix, handler);
+  }
+
   addPublishAuthorizer(authorizer: PublishAuthorizer): () => void {
     return this.admission.addPublishAuthorizer(authorizer);
   }
 
   addSubscribeAuthorizer(authorizer: SubscribeAuthorizer): () => void {
     return this.admission.addSubscribeAuthorizer(authorizer);
+  }
+
+  addForwardAuthorizer(authorizer: ForwardAuthorizer): () => void {
+    return this.admission.addForwardAuthorizer(authorizer);
   }
 
   async publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<void> {
@@ -234,7 +253,7 @@ export class EmbeddedBroker implements IngestBus {
       topic,
       payload: buffer,
       qos: options.qos ?? 0,
-      retain: options.retain ?? false,
+      retain: options.retain === true && this.guard.mayRetain(topic, undefined),
       dup: false,
     };
     await new Promise<void>((resolve, reject) =>
@@ -284,7 +303,7 @@ export class EmbeddedBroker implements IngestBus {
   }
 
   stats(): BrokerStats {
-    return { clients: this.aedes?.connectedClients ?? 0, inflight: this.inflightTotal, ...this.counters, ...this.admission.counters };
+    return { clients: this.aedes?.connectedClients ?? 0, inflight: this.inflightTotal, retainCleared: this.guard.retainCleared, ...this.counters, ...this.admission.counters };
   }
 
   private running(): Aedes {
@@ -311,6 +330,31 @@ export class EmbeddedBroker implements IngestBus {
     const meta: ClientMeta = { remoteAddress: socket.remoteAddress };
     if (socket instanceof TLSSocket) Object.assign(meta, peerCertificate(socket));
     this.clientMeta.set(client, meta);
+    socket.once('close', () => {
+      meta.closed = true;
+      if (this.accepted.delete(client)) this.clientClosed(client, meta);
+    });
+  }
+
+  private senderOf(client: Client | null): Sender | undefined {
+    return client ? { client, remoteAddress: this.clientMeta.get(client)?.remoteAddress } : undefined;
+  }
+
+  private clientClosed(client: Client, meta: ClientMeta): void {
+    this.onClientClose?.({ clientId: client.id, clean: client.clean, ...(meta.username !== undefined ? { username: meta.username } : {}) });
+  }
+
+  /** Closes the connection of every accepted client that `match` selects (eventbus/auth: a user removed or narrowed); returns how many. */
+  disconnectClients(match: (client: ClientInfo) => boolean, reason: string): number {
+    let n = 0;
+    for (const client of this.accepted) {
+      const info = this.infoOf(client);
+      if (!match(info)) continue;
+      n++;
+      this.log.info({ code: 'EDGETWIN_ERR_ACCESS_DENIED', clientId: info.clientId, username: info.username, reason }, 'client disconnected');
+      client.close();
+    }
+    return n;
   }
 
   private infoOf(client: Client): ClientInfo {
@@ -344,7 +388,7 @@ export class EmbeddedBroker implements IngestBus {
     done: (err: AuthenticateError | null, ok: boolean | null) => void,
   ): void => {
     const meta = this.clientMeta.get(client) ?? {};
-    const refuse = (returnCode: 3 | 4 | 5, err: unknown): void => {
+    const refuse = (returnCode: 2 | 3 | 4 | 5, err: unknown): void => {
       this.counters.refused++;
       const e = toEdgetwinError(err, 'EDGETWIN_ERR_AUTH_FAILED');
       this.log.info({ code: e.code, clientId: client.id, username, remoteAddress: meta.remoteAddress, reason: e.message }, 'connection refused');
@@ -358,6 +402,7 @@ export class EmbeddedBroker implements IngestBus {
     if (!authenticator) return done(null, true);
     authenticator({
       clientId: client.id,
+      clean: client.clean,
       ...(username !== undefined ? { username } : {}),
       ...(password !== undefined ? { password } : {}),
       ...(meta.remoteAddress !== undefined ? { remoteAddress: meta.remoteAddress } : {}),
@@ -371,9 +416,13 @@ export class EmbeddedBroker implements IngestBus {
         meta.info = undefined;
         meta.origin = undefined;
         this.clientMeta.set(client, meta);
+        // Told of the close exactly once, even if the socket closed while this was decided.
+        if (meta.closed) this.clientClosed(client, meta);
+        else this.accepted.add(client);
         done(null, true);
       },
-      (err: unknown) => refuse(username === undefined ? 5 : 4, err),
+      // 2 (identifier rejected) for a client id owned by another user's session (auth/sessions.ts).
+      (err: unknown) => refuse(isEdgetwinError(err) && err.code === 'EDGETWIN_ERR_CLIENT_ID_TAKEN' ? 2 : username === undefined ? 5 : 4, err),
     );
   };
 
@@ -397,6 +446,9 @@ export class EmbeddedBroker implements IngestBus {
   private readonly authorizePublish = (client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void => {
     const topic = packet.topic;
     if (topic.startsWith(SYS_PREFIX)) return done(new Error(`${SYS_PREFIX} topic is reserved`));
+    if (hasNul(topic)) return done(this.guard.nulRefusal(topic, this.senderOf(client)));
+    // Wills too: aedes authorizes them here before publishing them.
+    if (packet.retain && !this.guard.mayRetain(topic, this.senderOf(client))) packet.retain = false;
     this.counters.messagesIn++;
     const tail = client ? this.tails.get(client) : undefined;
     if (tail === undefined && this.admission.isFree(topic)) return done(null);
@@ -466,6 +518,7 @@ export class EmbeddedBroker implements IngestBus {
     sub: AedesSubscription,
     done: (err: Error | null, sub?: AedesSubscription | null) => void,
   ): void => {
+    if (hasNul(sub.topic)) return done(this.guard.nulRefusal(sub.topic, this.senderOf(client)));
     if (!this.admission.hasSubscribeAuthorizers()) return done(null, sub);
     this.admission
       .admitSubscribe(this.infoOf(client), sub.topic)
@@ -473,7 +526,9 @@ export class EmbeddedBroker implements IngestBus {
       .catch((err: unknown) => this.log.error({ err, filter: sub.topic }, 'subscribe admission failed'));
   };
 
-  private readonly authorizeForward = (_client: Client, packet: AedesPublishPacket): AedesPublishPacket => {
+  /** null drops the message for this client (aedes then clears it from a persistent session's queue). */
+  private readonly authorizeForward = (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null => {
+    if (this.admission.hasForwardAuthorizers() && !this.admission.mayForward(this.infoOf(client), packet.topic)) return null;
     this.counters.messagesOut++;
     return packet;
   };
@@ -508,6 +563,7 @@ export class EmbeddedBroker implements IngestBus {
 
 interface ClientMeta {
   username?: string;
+  closed?: boolean;
   remoteAddress?: string;
   certificateName?: string;
   certificateError?: string;

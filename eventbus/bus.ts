@@ -54,4 +54,6 @@ export interface Bus {
 export interface IngestBus extends Bus {
   /** At most one handler per filter; registering a second for the same filter throws. */
   handle(filter: string, handler: IngestHandler): Subscription;
+  /** Owns the MQTT clients' messages under `prefix` that no `handle` filter matches (one handler per prefix). */
+  handleUnmatched(prefix: string, handler: IngestHandler): Subscription;
 }

@@ -3,7 +3,7 @@ export * from './topics.js';
 export type * from './bus.js';
 export { EmbeddedBroker } from './broker.js';
 export type { BrokerStats, EmbeddedBrokerOptions, SubscribeOptions } from './broker.js';
-export type { ClientInfo, PublishAuthorizer, SubscribeAuthorizer } from './admission.js';
+export type { ClientInfo, ForwardAuthorizer, PublishAuthorizer, SubscribeAuthorizer } from './admission.js';
 export { MqttBus, redactUrl } from './mqtt-bus.js';
 export type { MqttBusOptions, MqttBusStats, MqttBusSubscribeOptions } from './mqtt-bus.js';
 export * from './auth/index.js';

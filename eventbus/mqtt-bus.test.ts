@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isEdgetwinError } from '../errors.js';
 import { EmbeddedBroker } from './broker.js';
@@ -231,6 +232,33 @@ describe.skipIf(!existsSync(MOSQUITTO))('MqttBus against mosquitto', () => {
     await sub.subscribe('$hw/events/device/+/+/twin/update', inbox.push, { qos: 1 });
     await pub.publish('$hw/events/device/ns/a/twin/update', '{"twin":{}}', { qos: 1 });
     expect(await inbox.until(1)).toEqual(['$hw/events/device/ns/a/twin/update {"twin":{}}']);
+  });
+
+  it('ignores a retained message under $hw/ that the broker replays, and never retains there itself', async () => {
+    const forger = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+    closers.push(() => forger.endAsync(true));
+    const delta = '$hw/events/device/default/thermo/twin/update/delta';
+    // mosquitto keeps what it is asked to: a retained forgery waits for the next subscriber.
+    await forger.publishAsync(delta, '{"event_id":"forged","delta":{"setpoint":"34"}}', { qos: 1, retain: true });
+    const mapper = await startBus({ url });
+    const inbox = new Inbox();
+    await mapper.subscribe(delta, inbox.push, { qos: 1 });
+    await forger.publishAsync(delta, '{"event_id":"live"}', { qos: 1 });
+    expect(await inbox.until(1)).toEqual([`${delta} {"event_id":"live"}`]);
+    expect(mapper.stats().retainedDropped).toBe(1);
+    await forger.publishAsync(delta, '', { qos: 1, retain: true }); // clears the forgery for later tests
+
+    // The bus's own publish with retain: true is sent without the flag under $hw/.
+    const result = '$hw/events/device/default/thermo/twin/update/result';
+    await mapper.publish(result, 'answer', { qos: 1, retain: true });
+    await mapper.publish('plant/status', 'up', { qos: 1, retain: true });
+    const late = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+    closers.push(() => late.endAsync(true));
+    const seen: string[] = [];
+    const status = new Promise<void>((resolve) => late.on('message', (t: string) => (seen.push(t), t === 'plant/status' && resolve())));
+    await late.subscribeAsync([result, 'plant/status'], { qos: 1 });
+    await within(status, 5_000, 'the retained status');
+    expect(seen).toEqual(['plant/status']);
   });
 
   it('with MQTT 5, dispatches overlapping filters exactly once by subscription identifier', async () => {

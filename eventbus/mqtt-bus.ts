@@ -8,7 +8,7 @@ import { pino, type Logger } from 'pino';
 import { edgetwinError, toEdgetwinError } from '../errors.js';
 import type { Bus, MessageHandler, Payload, PublishOptions, Subscription } from './bus.js';
 import { FilterIndex } from './filter-index.js';
-import { isValidTopicFilter, isValidTopicName } from './topics.js';
+import { isRetainable, isValidTopicFilter, isValidTopicName } from './topics.js';
 import { OwnedSubscriptions } from './owners.js';
 
 export interface MqttBusOptions {
@@ -46,6 +46,8 @@ export interface MqttBusStats {
   readonly connects: number;
   readonly messagesIn: number;
   readonly messagesOut: number;
+  /** Retained messages under `$hw/` ignored on arrival (see onMessage). */
+  readonly retainedDropped: number;
 }
 
 /** One broker subscription, shared by the local handlers of its filter. */
@@ -69,7 +71,7 @@ export class MqttBus implements Bus {
   private readonly filters = new Map<string, FilterState>();
   private readonly byId = new Map<number, string>();
   private readonly owned = new OwnedSubscriptions();
-  private readonly counters = { connects: 0, messagesIn: 0, messagesOut: 0 };
+  private readonly counters = { connects: 0, messagesIn: 0, messagesOut: 0, retainedDropped: 0 };
   private readonly statusListeners = new Set<(connected: boolean) => void>();
   private lastStatus = false;
   private client: MqttClient | undefined;
@@ -153,7 +155,8 @@ export class MqttBus implements Bus {
     this.counters.messagesOut++;
     try {
       // Resolves on PUBACK for QoS 1, once written for QoS 0; queued while offline.
-      await client.publishAsync(topic, payload, { qos: options.qos ?? 0, retain: options.retain ?? false });
+      // Never retained under $hw/ (topics.ts isRetainable), whatever broker this is.
+      await client.publishAsync(topic, payload, { qos: options.qos ?? 0, retain: options.retain === true && isRetainable(topic) });
     } catch (err) {
       throw toEdgetwinError(err, 'EDGETWIN_ERR_BROKER_CONNECT');
     }
@@ -276,6 +279,15 @@ export class MqttBus implements Bus {
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
     this.counters.messagesIn++;
+    // A broker sends the retain flag only on a stored message replayed at subscribe time
+    // [MQTT-3.3.1-8, -9]. Under $hw/ that is never edgetwin's answer but a forgery (or a stale
+    // message on an outside broker): a retained delta would be written to the device again on
+    // every resubscribe. The current state is fetched with twin/get instead.
+    if (packet.retain && !isRetainable(topic)) {
+      this.counters.retainedDropped++;
+      this.log.warn({ topic }, 'retained message under $hw/ ignored');
+      return;
+    }
     const ids = packet.properties?.subscriptionIdentifier;
     if (ids === undefined) {
       for (const local of this.index.match(topic)) this.dispatch(local.handler, topic, payload);

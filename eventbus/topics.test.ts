@@ -7,6 +7,8 @@ import {
   dataTopic,
   deviceIdString,
   deviceTopic,
+  deviceTopicProblem,
+  isRetainable,
   isValidTopicFilter,
   isValidTopicName,
   nodeTopic,
@@ -162,5 +164,37 @@ describe('topic validation', () => {
     ['a\u0000', false],
   ])('filter %j -> %s', (filter, ok) => {
     expect(isValidTopicFilter(filter)).toBe(ok);
+  });
+});
+
+describe('device topics that name no device', () => {
+  const D = '$hw/events/device/';
+  it.each([
+    [`${D}default/thermo/twin/update`, { problem: 'none' }],
+    [`${D}Default/ADV-1/twin/update`, { problem: 'id', kind: 'twin/update', id: 'Default/ADV-1' }],
+    [`${D}default/adv_1/twin/get`, { problem: 'id', kind: 'twin/get', id: 'default/adv_1' }],
+    [`${D}adv-1/state/update`, { problem: 'id', kind: 'state/update', id: 'adv-1' }],
+    [`${D}/twin/update`, { problem: 'id', kind: 'twin/update', id: '' }],
+    [`${D}twin/update`, { problem: 'id', kind: 'twin/update', id: '' }],
+    [`${D}a/b/c/twin/cloud_updated`, { problem: 'id', kind: 'twin/cloud_updated', id: 'a/b/c' }],
+    [`${D}x/twin/update/result`, { problem: 'id', kind: 'twin/update/result', id: 'x' }],
+    [`${D}default/thermo/twin/updat`, { problem: 'kind' }],
+    [`${D}default/thermo`, { problem: 'kind' }],
+  ])('%s → %o', (topic, expected) => {
+    expect(deviceTopicProblem(topic)).toEqual(expected);
+  });
+
+  it('classifies a maximum-length topic in one pass', () => {
+    const long = `${D}default/${'a'.repeat(65_000)}_/twin/update`;
+    expect(deviceTopicProblem(long)).toMatchObject({ problem: 'id', kind: 'twin/update' });
+  });
+});
+
+describe('retain', () => {
+  it('is never allowed under $hw/, and allowed elsewhere', () => {
+    expect(isRetainable('$hw/events/device/default/thermo/twin/update/delta')).toBe(false);
+    expect(isRetainable('$hw/events/node/edge-1/membership/updated')).toBe(false);
+    expect(isRetainable('$ke/events/device/default/thermo/data/update')).toBe(true);
+    expect(isRetainable('plant/line-3/status')).toBe(true);
   });
 });

@@ -170,6 +170,43 @@ export function isValidTopicFilter(filter: string): boolean {
   return true;
 }
 
+/**
+ * May a message on `topic` be retained? Nothing under `$hw/` may: its topics carry requests
+ * and the twin's answers to them (results, deltas, documents, membership), each true of one
+ * moment. A retained one is replayed to every later subscriber as if new: a forged retained
+ * delta made an out-of-process mapper write its value again on every resubscribe. Current
+ * state is read with `twin/get`, never from a retained message (docs/security.md).
+ */
+export function isRetainable(topic: string): boolean {
+  return !topic.startsWith('$hw/');
+}
+
+/** Request kinds: a client publishes them and the twin answers. The other kinds are answers. */
+export const DEVICE_REQUEST_KINDS: ReadonlySet<DeviceTopicKind> = new Set(['twin/update', 'twin/get', 'twin/cloud_updated', 'state/update']);
+
+/** Why a `$hw/events/device/...` topic is not one parseTopic accepts. */
+export type DeviceTopicProblem =
+  | { readonly problem: 'id'; readonly kind: DeviceTopicKind; readonly id: string }
+  | { readonly problem: 'kind' }
+  | { readonly problem: 'none' };
+
+/**
+ * Classifies a topic under DEVICE_PREFIX: a known kind after an id that is not
+ * `<namespace>/<name>` (`id`, e.g. a pre-1.17 one-segment id, upper case, `_`, too long),
+ * no known kind at the end (`kind`), or nothing wrong (`none`). Linear: one suffix test per kind.
+ */
+export function deviceTopicProblem(topic: string): DeviceTopicProblem {
+  if (parseTopic(topic)?.scope === 'device') return { problem: 'none' };
+  const rest = topic.slice(DEVICE_PREFIX.length);
+  // No kind ends with `/` + another kind, so at most one kind ends the topic.
+  for (const kind of DEVICE_TOPIC_KINDS) {
+    if (rest === kind || rest.endsWith(`/${kind}`)) {
+      return { problem: 'id', kind, id: rest.slice(0, Math.max(0, rest.length - kind.length - 1)) };
+    }
+  }
+  return { problem: 'kind' };
+}
+
 /** The subscriptions the twin module serves (what KubeEdge's eventbus subscribes to, §1). */
 export const TWIN_INGEST_FILTERS = [
   `${DEVICE_PREFIX}+/+/twin/update`,

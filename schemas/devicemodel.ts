@@ -10,6 +10,7 @@
 import { edgetwinError, type ErrorDetail } from '../errors.js';
 import { JSON_SCHEMA_2020_12 } from './models.js';
 import { TWIN_KEY } from './names.js';
+import { isDecimalNumber } from './values.js';
 import type { JsonSchema } from './types.js';
 
 export const DEVICEMODEL_API_VERSION = 'devices.kubeedge.io/v1beta1';
@@ -149,7 +150,7 @@ function invalid(where: string, details: readonly ErrorDetail[]): never {
 
 function parseBound(value: unknown, at: string, problems: ErrorDetail[]): number | undefined {
   if (value === undefined || value === '') return undefined;
-  const n = typeof value === 'string' && /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/.test(value) ? Number(value) : NaN;
+  const n = typeof value === 'string' && isDecimalNumber(value) ? Number(value) : NaN;
   if (!Number.isFinite(n)) {
     problems.push({ path: at, message: `${JSON.stringify(value)} is not a decimal number` });
     return undefined;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { resolveConfig } from './config.js';
 import { compileModel } from './models.js';
 import type { JsonSchema, PropertyModel, PropertyValue } from './types.js';
 
@@ -196,4 +197,42 @@ describe('PropertyModel fields', () => {
     const result = property({ type: 'number' }).parse('x'.repeat(10_000));
     expect(!result.ok && result.message.length).toBeLessThan(100);
   });
+});
+
+// STYLE.md §16: every parser meets its maximum-size input. A value can be no longer than the
+// largest payload edgetwin accepts; each type gets the inputs that made regexes backtrack
+// (long runs its quantifiers could share, then a character that rejects the whole). No timing
+// is asserted: a superlinear parser would not finish within the test timeout (the old float
+// pattern took minutes on 256 KiB), and eslint-plugin-regexp keeps such patterns out.
+describe('maximum-size values (mqtt.maxPayloadBytes)', () => {
+  const max = resolveConfig({}).mqtt.maxPayloadBytes;
+  const run = (c: string, n = max): string => c.repeat(n);
+  type Verdict = { readonly value: PropertyValue } | { readonly code: string };
+  const cases: ReadonlyArray<readonly [what: string, schema: JsonSchema, wire: string, verdict: Verdict]> = [
+    ['int: digits then a letter', { type: 'integer' }, `${run('1', max - 1)}x`, { code: TYPE }],
+    ['int: digits (too large)', { type: 'integer' }, run('9'), { code: TYPE }],
+    ['int: zeros then 7', { type: 'integer' }, `+${run('0', max - 2)}7`, { value: 7 }],
+    ['int: spaces around', { type: 'integer' }, `${run(' ', max / 2 - 1)}5${run(' ', max / 2)}`, { value: 5 }],
+    ['float: digits then a letter', { type: 'number' }, `${run('1', max - 1)}x`, { code: TYPE }],
+    ['float: digits, a dot, digits, then a letter', { type: 'number' }, `${run('1', max / 2)}.${run('1', max / 2 - 2)}x`, { code: TYPE }],
+    ['float: digits (overflows)', { type: 'number' }, run('9'), { code: TYPE }],
+    ['float: a long fraction', { type: 'number' }, `0.${run('5', max - 2)}`, { value: 0.5555555555555556 }],
+    ['float: a long exponent, then a sign', { type: 'number' }, `1e${run('0', max - 3)}-`, { code: TYPE }],
+    ['float: dots', { type: 'number' }, run('.'), { code: TYPE }],
+    ['double: zeros, dot, zeros, exponent', { type: 'number', format: 'double' }, `${run('0', max / 2)}.${run('0', max / 2 - 3)}e1`, { value: 0 }],
+    ['double: signs', { type: 'number', format: 'double' }, run('-'), { code: TYPE }],
+    ['boolean: spaces around true', { type: 'boolean' }, `${run(' ', max - 4)}true`, { value: true }],
+    ['boolean: t…', { type: 'boolean' }, run('t'), { code: TYPE }],
+    ['string: any text', { type: 'string' }, run('a'), { value: run('a') }],
+    ['string: pattern (a model of ours)', { type: 'string', pattern: '^[a-z]+$' }, `${run('a', max - 1)}!`, { code: RANGE }],
+    ['bytes: base64 groups', { type: 'string', contentEncoding: 'base64' }, run('A'), { value: new Uint8Array((max / 4) * 3) }],
+    ['bytes: groups then a bad character', { type: 'string', contentEncoding: 'base64' }, `${run('A', max - 1)}!`, { code: TYPE }],
+    ['bytes: groups then bad padding', { type: 'string', contentEncoding: 'base64' }, `${run('A', max - 4)}A===`, { code: TYPE }],
+  ];
+  it.each(cases)('%s', (_what, schema, wire, verdict) => {
+    expect(wire.length).toBe(max);
+    const result = property(schema).parse(wire);
+    if ('code' in verdict) expect(result).toMatchObject({ ok: false, code: verdict.code });
+    else expect(result).toMatchObject({ ok: true, value: verdict.value });
+  }, 120_000);
 });

@@ -12,9 +12,15 @@ import type { ErrorCode } from '../errors.js';
 import { showValue, type ValidateFunction } from './ajv.js';
 import type { JsonSchema, KubeType, ParseResult, PropertyModel, PropertyValue } from './types.js';
 
+// Every pattern here is matched against values up to mqtt.maxPayloadBytes long, so each must
+// run in time linear in its input (eslint-plugin-regexp's no-super-linear-* rules check it, and
+// values.test.ts parses a maximum-size value of every type). The float pattern used to be
+// `\d+\.?\d*`: both quantifiers can take the same digits, so a rejected run of n digits was
+// retried O(n²) ways (30k digits blocked the event loop for seconds). Here the fraction is
+// reached only through the `.`, so every digit has exactly one place in a match.
 const INT_RE = /^[+-]?\d+$/;
 // Decimal only: Number() alone would also accept "0x1A", "0b1", "Infinity" and "" (→ 0).
-const FLOAT_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const FLOAT_RE = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 // RFC 4648 §4 with padding, no whitespace, no URL-safe alphabet: Buffer.from(s, 'base64')
 // silently skips invalid characters, so the shape is checked first.
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -22,6 +28,15 @@ const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=
 /** Returned by a decoder when the wire string is not of the type; the message is built later. */
 const INVALID = Symbol('invalid');
 type Decoded = PropertyValue | typeof INVALID;
+
+/**
+ * True if `text` (surrounding whitespace allowed) is a decimal number: a sign, digits with an
+ * optional fraction, an optional exponent. No hex, binary, `Infinity` or empty string, which
+ * Number() would accept. Linear in the length of `text`.
+ */
+export function isDecimalNumber(text: string): boolean {
+  return FLOAT_RE.test(text.trim());
+}
 
 function decodeInt(wire: string): Decoded {
   const s = wire.trim();

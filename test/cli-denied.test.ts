@@ -17,7 +17,7 @@ import { deviceManifest, writeUsers } from './security-rig.js';
 function deniedCleanly(r: { code: number | null; stderr: string }): void {
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/^error EDGETWIN_ERR_ACCESS_DENIED: /m);
-  expect(r.stderr).not.toMatch(/\n\s+at |EDGETWIN_ERR_TIMEOUT|EDGETWIN_ERR_INTERNAL/);
+  expect(r.stderr).not.toMatch(/^ +at |EDGETWIN_ERR_TIMEOUT|EDGETWIN_ERR_INTERNAL/m);
 }
 
 describe.skipIf(!BUILT)('the CLI and mappers refused by the broker', () => {
@@ -96,6 +96,6 @@ describe.skipIf(!BUILT)('the CLI when nothing answers', () => {
     const r = await runCli(['twin', verb, 'default/thermo', ...(verb === 'set' ? ['setpoint=21'] : []), '-b', broker.url, '-t', '500']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error EDGETWIN_ERR_TIMEOUT: no answer on \$hw\/events\/device\/default\/thermo\/twin\/(get|update)\/result within 500 ms/);
-    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr).not.toMatch(/^ +at /m);
   });
 });

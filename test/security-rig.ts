@@ -3,12 +3,15 @@
 // report how a CONNECT, publish or subscribe was answered.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
 import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import { pino } from 'pino';
 import { EdgeCore } from '../edgecore/index.js';
 import { hashPassword, writeUser, type UserEntry } from '../eventbus/index.js';
 import { resolveConfig, type RawConfig } from '../schemas/index.js';
+import { closeOf } from './async.js';
 import { tempDir, thermostatManifest } from './helpers.js';
 
 /** Cheap enough that a test connects in microseconds; real hashes use DEFAULT_SCRYPT_COST. */
@@ -117,7 +120,7 @@ export function closed(client: MqttClient): Promise<void> {
 }
 
 /** Publishes a QoS 1 request and resolves with the JSON answer on `answerTopic` that echoes its event_id. */
-export async function request(client: MqttClient, topic: string, answerTopic: string, body: object): Promise<Record<string, unknown>> {
+export async function request(client: MqttClient, topic: string, answerTopic: string, body: object, timeoutMs = 5000): Promise<Record<string, unknown>> {
   const eventId = `e-${Math.random().toString(36).slice(2)}`;
   const answer = new Promise<Record<string, unknown>>((resolve) => {
     const onMessage = (t: string, payload: Buffer): void => {
@@ -131,5 +134,48 @@ export async function request(client: MqttClient, topic: string, answerTopic: st
   });
   await client.subscribeAsync(answerTopic, { qos: 1 });
   await client.publishAsync(topic, JSON.stringify({ event_id: eventId, timestamp: Date.now(), ...body }), { qos: 1 });
-  return within(answer, 5000, `an answer on ${answerTopic}`);
+  return within(answer, timeoutMs, `an answer on ${answerTopic}`);
+}
+
+export interface RawConnection {
+  readonly socket: Socket;
+  /** Every packet the broker sent, in order. */
+  readonly packets: Packet[];
+  /** Resolves with the CONNACK's return code. */
+  readonly connack: Promise<number>;
+  readonly closed: Promise<void>;
+}
+
+/**
+ * A raw MQTT 3.1.1 CONNECT (mqtt-packet over a socket), for what a well-behaved client library
+ * would not send; from `localAddress` if given (any 127.x address is this machine).
+ */
+export function rawConnect(url: string, opts: { clientId: string; username: string; password: string; clean?: boolean; localAddress?: string }): RawConnection {
+  const { hostname, port } = new URL(url);
+  const socket = netConnect({ host: hostname, port: Number(port), ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+  socket.on('error', () => undefined);
+  const packets: Packet[] = [];
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  let onConnack: (code: number) => void = () => undefined;
+  const connack = new Promise<number>((resolve) => (onConnack = resolve));
+  parser.on('packet', (p: Packet) => {
+    packets.push(p);
+    if (p.cmd === 'connack') onConnack(p.returnCode ?? -1);
+  });
+  socket.on('data', (d: Buffer) => parser.parse(d));
+  socket.once('connect', () => {
+    socket.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: opts.clean ?? true,
+        clientId: opts.clientId,
+        keepalive: 30,
+        username: opts.username,
+        password: Buffer.from(opts.password),
+      }),
+    );
+  });
+  return { socket, packets, connack, closed: closeOf(socket) };
 }

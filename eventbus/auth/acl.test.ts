@@ -33,6 +33,11 @@ describe('publish', () => {
     [modbusMapper, `$hw/events/node/edge-2/membership/get`, false],
     [modbusMapper, `$hw/events/node/edge-1/membership/updated`, false],
     [modbusMapper, 'plain/topic', false],
+    [modbusMapper, `${D}/Default/ADV-1/twin/update`, true], // no device: answered 400 by the twin
+    [modbusMapper, `$hw/events/device/thermo/twin/update`, true], // the pre-1.17 one-segment id, likewise
+    [modbusMapper, `${D}/default/thermo/twin/updat`, true], // no kind, likewise
+    [modbusMapper, `$hw/events/device/thermo/twin/update/result`, false], // an answer, even without a device
+    [app, `${D}/default/adv_1/twin/update`, false], // a kind the role never publishes
     [listedMapper, `${D}/default/env/twin/update`, true],
     [listedMapper, `${D}/default/thermo/twin/update`, false],
     [app, `${D}/default/thermo/twin/get`, true],
@@ -67,6 +72,9 @@ describe('subscribe', () => {
     [modbusMapper, `$hw/events/node/+/membership/updated`, false],
     [modbusMapper, `$ke/events/device/default/thermo/data/update`, false],
     [modbusMapper, '#', false],
+    [modbusMapper, `${D}//twin/update/result`, true], // answers to messages that name no device
+    [modbusMapper, `${D}/+/twin/update/result`, false],
+    [scopedWriter, `${D}//twin/update/result`, true],
     [app, `${D}/+/+/twin/update/document`, true],
     [app, `${D}/+/+/twin/update/result`, true],
     [app, `${D}/default/thermo/twin/update/+`, true], // result, delta, document: all readable

@@ -12,11 +12,13 @@
 // app and writer see every device unless their entry lists `devices`.
 
 import {
+  ANONYMOUS_UPDATE_RESULT_TOPIC,
   DATA_PREFIX,
   DEVICE_PREFIX,
   DEVICE_TOPIC_KINDS,
   NODE_PREFIX,
   NODE_TOPIC_KINDS,
+  deviceTopicProblem,
   parseTopic,
   topicMatches,
   type DeviceTopicKind,
@@ -85,7 +87,7 @@ function seesAll(p: Principal): boolean {
 export function checkPublish(p: Principal, topic: string, ctx: AclContext): string | undefined {
   if (p.role === 'admin') return undefined;
   const parsed = parseTopic(topic);
-  if (!parsed) return `role ${p.role} may publish only KubeEdge device and node topics`;
+  if (!parsed) return topic.startsWith(DEVICE_PREFIX) ? checkInvalidDeviceTopic(p.role, topic) : `role ${p.role} may publish only KubeEdge device and node topics`;
   switch (parsed.scope) {
     case 'device':
       if (!PUBLISH[p.role].has(parsed.kind)) return `role ${p.role} may not publish ${parsed.kind}`;
@@ -100,6 +102,17 @@ export function checkPublish(p: Principal, topic: string, ctx: AclContext): stri
 }
 
 /**
+ * A request on a device topic with an invalid id (or an unknown kind) reaches the twin, which
+ * answers it with a 400 and applies nothing (devicetwin/handlers/invalid.ts): a mapper with a
+ * typo in a device id learns why instead of being disconnected. Answer kinds stay refused.
+ */
+function checkInvalidDeviceTopic(role: Limited, topic: string): string | undefined {
+  const found = deviceTopicProblem(topic);
+  if (found.problem === 'id' && !PUBLISH[role].has(found.kind)) return `role ${role} may not publish ${found.kind}`;
+  return undefined;
+}
+
+/**
  * Every known kind that `filter` (already split after the device prefix) can match, given the
  * device levels it names (wildcards stand for any device, including the empty id of
  * `$hw/events/device//twin/update/result`).
@@ -110,6 +123,9 @@ function kindsMatched<K extends string>(filter: string, prefix: string, kinds: r
 
 export function checkSubscribe(p: Principal, filter: string, ctx: AclContext): string | undefined {
   if (p.role === 'admin') return undefined;
+  // The answers to messages that name no device (bad JSON, an invalid device id): every role
+  // must be able to hear why its own request was refused (devicetwin/handlers/invalid.ts).
+  if (filter === ANONYMOUS_UPDATE_RESULT_TOPIC) return undefined;
   if (filter.startsWith(DEVICE_PREFIX)) return checkDeviceFilter(p, filter, ctx);
   if (filter.startsWith(NODE_PREFIX)) {
     const [node] = filter.slice(NODE_PREFIX.length).split('/');

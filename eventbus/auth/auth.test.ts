@@ -117,13 +117,35 @@ describe('BrokerAuth', () => {
     await expect(auth.authenticate({ ...ok, password: Buffer.from('nope') })).rejects.toMatchObject({ code: 'EDGETWIN_ERR_AUTH_FAILED' });
     await expect(auth.authenticate({ ...ok, username: 'ghost' })).rejects.toMatchObject({ code: 'EDGETWIN_ERR_AUTH_FAILED' });
     await expect(auth.authenticate({ clientId: 'c', remoteAddress: '127.0.0.1' })).rejects.toThrow(/anonymous access is off/);
-    await expect(auth.authenticate({ clientId: 'c', certificateName: 'line-3' })).resolves.toBe('line-3');
-    await expect(auth.authenticate({ clientId: 'c', certificateName: 'line-4' })).rejects.toThrow(/names no user/);
-    await expect(auth.authenticate({ clientId: 'c', certificateName: 'line-3', username: 'm1' })).rejects.toThrow(/does not match/);
-    await expect(auth.authenticate({ clientId: 'c', certificateError: 'CERT_HAS_EXPIRED' })).rejects.toThrow(/did not verify/);
+    // Each identity connects with a client id of its own (a client id belongs to its first user).
+    await expect(auth.authenticate({ clientId: 'c3', certificateName: 'line-3' })).resolves.toBe('line-3');
+    await expect(auth.authenticate({ clientId: 'c4', certificateName: 'line-4' })).rejects.toThrow(/names no user/);
+    await expect(auth.authenticate({ clientId: 'c5', certificateName: 'line-3', username: 'm1' })).rejects.toThrow(/does not match/);
+    await expect(auth.authenticate({ clientId: 'c6', certificateError: 'CERT_HAS_EXPIRED' })).rejects.toThrow(/did not verify/);
     // A user added while running can connect at once.
     writeUser(file, 'late', { role: 'app', password: await hashPassword('pw', CHEAP) });
-    await expect(auth.authenticate({ clientId: 'c', username: 'late', password: Buffer.from('pw') })).resolves.toBe('late');
+    await expect(auth.authenticate({ clientId: 'c7', username: 'late', password: Buffer.from('pw') })).resolves.toBe('late');
+    auth.stop();
+  });
+
+  it("refuses another user's CONNECT with a client id whose session lives, and frees a clean one when it closes", async () => {
+    const file = path.join(dir, 'owners.yaml');
+    writeUser(file, 'root', { role: 'admin', password: await hashPassword('r', CHEAP) });
+    writeUser(file, 'dash', { role: 'app', password: await hashPassword('d', CHEAP) });
+    const auth = make({ usersFile: file });
+    const as = (username: string, password: string, clientId: string, clean: boolean): Promise<string | undefined> =>
+      auth.authenticate({ clientId, clean, username, password: Buffer.from(password), remoteAddress: '127.0.0.1' });
+    await expect(as('root', 'r', 'ops-console', false)).resolves.toBe('root');
+    auth.clientClosed({ clientId: 'ops-console', username: 'root', clean: false });
+    // The persistent session outlives its connection: still root's.
+    await expect(as('dash', 'd', 'ops-console', true)).rejects.toMatchObject({ code: 'EDGETWIN_ERR_CLIENT_ID_TAKEN' });
+    await expect(as('root', 'r', 'ops-console', false)).resolves.toBe('root'); // the owner comes back
+    await expect(as('root', 'r', 'ops-console', true)).resolves.toBe('root'); // and takes itself over, ending the session
+    auth.clientClosed({ clientId: 'ops-console', username: 'root', clean: false });
+    auth.clientClosed({ clientId: 'ops-console', username: 'root', clean: true });
+    await expect(as('dash', 'd', 'ops-console', true)).resolves.toBe('dash'); // no session left: free
+    expect(auth.stats().clientIdRefused).toBe(1);
+    auth.stop();
   });
 
   it('refuses settings under which nobody could connect', () => {

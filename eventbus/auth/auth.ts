@@ -1,17 +1,21 @@
 // The broker's authentication and authorization policy: who a client is (users file, TLS
-// client certificate, or anonymous by the configured rule) and what it may do (acl.ts). It
-// plugs into the EmbeddedBroker through its hooks and into the twin module through
-// `authorizeChange`; nothing here touches sockets.
+// client certificate, or anonymous by the configured rule), how fast it may guess passwords
+// (throttle.ts), which client ids are its own (sessions.ts), and what it may do (acl.ts), always
+// against the current users file (watched: a change reaches connected clients). It plugs into
+// the EmbeddedBroker through its hooks and into the twin module through `authorizeChange`;
+// nothing here touches sockets.
 
 import type { Logger } from 'pino';
 import { edgetwinError, type EdgetwinError } from '../../errors.js';
-import type { PublishAuthorizer, SubscribeAuthorizer } from '../admission.js';
+import type { ClientInfo, ForwardAuthorizer, PublishAuthorizer, SubscribeAuthorizer } from '../admission.js';
 import type { MessageOrigin } from '../bus.js';
 import { checkPublish, checkSubscribe, TWIN_CHANGES, type AclContext, type DeviceRegistry, type TwinChangeKind } from './acl.js';
-import { isLoopback, type Authenticator, type ConnectingClient } from './identity.js';
+import { isLoopback, type Authenticator, type ClosedClient, type ConnectingClient } from './identity.js';
 import { verifyPassword } from './password.js';
+import { SessionOwners } from './sessions.js';
+import { LoginThrottle } from './throttle.js';
 import type { ClientCertificates } from './tls.js';
-import { UsersFile, type Principal, type Role } from './users.js';
+import { UsersFile, type Principal, type Role, type UsersChange } from './users.js';
 
 /** `loopback`: only clients on this machine; `any`: anyone who reaches the port; `off`: nobody. */
 export type AnonymousAccess = 'off' | 'loopback' | 'any';
@@ -35,6 +39,19 @@ export interface BrokerAuthOptions {
 export interface AuthorizableBus {
   addPublishAuthorizer(authorizer: PublishAuthorizer): () => void;
   addSubscribeAuthorizer(authorizer: SubscribeAuthorizer): () => void;
+  addForwardAuthorizer(authorizer: ForwardAuthorizer): () => void;
+  /** Closes the connections of the clients `match` selects; returns how many. */
+  disconnectClients(match: (client: ClientInfo) => boolean, reason: string): number;
+}
+
+/** Counters for /metrics (edgecore/metrics.ts). */
+export interface AuthStats {
+  /** Failed password checks whose refusal was held back (throttle.ts). */
+  readonly loginBackoffs: number;
+  /** CONNECTs refused because another user's session owns the client id (sessions.ts). */
+  readonly clientIdRefused: number;
+  /** Clients disconnected because their user was removed from the users file or lost rights in it. */
+  readonly revoked: number;
 }
 
 const CHANGE_WORDS: Readonly<Record<TwinChangeKind, string>> = {
@@ -55,6 +72,10 @@ export class BrokerAuth {
   private users: UsersFile | undefined;
   private anonymousAccess: AnonymousAccess = 'loopback';
   private anonymousPrincipal: Principal;
+  private readonly throttle = new LoginThrottle();
+  private readonly sessions = new SessionOwners();
+  private bus: AuthorizableBus | undefined;
+  private readonly counters = { clientIdRefused: 0, revoked: 0 };
 
   constructor(opts: BrokerAuthOptions) {
     this.opts = opts;
@@ -72,6 +93,7 @@ export class BrokerAuth {
     if (usersFile !== undefined) {
       this.users = new UsersFile(usersFile, logger);
       this.users.load();
+      this.users.watch((change) => this.revoke(change));
       if (this.users.size === 0 && this.anonymousAccess === 'off') {
         logger.warn({ path: usersFile }, 'the users file has no users and anonymous access is off: no client can connect (edgetwin user add)');
       }
@@ -84,6 +106,16 @@ export class BrokerAuth {
     if (usersFile !== undefined && this.opts.plainHost !== undefined && !isLoopbackHost(this.opts.plainHost)) {
       logger.warn({ host: this.opts.plainHost }, 'passwords reach the plain MQTT listener unencrypted; prefer mqtt.tls for clients on other machines');
     }
+  }
+
+  /** Stops watching the users file and answers every held-back refusal now. */
+  stop(): void {
+    this.users?.close();
+    this.throttle.close();
+  }
+
+  stats(): AuthStats {
+    return { loginBackoffs: this.throttle.backoffs, ...this.counters };
   }
 
   get anonymous(): AnonymousAccess {
@@ -106,7 +138,23 @@ export class BrokerAuth {
     return `auth: ${n} user${n === 1 ? '' : 's'} from ${this.users.path}, ${anonymous}`;
   }
 
+  /** The broker's authenticate hook: who the client is, then whether its client id is free for that user. */
   readonly authenticate: Authenticator = async (client: ConnectingClient) => {
+    const name = await this.identify(client);
+    const refusal = this.sessions.claim(client.clientId, name, client.clean ?? true);
+    if (refusal) {
+      this.counters.clientIdRefused++;
+      throw refusal;
+    }
+    return name;
+  };
+
+  /** The broker's onClientClose hook: the client id may be free again (sessions.ts). */
+  readonly clientClosed = (client: ClosedClient): void => {
+    this.sessions.release(client.clientId, client.username);
+  };
+
+  private async identify(client: ConnectingClient): Promise<string | undefined> {
     const users = this.users;
     if (client.certificateError !== undefined) throw failed(`the client certificate did not verify: ${client.certificateError}`);
     if (client.certificateName !== undefined && users) {
@@ -120,11 +168,17 @@ export class BrokerAuth {
     }
     if (client.username !== undefined && users) {
       await users.refresh();
-      const entry = users.entry(client.username);
+      const name = client.username;
       // verifyPassword runs a full check even for an unknown user, so timing reveals no names.
-      const ok = await verifyPassword(client.password?.toString('utf8') ?? '', entry?.password);
-      if (!ok) throw failed(`bad user name or password for "${client.username}"`);
-      return client.username;
+      const password = client.password?.toString('utf8') ?? '';
+      const verdict = await this.throttle.run(client.remoteAddress, name, () => verifyPassword(password, users.entry(name)?.password));
+      if (!verdict.ok) {
+        const { failures, delayedMs } = verdict;
+        throw failed(`bad user name or password for "${name}" (${failures} in a row from this address or for this name; answered after ${delayedMs} ms)`);
+      }
+      // Removed from the file while the check ran: revoke() could not see this client yet.
+      if (!users.entry(name)) throw failed(`user "${name}" was removed from the users file`);
+      return name;
     }
     // No users file to check a user name against: the client is anonymous, whatever it sent.
     if (this.anonymousAccess === 'any') return undefined;
@@ -133,10 +187,11 @@ export class BrokerAuth {
       throw failed(`anonymous clients are accepted from this machine only, not from ${client.remoteAddress ?? 'an unknown address'}; connect with a user name and password`);
     }
     throw failed('anonymous access is off: connect with a user name and password (or a client certificate)');
-  };
+  }
 
   /** Adds the publish and subscribe authorizers; returns the function that removes them. */
   install(bus: AuthorizableBus): () => void {
+    this.bus = bus;
     const removers = [
       bus.addPublishAuthorizer((client, topic) => {
         const p = this.principalOf(client.username);
@@ -151,6 +206,18 @@ export class BrokerAuth {
         if (why !== undefined) throw denied(p, `may not subscribe to ${filter}: ${why}`);
       }),
     ];
+    // Delivery is authorized again per message, against the current file: a user narrowed
+    // while its persistent session was away must not receive what its old subscriptions still
+    // queue for it (a topic is a filter that matches only itself). Not needed when every
+    // client is an anonymous admin, the single-command default.
+    if (this.restrictsChanges) {
+      removers.push(
+        bus.addForwardAuthorizer((client, topic) => {
+          const p = client.username === undefined ? this.anonymousPrincipal : this.users?.principal(client.username);
+          return p !== undefined && (p.role === 'admin' || checkSubscribe(p, topic, this.acl) === undefined);
+        }),
+      );
+    }
     return () => removers.forEach((remove) => remove());
   }
 
@@ -172,6 +239,19 @@ export class BrokerAuth {
     }
     return undefined;
   };
+
+  /**
+   * A reload of the users file took rights away: the clients of removed and narrowed users are
+   * disconnected at once (a narrowed one may reconnect with what it has left, and its persistent
+   * subscriptions are authorized again on the way: aedes re-runs authorizeSubscribe on restore).
+   * Each publish and subscription is authorized against the current file in any case.
+   */
+  private revoke(change: UsersChange): void {
+    const why = (user: string): string => (change.removed.has(user) ? 'removed from the users file' : 'its rights in the users file were reduced');
+    const n = this.bus?.disconnectClients((c) => c.username !== undefined && (change.removed.has(c.username) || change.narrowed.has(c.username)), 'users file changed') ?? 0;
+    this.counters.revoked += n;
+    for (const user of [...change.removed, ...change.narrowed]) this.opts.logger.info({ user, reason: why(user) }, 'user changed in the users file; its clients are disconnected');
+  }
 
   /** The principal behind an authenticated name; throws for a user since removed from the file. */
   private principalOf(username: string | undefined): Principal {

@@ -4,6 +4,8 @@
 /** A client at CONNECT, before it is admitted. */
 export interface ConnectingClient {
   readonly clientId: string;
+  /** The CONNECT's clean session flag (false: the session outlives the connection). Default true. */
+  readonly clean?: boolean;
   /** The CONNECT username, as sent. */
   readonly username?: string;
   readonly password?: Buffer;
@@ -12,6 +14,14 @@ export interface ConnectingClient {
   readonly certificateName?: string;
   /** TLS only: why a presented client certificate did not verify (it is then not used). */
   readonly certificateError?: string;
+}
+
+/** A client the authenticator accepted, once its connection has closed. */
+export interface ClosedClient {
+  readonly clientId: string;
+  /** The name the authenticator returned (undefined: anonymous). */
+  readonly username?: string;
+  readonly clean: boolean;
 }
 
 /**

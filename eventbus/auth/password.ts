@@ -24,9 +24,6 @@ const SALT_BYTES = 16;
 const KEY_BYTES = 32;
 const PHC_RE = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]{16,})\$([A-Za-z0-9+/]{16,})$/;
 
-/** Checks are expensive by design; this many run at once, the rest queue (libuv has 4 threads, shared with fs). */
-const MAX_CONCURRENT_CHECKS = 2;
-
 function derive(password: string, salt: Buffer, cost: ScryptCost, length: number): Promise<Buffer> {
   const N = 2 ** cost.ln;
   // scrypt needs 128·N·r bytes (plus a little); the default maxmem (32 MiB) would refuse ln ≥ 15.
@@ -36,7 +33,8 @@ function derive(password: string, salt: Buffer, cost: ScryptCost, length: number
   });
 }
 
-const b64 = (b: Buffer): string => b.toString('base64').replace(/=+$/, '');
+// Base64 has `=` only as trailing padding, so removing every `=` strips exactly the padding.
+const b64 = (b: Buffer): string => b.toString('base64').replaceAll('=', '');
 
 /** A new PHC string for `password`, with a fresh random salt. */
 export async function hashPassword(password: string, cost: ScryptCost = DEFAULT_SCRYPT_COST): Promise<string> {
@@ -61,36 +59,19 @@ export function parsePasswordHash(hash: string): ParsedHash | undefined {
   return { cost, salt: Buffer.from(m[4]!, 'base64'), key: Buffer.from(m[5]!, 'base64') };
 }
 
-/** Serialises checks so a burst of CONNECTs cannot occupy the whole libuv thread pool. */
-class Gate {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= MAX_CONCURRENT_CHECKS) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-}
-
-const gate = new Gate();
-
 /**
  * True if `password` matches `hash`. Constant-time comparison; a malformed hash is false.
  * Pass `hash` undefined for an unknown user: a dummy check of the default cost still runs, so
- * the answer takes as long as for a real user and does not reveal which names exist.
+ * the answer takes as long as for a real user and does not reveal which names exist. The
+ * derivation runs on libuv's thread pool (async scrypt), never on the event loop; how many run
+ * at once, and in which order, is the caller's (throttle.ts for CONNECTs).
  */
 export async function verifyPassword(password: string, hash: string | undefined): Promise<boolean> {
   const parsed = hash === undefined ? undefined : parsePasswordHash(hash);
   const cost = parsed?.cost ?? DEFAULT_SCRYPT_COST;
   const salt = parsed?.salt ?? DUMMY_SALT;
   const length = parsed?.key.length ?? KEY_BYTES;
-  const key = await gate.run(() => derive(password, salt, cost, length));
+  const key = await derive(password, salt, cost, length);
   return parsed !== undefined && timingSafeEqual(key, parsed.key);
 }
 

@@ -6,10 +6,12 @@
 //     line-3:        { role: mapper, devices: [plant/press-3] }   # TLS client certificate CN=line-3
 //
 // `edgetwin user add` writes it (cli/user.ts); an operator may edit it by hand. A running broker
-// re-reads it when it changes (checked at each CONNECT), so adding a user needs no restart.
+// re-reads it when it changes (watched, and checked at each CONNECT), so adding a user needs no
+// restart, and removing or narrowing one reaches its connected clients too (auth.ts).
 
-import { chmodSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { parseDocument, Document, isMap } from 'yaml';
 import { edgetwinError, type EdgetwinError } from '../../errors.js';
 import { parseDeviceId } from '../topics.js';
@@ -110,6 +112,48 @@ function toPrincipal(name: string, entry: UserEntry): Principal {
 
 export interface UsersLog {
   warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+/** What a reload took away, for the connected clients of these users. */
+export interface UsersChange {
+  /** Users no longer in the file. */
+  readonly removed: ReadonlySet<string>;
+  /** Users whose entry changed in a way that may take a right away: role, scope or password. */
+  readonly narrowed: ReadonlySet<string>;
+}
+
+/** Editors and `cat >` write in steps; a reload waits until the file has been quiet this long. */
+const SETTLE_MS = 100;
+/** Also re-checked this often, for file systems that report no changes (some network mounts). */
+const POLL_MS = 1000;
+
+const isSubset = (small: readonly string[] | undefined, big: readonly string[] | undefined): boolean =>
+  (small ?? []).every((x) => (big ?? []).includes(x));
+
+/** True if `after` allows everything `before` did (so the user's clients may stay connected). */
+export function widens(before: UserEntry, after: UserEntry): boolean {
+  if (before.password !== after.password) return false; // a new password ends the old sessions
+  if (after.role === 'admin') return true;
+  if (before.role === 'admin') return false;
+  if (before.role === 'mapper' || after.role === 'mapper') {
+    return before.role === after.role && isSubset(before.protocols, after.protocols) && isSubset(before.devices, after.devices);
+  }
+  if (before.role === 'writer' && after.role === 'app') return false;
+  // app and writer: no `devices` list means every device.
+  if (!after.devices?.length) return true;
+  return Boolean(before.devices?.length) && isSubset(before.devices, after.devices);
+}
+
+function diffUsers(before: ReadonlyMap<string, UserEntry>, after: ReadonlyMap<string, UserEntry>): UsersChange {
+  const removed = new Set<string>();
+  const narrowed = new Set<string>();
+  for (const [name, entry] of before) {
+    const now = after.get(name);
+    if (!now) removed.add(name);
+    else if (!widens(entry, now)) narrowed.add(name);
+  }
+  return { removed, narrowed };
 }
 
 /** The users file as the broker sees it: loaded at start, re-read when it changes. */
@@ -119,6 +163,10 @@ export class UsersFile {
   private entries = new Map<string, UserEntry>();
   private principals = new Map<string, Principal>();
   private stamp = '';
+  private listener: ((change: UsersChange) => void) | undefined;
+  private watcher: FSWatcher | undefined;
+  private settle: NodeJS.Timeout | undefined;
+  private poll: NodeJS.Timeout | undefined;
 
   constructor(path: string, log: UsersLog) {
     this.path = path;
@@ -131,7 +179,7 @@ export class UsersFile {
     let stamp: string;
     try {
       const st = statSync(this.path);
-      stamp = `${st.mtimeMs}:${st.size}`;
+      stamp = stampOf(st);
       // A hash is not a password, but it is what an offline guesser needs (as ssh warns of keys).
       if ((st.mode & 0o077) !== 0) this.log.warn({ path: this.path }, 'the users file is readable by other users; chmod 600 it');
       text = readFileSync(this.path, 'utf8');
@@ -148,11 +196,48 @@ export class UsersFile {
   async refresh(): Promise<void> {
     try {
       const st = await stat(this.path);
-      if (`${st.mtimeMs}:${st.size}` === this.stamp) return;
+      if (stampOf(st) === this.stamp) return;
+      // An empty file is one being written (`cat > users.yaml`), not one without users:
+      // `users: {}` says that. The next change event or poll reads it again.
+      if (st.size === 0 && this.entries.size > 0) return;
       this.load();
+      this.log.info({ path: this.path, users: this.entries.size }, 'users file reloaded');
     } catch (err) {
       this.log.warn({ err, path: this.path }, 'users file not reloaded; the previous users stay in force');
     }
+  }
+
+  /**
+   * Re-reads the file whenever it changes (fs.watch on its folder, since `edgetwin user add`
+   * replaces the file by a rename, plus a poll) and reports what each reload took away, within
+   * about SETTLE_MS of the write. Timers and the watcher do not keep the process alive.
+   */
+  watch(onChange: (change: UsersChange) => void): void {
+    this.listener = onChange;
+    const check = (): void => void this.refresh();
+    try {
+      const file = basename(this.path);
+      this.watcher = watch(dirname(this.path), { persistent: false }, (_event, name) => {
+        if (name !== null && name !== file) return;
+        clearTimeout(this.settle);
+        this.settle = setTimeout(check, SETTLE_MS);
+        this.settle.unref();
+      });
+      this.watcher.on('error', (err) => this.log.warn({ err, path: this.path }, 'cannot watch the users file; polling it instead'));
+    } catch (err) {
+      this.log.warn({ err, path: this.path }, 'cannot watch the users file; polling it instead');
+    }
+    this.poll = setInterval(check, POLL_MS);
+    this.poll.unref();
+  }
+
+  /** Stops watching. */
+  close(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    clearTimeout(this.settle);
+    clearInterval(this.poll);
+    this.listener = undefined;
   }
 
   get size(): number {
@@ -168,10 +253,19 @@ export class UsersFile {
   }
 
   private set(entries: Map<string, UserEntry>, stamp: string): void {
+    const before = this.entries;
     this.entries = entries;
     this.principals = new Map([...entries].map(([name, e]) => [name, toPrincipal(name, e)]));
     this.stamp = stamp;
+    // Whichever path reloaded (the watcher or a CONNECT), the listener hears of it.
+    const change = this.listener && diffUsers(before, entries);
+    if (change && (change.removed.size > 0 || change.narrowed.size > 0)) this.listener?.(change);
   }
+}
+
+/** Changes when the file is rewritten in place (mtime, size) or replaced by a rename (inode). */
+function stampOf(st: { ino: number; mtimeMs: number; size: number }): string {
+  return `${st.ino}:${st.mtimeMs}:${st.size}`;
 }
 
 function readDocument(path: string): Document {

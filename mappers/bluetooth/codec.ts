@@ -135,7 +135,7 @@ export function decodeDataType(bytes: Uint8Array, dataType: BleDataType, offset 
   if (dataType === 'bytes') return bytes.slice(offset);
   try {
     // Fixed-size string characteristics are commonly NUL-padded; the padding is not text.
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(offset)).replace(/\0+$/, '');
+    return withoutTrailingNuls(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(offset)));
   } catch {
     throw valueError('the value is not valid UTF-8');
   }
@@ -336,4 +336,11 @@ export function compileCodec(visitor: BleVisitorConfig, type: KubeType, property
       return field.bytes;
     },
   };
+}
+
+/** The text without its trailing NULs (a scan from the end: `/\0+$/` would retry at every NUL). */
+function withoutTrailingNuls(text: string): string {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0) end--;
+  return text.slice(0, end);
 }

@@ -22,7 +22,7 @@
 import { Buffer } from 'node:buffer';
 import { edgetwinError, type EdgetwinError } from '../../errors.js';
 import { shortestFloat32 } from '../sdk/values.js';
-import type { KubeType, PropertyValue } from '../../schemas/index.js';
+import { isDecimalNumber, type KubeType, type PropertyValue } from '../../schemas/index.js';
 
 export type RegisterTable = 'CoilRegister' | 'DiscreteInputRegister' | 'HoldingRegister' | 'InputRegister';
 
@@ -65,7 +65,6 @@ const INT_RANGE: Readonly<Record<'int16' | 'uint16' | 'int32' | 'uint32', readon
   uint32: [0, 0xffffffff],
 };
 const INT64_RANGE = { int64: [-(2n ** 63n), 2n ** 63n - 1n], uint64: [0n, 2n ** 64n - 1n] } as const;
-const FLOAT_RE = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 
 function rangeError(point: ModbusPoint, message: string): EdgetwinError {
   return edgetwinError('EDGETWIN_ERR_MODBUS_VALUE_RANGE', `${point.table} ${point.offset} (${point.kind}): ${message}`);
@@ -160,7 +159,7 @@ export function decodeWords(point: ModbusPoint, words: ArrayLike<number>): Prope
 function asNumber(point: ModbusPoint, value: PropertyValue): number {
   if (typeof value === 'number') return value;
   if (typeof value === 'boolean') return value ? 1 : 0;
-  if (typeof value === 'string' && FLOAT_RE.test(value)) return Number(value);
+  if (typeof value === 'string' && isDecimalNumber(value)) return Number(value);
   throw typeError(point, value);
 }
 
