@@ -141,8 +141,16 @@ export class EdgeCore {
       maxPayloadBytes: Math.max(config.mqtt.maxPacketBytes, config.mqtt.maxPayloadBytes),
       logger: logger.child({ module: 'eventbus' }),
       authenticate: this.auth.authenticate,
+      maxPacketBytes: config.mqtt.maxPacketBytes,
       maxConnections: limits.maxConnections,
       maxInflightPerClient: limits.maxInflightPerClient,
+      maxConnectBytes: limits.maxConnectBytes,
+      connectTimeoutMs: limits.connectTimeoutMs,
+      maxOutgoingBytesPerClient: limits.maxOutgoingBytesPerClient,
+      outgoingStallMs: limits.outgoingStallMs,
+      maxSubscriptionsPerClient: limits.maxSubscriptionsPerClient,
+      maxRetainedMessages: limits.maxRetainedMessages,
+      maxRetainedBytes: limits.maxRetainedBytes,
       ...(tlsListener ? { tls: tlsListener } : {}),
     });
     // Limits first (cheap, and they bound what the ACL is asked), then the ACL.
