@@ -56,6 +56,21 @@ describe('packets read together are handled in order', () => {
     expect(c.received.filter((p) => p.cmd === 'publish' && p.topic.startsWith('x/'))).toEqual([]);
   });
 
+  it('reads nothing behind a CONNECT until its CONNACK: 100 publishes pipelined behind it are all processed', async () => {
+    // aedes queues what it parses before the CONNACK, and drops the connection at 42 packets
+    // (queueLimit); the broker no longer reads them before the client is authenticated.
+    const got: string[] = [];
+    const all = new Promise<void>((resolve) => publisher.on('message', (t: string) => void (got.push(t), got.length === 100 && resolve())));
+    await publisher.subscribeAsync('pipe/#', { qos: 1 });
+    const c = await RawMqtt.open(edge.url);
+    raws.push(c);
+    const publishes: Packet[] = Array.from({ length: 100 }, (_, i) => ({ cmd: 'publish', topic: `pipe/${i}`, payload: Buffer.from(String(i)), qos: 1, messageId: i + 1, retain: false, dup: false }));
+    c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'pipeliner', keepalive: 0 }, ...publishes);
+    await c.next('puback', (p) => p.cmd === 'puback' && p.messageId === 100);
+    await all;
+    expect(got).toEqual(publishes.map((p) => (p.cmd === 'publish' ? p.topic : '')));
+  });
+
   it('processes a QoS 2 retransmission (same packet id, DUP) once: one version, no 409', async () => {
     const c = await raw('qos2-same');
     c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${D}/twin/update/result`, qos: 0 }] });
