@@ -47,14 +47,15 @@ export class OutboundGuard {
   /** Wraps the socket's write(); call once, before aedes writes anything. */
   install(): void {
     const socket = this.socket;
-    const write = socket.write;
+    const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
     // write() has overloads (chunk, [encoding], [callback]); forward whatever aedes passes.
-    socket.write = ((...args: unknown[]): boolean => {
-      Reflect.apply(write, socket, args);
+    const guarded = (...args: unknown[]): boolean => {
+      write(...args);
       if (!this.tripped && socket.writableLength > this.limits.maxBytes) this.trip('backlog');
       // Never ask aedes to wait for 'drain' (see above): the bound is enforced here instead.
       return true;
-    }) as Socket['write'];
+    };
+    socket.write = guarded;
   }
 
   /**

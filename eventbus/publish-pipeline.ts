@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { edgetwinError } from '../errors.js';
 import type { Admission, ClientInfo } from './admission.js';
 import type { MessageOrigin } from './bus.js';
-import type { RetainedLedger, RetainedReservation } from './caps.js';
+import type { RetainedLedger } from './caps.js';
 import type { LogGate } from './log-fields.js';
 import { logSafe } from './log-fields.js';
 
@@ -170,7 +170,7 @@ export class PublishPipeline {
   /** A QoS 2 id arriving: either a copy of one still in the window, or the window's new entry. */
   private enterQos2(client: Client, id: number): { duplicateOf?: Promise<void>; entry?: Qos2Entry } {
     let window = this.qos2.get(client);
-    if (!window) this.qos2.set(client, (window = new Map()));
+    if (!window) this.qos2.set(client, (window = new Map<number, Qos2Entry>()));
     const earlier = window.get(id);
     if (earlier) return { duplicateOf: earlier.stored };
     let settle!: () => void;
