@@ -175,7 +175,7 @@ export class EmbeddedBroker implements IngestBus {
       const tlsServer = createTlsServer({ handshakeTimeout: this.connectTimeoutMs, ...options });
       tlsServer.on('secureConnection', (socket: TLSSocket) => this.accept(aedes, socket));
       // A failed handshake (no or bad client certificate when one is required) is the client's problem.
-      tlsServer.on('tlsClientError', (err, socket) => this.log.info({ err, remoteAddress: socket.remoteAddress }, 'TLS handshake failed'));
+      tlsServer.on('tlsClientError', (err, socket) => this.logGate.log(this.log, 'info', socket.remoteAddress ?? '', { err, remoteAddress: socket.remoteAddress }, 'TLS handshake failed'));
       try {
         await listenOn(tlsServer, port, host);
       } catch (err) {
