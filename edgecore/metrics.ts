@@ -98,6 +98,7 @@ export class EdgeMetrics {
       inflightExceeded: new Counter({ name: 'edgetwin_mqtt_inflight_exceeded_total', help: 'Clients disconnected for exceeding mqtt.limits.maxInflightPerClient', registers }),
       oversized: new Counter({ name: 'edgetwin_mqtt_oversized_packets_total', help: 'Connections dropped for announcing a packet over its size limit (mqtt.maxPacketBytes, mqtt.limits.maxConnectBytes)', registers }),
       violations: new Counter({ name: 'edgetwin_mqtt_protocol_violations_total', help: 'Connections dropped for bytes that are not MQTT (no CONNECT first, a second CONNECT, a bad length)', registers }),
+      pending: new Gauge({ name: 'edgetwin_mqtt_pending_connections', help: 'Sockets that have not sent their whole CONNECT yet (not counted against mqtt.limits.maxConnections)', registers }),
       connectTimeouts: new Counter({ name: 'edgetwin_mqtt_connect_timeouts_total', help: 'Sockets closed for sending no CONNECT within mqtt.limits.connectTimeoutMs', registers }),
       connectEvictions: new Counter({ name: 'edgetwin_mqtt_connect_evictions_total', help: 'Sockets without a CONNECT closed to make room for a newer one (their pool is mqtt.limits.maxConnections)', registers }),
       outgoingDropped: new Counter({ name: 'edgetwin_mqtt_outgoing_dropped_total', help: 'QoS 0 messages not sent to a client whose unread backlog was over half of mqtt.limits.maxOutgoingBytesPerClient', registers }),
@@ -227,6 +228,7 @@ export class EdgeMetrics {
     const stats = this.sources.broker();
     m.clients.set(stats?.clients ?? 0);
     m.inflight.set(stats?.inflight ?? 0);
+    m.pending.set(stats?.pendingConnections ?? 0);
     m.retained.set(stats?.retainedMessages ?? 0);
     m.retainedBytes.set(stats?.retainedBytes ?? 0);
     for (const [metric, value] of [

@@ -88,6 +88,8 @@ export interface BrokerStats {
   readonly packetsTooLarge: number;
   /** Connections dropped for bytes that are not MQTT (no CONNECT first, a bad length). */
   readonly protocolViolations: number;
+  /** Sockets that have not sent their whole CONNECT yet, now. */
+  readonly pendingConnections: number;
   /** Sockets closed for sending no CONNECT within connectTimeoutMs. */
   readonly connectTimeouts: number;
   /** Sockets without a CONNECT closed to make room for a newer one. */

@@ -285,6 +285,7 @@ export class EmbeddedBroker implements IngestBus {
       ...this.pipeline.counters,
       ...this.admission.counters,
       ...this.connections.counters,
+      pendingConnections: this.connections.waiting,
       subscriptionsRefused: this.subscriptionCaps.refused,
       retainedRefused: this.retained.refused,
       retainedMessages: this.retained.messages,

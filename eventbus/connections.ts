@@ -51,6 +51,11 @@ export class Connections {
     return this.clientCount;
   }
 
+  /** Sockets that have not sent their whole CONNECT yet. */
+  get waiting(): number {
+    return this.pending.size;
+  }
+
   /** Guards `socket` and hands it to aedes. */
   accept(aedes: Aedes, socket: Socket): Client {
     if (this.pending.size >= this.o.maxPending) {
