@@ -76,6 +76,13 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_LIMIT_TWINS: { status: 400, summary: 'A twin update names more properties than `mqtt.limits.maxTwinsPerMessage`; nothing of it is applied.' },
   EDGETWIN_ERR_LIMIT_PROPERTIES: { status: 500, summary: "A device's model has more properties than `mqtt.limits.maxPropertiesPerDevice`; the device is not bound." },
   EDGETWIN_ERR_LIMIT_DEVICES: { status: 500, summary: 'Binding the device would exceed `mqtt.limits.maxDevices` on this node; the device is not bound (those already bound stay).' },
+  // Hostile clients (docs/security.md, "Hostile clients")
+  EDGETWIN_ERR_PACKET_TOO_LARGE: { status: 400, summary: 'A client announced an MQTT packet larger than its limit (`mqtt.maxPacketBytes`, `mqtt.limits.maxConnectBytes` for a CONNECT, the payload limit for a PUBLISH); the connection is dropped before the packet is read.' },
+  EDGETWIN_ERR_PROTOCOL_VIOLATION: { status: 400, summary: 'A client sent bytes that are not MQTT (a first packet that is not a CONNECT, a second CONNECT, a remaining length over four bytes); the connection is dropped.' },
+  EDGETWIN_ERR_CONNECT_TIMEOUT: { status: 400, summary: 'A socket sent no complete CONNECT within `mqtt.limits.connectTimeoutMs`, or was the oldest of `mqtt.limits.maxConnections` such sockets when another arrived; it is closed.' },
+  EDGETWIN_ERR_LIMIT_OUTGOING: { status: 429, summary: 'A client left more than `mqtt.limits.maxOutgoingBytesPerClient` unread (or over half of it for `mqtt.limits.outgoingStallMs`); it is disconnected. Before that, QoS 0 messages to it are dropped and counted.' },
+  EDGETWIN_ERR_LIMIT_SUBSCRIPTIONS: { status: 429, summary: 'A client already holds `mqtt.limits.maxSubscriptionsPerClient` subscriptions; the new filter is granted 128 (failure) and the client stays connected.' },
+  EDGETWIN_ERR_LIMIT_RETAINED: { status: 429, summary: 'Retaining the message would exceed `mqtt.limits.maxRetainedMessages` or `mqtt.limits.maxRetainedBytes`; the publish is refused (the connection is closed, nothing is applied, stored or forwarded). Clearing a retained topic (an empty payload) is always allowed.' },
   // Runtime
   EDGETWIN_ERR_BROKER_LISTEN: { status: 500, summary: 'The MQTT broker could not listen on the configured host and port.' },
   EDGETWIN_ERR_BROKER_CONNECT: { status: 500, summary: 'Could not connect to the MQTT broker.' },

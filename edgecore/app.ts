@@ -142,8 +142,16 @@ export class EdgeCore {
       logger: logger.child({ module: 'eventbus' }),
       authenticate: this.auth.authenticate,
       onClientClose: this.auth.clientClosed,
+      maxPacketBytes: config.mqtt.maxPacketBytes,
       maxConnections: limits.maxConnections,
       maxInflightPerClient: limits.maxInflightPerClient,
+      maxConnectBytes: limits.maxConnectBytes,
+      connectTimeoutMs: limits.connectTimeoutMs,
+      maxOutgoingBytesPerClient: limits.maxOutgoingBytesPerClient,
+      outgoingStallMs: limits.outgoingStallMs,
+      maxSubscriptionsPerClient: limits.maxSubscriptionsPerClient,
+      maxRetainedMessages: limits.maxRetainedMessages,
+      maxRetainedBytes: limits.maxRetainedBytes,
       ...(tlsListener ? { tls: tlsListener } : {}),
     });
     // Limits first (cheap, and they bound what the ACL is asked), then the ACL.

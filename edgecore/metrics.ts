@@ -5,7 +5,8 @@
 // refresh(). docs/observability.md lists every series.
 
 import { VERSION } from './version.js';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { processRegistry } from './process-metrics.js';
 import type { AckState, DeviceTwin, DeviceTwinOptions, DeviceStateName, SqliteTwinStore, UpdateOrigin } from '../devicetwin/index.js';
 import type { AuthStats, BrokerStats } from '../eventbus/index.js';
 import type { MapperRuntime, MapperRuntimeOptions } from '../mappers/index.js';
@@ -104,6 +105,19 @@ export class EdgeMetrics {
       loginBackoffs: new Counter({ name: 'edgetwin_mqtt_login_backoffs_total', help: 'Failed password checks whose CONNACK refusal was held back (exponential per address and user name)', registers }),
       clientIdRefused: new Counter({ name: 'edgetwin_mqtt_client_id_refused_total', help: "CONNECTs refused (CONNACK 2) because another user's session owns the client id", registers }),
       revoked: new Counter({ name: 'edgetwin_mqtt_clients_revoked_total', help: 'Clients disconnected because their user was removed from the users file or lost rights in it', registers }),
+      oversized: new Counter({ name: 'edgetwin_mqtt_oversized_packets_total', help: 'Connections dropped for announcing a packet over its size limit (mqtt.maxPacketBytes, mqtt.limits.maxConnectBytes)', registers }),
+      violations: new Counter({ name: 'edgetwin_mqtt_protocol_violations_total', help: 'Connections dropped for bytes that are not MQTT (no CONNECT first, a second CONNECT, a bad length)', registers }),
+      pending: new Gauge({ name: 'edgetwin_mqtt_pending_connections', help: 'Sockets that have not sent their whole CONNECT yet (not counted against mqtt.limits.maxConnections)', registers }),
+      connectTimeouts: new Counter({ name: 'edgetwin_mqtt_connect_timeouts_total', help: 'Sockets closed for sending no CONNECT within mqtt.limits.connectTimeoutMs', registers }),
+      connectEvictions: new Counter({ name: 'edgetwin_mqtt_connect_evictions_total', help: 'Sockets without a CONNECT closed to make room for a newer one (their pool is mqtt.limits.maxConnections)', registers }),
+      outgoingDropped: new Counter({ name: 'edgetwin_mqtt_outgoing_dropped_total', help: 'QoS 0 messages not sent to a client whose unread backlog was over half of mqtt.limits.maxOutgoingBytesPerClient', registers }),
+      slowClients: new Counter({ name: 'edgetwin_mqtt_slow_clients_disconnected_total', help: 'Clients disconnected for leaving too much unread (mqtt.limits.maxOutgoingBytesPerClient, outgoingStallMs)', registers }),
+      subsRefused: new Counter({ name: 'edgetwin_mqtt_subscriptions_refused_total', help: 'Subscriptions granted 128 for mqtt.limits.maxSubscriptionsPerClient', registers }),
+      retainedRefused: new Counter({ name: 'edgetwin_mqtt_retained_refused_total', help: 'Retained publishes refused for mqtt.limits.maxRetainedMessages or maxRetainedBytes', registers }),
+      retained: new Gauge({ name: 'edgetwin_mqtt_retained_messages', help: 'Retained messages the broker holds', registers }),
+      retainedBytes: new Gauge({ name: 'edgetwin_mqtt_retained_bytes', help: 'Bytes (topic + payload) of the retained messages the broker holds', registers }),
+      qos2Duplicates: new Counter({ name: 'edgetwin_mqtt_qos2_duplicates_total', help: 'QoS 2 retransmissions acknowledged without being processed again', registers }),
+      logSuppressed: new Counter({ name: 'edgetwin_log_lines_suppressed_total', help: 'Log lines provoked by MQTT clients beyond their budget, not written', registers }),
       cloudState: new Gauge({ name: 'edgetwin_cloudsync_state', help: 'Cloud sync state: 1 for the current one (off when no kubeconfig is set)', labelNames: ['state'], registers }),
       outbox: new Gauge({ name: 'edgetwin_cloudsync_outbox_depth', help: 'Devices with changes waiting in the outbox to be written to the cluster', registers }),
       lag: new Gauge({ name: 'edgetwin_cloudsync_lag_seconds', help: 'How long the oldest waiting change has waited (0 when the outbox is empty)', registers }),
@@ -229,6 +243,9 @@ export class EdgeMetrics {
     const auth = this.sources.auth?.();
     m.clients.set(stats?.clients ?? 0);
     m.inflight.set(stats?.inflight ?? 0);
+    m.pending.set(stats?.pendingConnections ?? 0);
+    m.retained.set(stats?.retainedMessages ?? 0);
+    m.retainedBytes.set(stats?.retainedBytes ?? 0);
     for (const [metric, value] of [
       [m.received, stats?.messagesIn],
       [m.sent, stats?.messagesOut],
@@ -240,6 +257,16 @@ export class EdgeMetrics {
       [m.loginBackoffs, auth?.loginBackoffs],
       [m.clientIdRefused, auth?.clientIdRefused],
       [m.revoked, auth?.revoked],
+      [m.oversized, stats?.packetsTooLarge],
+      [m.violations, stats?.protocolViolations],
+      [m.connectTimeouts, stats?.connectTimeouts],
+      [m.connectEvictions, stats?.connectEvictions],
+      [m.outgoingDropped, stats?.outgoingDropped],
+      [m.slowClients, stats?.slowClientsDisconnected],
+      [m.subsRefused, stats?.subscriptionsRefused],
+      [m.retainedRefused, stats?.retainedRefused],
+      [m.qos2Duplicates, stats?.qos2Duplicates],
+      [m.logSuppressed, stats?.logLinesSuppressed],
     ] as const) {
       metric.reset();
       metric.inc(value ?? 0);
@@ -261,20 +288,3 @@ export class EdgeMetrics {
     m.apiBytes.inc(health?.api.bytes ?? 0);
   }
 }
-
-let processMetrics: Registry | undefined;
-
-/**
- * prom-client's default metrics (resident memory, heap, CPU, event-loop lag, GC), once per
- * process. They describe the process, not an EdgeCore, and prom-client starts a GC observer
- * and an event-loop-delay monitor for each registry it is given and never stops them: one set
- * per process keeps that bounded however many EdgeCores a process (a test run) creates.
- */
-function processRegistry(): Registry {
-  if (processMetrics === undefined) {
-    processMetrics = new Registry();
-    collectDefaultMetrics({ register: processMetrics });
-  }
-  return processMetrics;
-}
-

@@ -6,6 +6,7 @@
 
 import type { Logger } from 'pino';
 import { edgetwinError, isEdgetwinError } from '../errors.js';
+import { LogGate } from './log-fields.js';
 import type { IngestHandler, MessageOrigin, Subscription } from './bus.js';
 import { FilterIndex } from './filter-index.js';
 import { isValidTopicFilter } from './topics.js';
@@ -50,9 +51,12 @@ export class Admission {
   private readonly subscribeAuthorizers: SubscribeAuthorizer[] = [];
   private readonly forwardAuthorizers: ForwardAuthorizer[] = [];
   private readonly log: Logger;
+  private readonly logGate: LogGate;
 
-  constructor(log: Logger) {
+  /** `logGate`: the budget for lines clients provoke (a denial per filter adds up fast). */
+  constructor(log: Logger, logGate = new LogGate()) {
     this.log = log;
+    this.logGate = logGate;
   }
 
   /** True if nothing can stop or delay a client's publish to `topic` (the hot path's fast exit). */
@@ -206,8 +210,12 @@ export class Admission {
       } catch (err) {
         this.counters.denied++;
         const denial = err instanceof Error ? err : new Error(String(err));
-        const level = isEdgetwinError(err) ? 'info' : 'error';
-        this.log[level]({ err: denial, clientId: client.clientId, topic }, `${action} denied`);
+        // A coded denial is the policy at work: its code and reason, cut short (it may quote
+        // the topic). Anything else is a bug in an authorizer: the whole error.
+        const fields = isEdgetwinError(err)
+          ? { err: { code: err.code, message: err.message.length > 300 ? `${err.message.slice(0, 300)}…` : err.message }, clientId: client.clientId, topic }
+          : { err: denial, clientId: client.clientId, topic };
+        this.logGate.log(this.log, isEdgetwinError(err) ? 'info' : 'error', client.clientId, fields, `${action} denied`);
         return denial;
       }
     }

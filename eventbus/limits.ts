@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { edgetwinError } from '../errors.js';
 import type { ClientInfo, PublishAuthorizer, SubscribeAuthorizer } from './admission.js';
+import { clientSafeLogger, logSafe } from './log-fields.js';
 
 export interface LimitableBus {
   addPublishAuthorizer(authorizer: PublishAuthorizer): () => void;
@@ -51,7 +52,7 @@ export class ClientLimiter {
   private closed = false;
 
   constructor(opts: ClientLimiterOptions) {
-    this.opts = opts;
+    this.opts = { ...opts, logger: clientSafeLogger(opts.logger) };
     this.now = opts.now ?? Date.now;
   }
 
@@ -87,7 +88,7 @@ export class ClientLimiter {
     this.counters.tooDeep++;
     throw edgetwinError(
       'EDGETWIN_ERR_LIMIT_TOPIC_DEPTH',
-      `${client.clientId}: ${depth} topic levels exceed mqtt.limits.maxTopicDepth (${this.opts.maxTopicDepth})`,
+      `${logSafe(client.clientId)}: ${depth} topic levels exceed mqtt.limits.maxTopicDepth (${this.opts.maxTopicDepth})`,
     );
   }
 

@@ -5,6 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isEdgetwinError } from '../errors.js';
 import { EmbeddedBroker } from './broker.js';
@@ -195,6 +196,32 @@ describe('MqttBus against the embedded broker', () => {
     const started = bus.start().catch((e: unknown) => e);
     await within(bus.close(), 500, 'close');
     expect(await within(started, 500, 'start to fail')).toMatchObject({ code: 'EDGETWIN_ERR_BROKER_CONNECT' });
+  });
+});
+
+describe('MqttBus against a broker that answers in one write', () => {
+  it('hands a message sent right behind the SUBACK to the new subscriber', async () => {
+    // A minimal broker on a raw socket: CONNACK, then SUBACK and a matching PUBLISH together,
+    // as the embedded broker does when a SUBSCRIBE and a twin/get arrive back to back.
+    const server = createServer((socket) => {
+      const parser = mqttPacket.parser({ protocolVersion: 4 });
+      parser.on('packet', (p: Packet) => {
+        if (p.cmd === 'connect') socket.write(mqttPacket.generate({ cmd: 'connack', returnCode: 0, sessionPresent: false }));
+        if (p.cmd === 'subscribe') {
+          const suback = mqttPacket.generate({ cmd: 'suback', messageId: p.messageId, granted: [0] });
+          const publish = mqttPacket.generate({ cmd: 'publish', topic: 'answer', payload: Buffer.from('right behind'), qos: 0, retain: false, dup: false });
+          socket.write(Buffer.concat([suback, publish]));
+        }
+      });
+      socket.on('data', (d: Buffer) => parser.parse(d));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const bus = await startBus({ url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}` });
+    const inbox = new Inbox();
+    await bus.subscribe('answer', inbox.push);
+    expect(await inbox.until(1)).toEqual(['answer right behind']);
   });
 });
 

@@ -180,14 +180,18 @@ export class MqttBus implements Bus {
       state.ready = this.brokerSubscribe(client, filter, state);
     }
     state.refs++;
+    // Registered before the SUBACK is awaited: a broker may send matching messages right
+    // behind the SUBACK, even before it (MQTT 3.1.1 §3.8.4), and mqtt.js can emit them before the
+    // await below resumes. A caller that subscribes and then asks (twin/get) gets its answer.
+    const local: Local = { handler };
+    this.index.add(filter, local);
     try {
       await state.ready;
     } catch (err) {
+      this.index.remove(filter, local);
       await this.release(filter, state);
       throw this.refusal(filter, err);
     }
-    const local: Local = { handler };
-    this.index.add(filter, local);
     let active = true;
     const { owner } = options;
     const subscription: Subscription = {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { isEdgetwinError, type EdgetwinError } from '../errors.js';
+import { BROKER_DEFAULTS } from '../eventbus/broker-options.js';
 import { loadConfigFile, resolveConfig, type EdgetwinConfig, type RawConfig } from './config.js';
 
 const DEFAULTS: EdgetwinConfig = {
@@ -26,6 +27,13 @@ const DEFAULTS: EdgetwinConfig = {
       maxTwinsPerMessage: 256,
       maxPropertiesPerDevice: 256,
       maxDevices: 10000,
+      maxConnectBytes: 65536,
+      connectTimeoutMs: 5000,
+      maxOutgoingBytesPerClient: 4194304,
+      outgoingStallMs: 30000,
+      maxSubscriptionsPerClient: 25000,
+      maxRetainedMessages: 10000,
+      maxRetainedBytes: 16777216,
     },
   },
   store: { synchronous: 'normal' },
@@ -50,6 +58,14 @@ describe('resolveConfig', () => {
   it('fills every default', () => {
     expect(resolveConfig()).toEqual(DEFAULTS);
     expect(resolveConfig({ mqtt: {} })).toEqual(DEFAULTS);
+  });
+
+  it("matches the embedded broker's own defaults, so a broker built without a config is bounded alike", () => {
+    const { limits, maxPacketBytes } = resolveConfig({}).mqtt;
+    const { maxPayloadBytes, ...broker } = BROKER_DEFAULTS;
+    // The broker's payload default is its frame allowance (EdgeCore passes max(maxPacketBytes, maxPayloadBytes)).
+    expect(maxPayloadBytes).toBe(maxPacketBytes);
+    expect({ ...limits, maxPacketBytes }).toMatchObject(broker);
   });
 
   it('types the resolved config with every field present (kubeconfig stays optional)', () => {

@@ -37,8 +37,9 @@ export const CONFIG_SCHEMA = {
         port: port(1883),
         // The largest twin payload parsed; a larger one is answered EDGETWIN_ERR_PAYLOAD_TOO_LARGE.
         maxPayloadBytes: { type: 'integer', minimum: 1, default: 262144 },
-        // The largest MQTT PUBLISH the broker accepts at all: a client sending more is
-        // disconnected before the body is buffered (eventbus/frame-guard.ts).
+        // The largest MQTT packet (of any type) the broker accepts at all: a client sending
+        // more is disconnected before the body is buffered (eventbus/frame-guard.ts). A PUBLISH
+        // may also carry maxPayloadBytes plus the longest topic.
         maxPacketBytes: { type: 'integer', minimum: 1024, default: 1048576 },
         // Who may connect and as what (docs/security.md).
         auth: {
@@ -89,6 +90,17 @@ export const CONFIG_SCHEMA = {
             maxTwinsPerMessage: { type: 'integer', minimum: 1, default: 256 },
             maxPropertiesPerDevice: { type: 'integer', minimum: 1, default: 256 },
             maxDevices: { type: 'integer', minimum: 1, default: 10000 },
+            // Hostile clients (docs/security.md): what one client can make the broker hold.
+            // The CONNECT arrives before authentication, so it gets the smallest bound.
+            maxConnectBytes: { type: 'integer', minimum: 1024, default: 65536 },
+            connectTimeoutMs: { type: 'integer', minimum: 100, default: 5000 },
+            // Unread bytes queued for one client; QoS 0 messages are dropped past half of it.
+            maxOutgoingBytesPerClient: { type: 'integer', minimum: 65536, default: 4194304 },
+            outgoingStallMs: { type: 'integer', minimum: 100, default: 30000 },
+            // A mapper subscribes to 2 topics per device: 25,000 serves maxDevices with room.
+            maxSubscriptionsPerClient: { type: 'integer', minimum: 1, default: 25000 },
+            maxRetainedMessages: { type: 'integer', minimum: 0, default: 10000 },
+            maxRetainedBytes: { type: 'integer', minimum: 0, default: 16777216 },
           },
         },
       },
