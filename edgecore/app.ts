@@ -158,6 +158,7 @@ export class EdgeCore {
       deviceLimits: limits,
       ...(this.auth.restrictsChanges ? { authorizeChange: this.auth.authorizeChange } : {}),
       observer: this.metrics?.twinObserver,
+      answerQos: config.mqtt.answerQos,
     });
     try {
       await this.twinModule.start();
