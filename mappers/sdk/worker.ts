@@ -78,6 +78,7 @@ export class DeviceWorker {
   async start(): Promise<void> {
     const { factory, instance, model } = this.o;
     const bound = bindDevice(factory, instance, model);
+    for (const w of bound.warnings) this.o.logger.warn({ device: this.id, code: w.code, path: w.path }, `device ${this.id}: ${w.message}`);
     this.options = bound.options;
     this.props = new Map(bound.driverDevice.properties.map((p) => [p.name, p]));
     this.driver = factory.connect({ logger: this.o.logger, now: this.o.now }, bound.driverDevice);
