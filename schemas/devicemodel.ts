@@ -116,7 +116,7 @@ export function toDeviceModel(schema: JsonSchema, opts: ToDeviceModelOptions = {
     if (typeof sub.minimum === 'number') prop.minimum = String(sub.minimum);
     if (typeof sub.maximum === 'number') prop.maximum = String(sub.maximum);
     if (typeof sub.unit === 'string') prop.unit = sub.unit;
-    if (isObject(sub.visitors)) prop.visitors = sub.visitors as KubeModelProperty['visitors'];
+    if (isObject(sub.visitors)) prop.visitors = sub.visitors;
     properties.push(prop);
     const extras: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(sub)) {

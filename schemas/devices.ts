@@ -238,7 +238,7 @@ const UNSUPPORTED = 'EDGETWIN_ERR_DEVICE_FIELD_UNSUPPORTED' as const;
 function unsupportedFields(spec: DeviceManifest['spec']): ErrorDetail[] {
   const out: ErrorDetail[] = [];
   (spec.properties ?? []).forEach((p, i) => {
-    const push = p.pushMethod as Record<string, unknown> | undefined;
+    const push = p.pushMethod;
     if (!push) return;
     for (const key of Object.keys(push)) {
       const at = `/spec/properties/${i}/pushMethod/${key}`;
