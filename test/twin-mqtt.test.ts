@@ -191,3 +191,40 @@ describe('malformed and invalid updates are refused with a code and change nothi
     expect(r.json.code).toBe(400);
   });
 });
+
+describe('the QoS of answers (mqtt.answerQos)', () => {
+  // A QoS 1 subscriber receives at min(subscription, publish) QoS [MQTT-3.8.4-6]: what it
+  // gets is the QoS the twin published at.
+  async function answerQos(e: TestEdge): Promise<number[]> {
+    const { default: mqtt } = await import('mqtt');
+    const client = await mqtt.connectAsync(e.url, { reconnectPeriod: 0 });
+    try {
+      const got: number[] = [];
+      const three = new Promise<void>((resolve) =>
+        client.on('message', (_t, _p, packet) => {
+          got.push(packet.qos);
+          if (got.length === 3) resolve();
+        }),
+      );
+      await client.subscribeAsync(`${DEV}/twin/update/+`, { qos: 1 });
+      await client.publishAsync(UPDATE, JSON.stringify({ event_id: 'q', timestamp: 0, twin: { setpoint: { expected: { value: '30' } } } }), { qos: 1 });
+      await three; // result, document, delta
+      return got;
+    } finally {
+      await client.endAsync();
+    }
+  }
+
+  it('is 0 by default (KubeEdge\'s internal broker, mqttQOS 0)', async () => {
+    expect(await answerQos(edge)).toEqual([0, 0, 0]);
+  });
+
+  it('is 1 with mqtt.answerQos: 1 (KubeEdge\'s default external broker mode)', async () => {
+    const other = await startEdge({ 'thermo.yaml': thermostatManifest() }, { mqtt: { port: 0, answerQos: 1 } });
+    try {
+      expect(await answerQos(other)).toEqual([1, 1, 1]);
+    } finally {
+      await other.stop();
+    }
+  });
+});
