@@ -86,7 +86,8 @@ export class DeviceWorker {
     this.deltaSub = await this.o.bus.subscribe(deviceTopic(namespace, name, 'twin/update/delta'), (_t, payload) => this.onDelta(payload), { qos: 1 });
     await this.fetchDesired();
     // Over MQTT, deltas sent while this process was cut off from the broker are lost (the twin
-    // publishes them at QoS 0): fetch the desired values again on every reconnect.
+    // publishes them at QoS 0 by default, mqtt.answerQos): fetch the desired values again on
+    // every reconnect.
     let wasConnected = true;
     this.offConnection = this.o.bus.onConnectionChange?.((connected) => {
       if (connected && !wasConnected && !this.stopped) {
