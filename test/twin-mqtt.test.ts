@@ -228,3 +228,30 @@ describe('the QoS of answers (mqtt.answerQos)', () => {
     }
   });
 });
+
+describe('membership/updated (KubeEdge MembershipUpdate)', () => {
+  it('carries a fresh uuid event id, and removed devices keep their description', async () => {
+    const described = thermostatManifest('lamp', 'default').replace('  name: lamp\n', '  name: lamp\n  labels:\n    description: Hall lamp\n');
+    const other = await startEdge({ 'lamp.yaml': described });
+    const watcher = await TestClient.connect(other.url);
+    try {
+      const entry = other.core.twin.list().find((e) => e.instance.id === 'default/lamp')!;
+      const from = watcher.count;
+      await other.core.twin.setDevices([]);
+      const removed = await watcher.next('$hw/events/node/edge-test/membership/updated', () => true, 5000, from);
+      expect(removed.json).toEqual({
+        event_id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+        timestamp: expect.any(Number),
+        added_devices: null,
+        removed_devices: [{ id: 'default/lamp', name: 'lamp', description: 'Hall lamp' }],
+      });
+      await other.core.twin.setDevices([{ instance: entry.instance, model: entry.model }]);
+      const added = await watcher.next('$hw/events/node/edge-test/membership/updated', (j) => j.added_devices !== null, 5000, from);
+      expect(added.json).toMatchObject({ added_devices: [{ id: 'default/lamp', name: 'lamp', description: 'Hall lamp' }], removed_devices: null });
+      expect(added.json.event_id).not.toBe(removed.json.event_id);
+    } finally {
+      await watcher.close();
+      await other.stop();
+    }
+  });
+});
