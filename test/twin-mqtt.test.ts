@@ -255,3 +255,11 @@ describe('membership/updated (KubeEdge MembershipUpdate)', () => {
     }
   });
 });
+
+describe('TwinClient and keys KubeEdge answers anonymously', () => {
+  it('refuses a key outside the regex itself (its answer could not echo the request id)', async () => {
+    const { TwinClient } = await import('../devicetwin/index.js');
+    const client = new TwinClient(edge.core.bus, { timeoutMs: 2000 });
+    await expect(client.setDesired('default/thermo', { 'set point': '21' })).rejects.toMatchObject({ code: 'EDGETWIN_ERR_PROPERTY_NAME' });
+  });
+});
