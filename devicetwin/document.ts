@@ -53,20 +53,22 @@ export function twinsToWire(device: DeviceTwinState): Record<string, MsgTwin> {
  * "21.0" compare equal (KubeEdge compares the strings as sent).
  */
 export function computeDelta(device: DeviceTwinState): { twin: Record<string, MsgTwin>; delta: Record<string, string> } | undefined {
-  let differs = false;
-  const delta: Record<string, string> = {};
+  let delta: Record<string, string> | undefined;
+  for (const key in device.twins) {
+    const t = device.twins[key];
+    if (!t || t.type === 'deleted' || t.expected === undefined || t.expected.value === '') continue;
+    if (t.actual === undefined || t.actual.value !== t.expected.value) (delta ??= {})[key] = t.expected.value;
+  }
+  // The common case, a report that leaves every desired value met, builds nothing more.
+  if (!delta) return undefined;
   const twin: Record<string, MsgTwin> = {};
   for (const key in device.twins) {
     const t = device.twins[key];
     if (!t || t.type === 'deleted' || t.expected === undefined || t.expected.value === '') continue;
     const wire = twinToWire(t);
     if (wire) twin[key] = wire;
-    if (t.actual === undefined || t.actual.value !== t.expected.value) {
-      delta[key] = t.expected.value;
-      differs = true;
-    }
   }
-  return differs ? { twin, delta } : undefined;
+  return { twin, delta };
 }
 
 /**
