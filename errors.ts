@@ -35,9 +35,11 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_MODEL_UNKNOWN: { status: 500, summary: 'A Device manifest references a model (`deviceModelRef.name`) that is not loaded.' },
   EDGETWIN_ERR_MANIFEST_INVALID: { status: 500, summary: 'A Device manifest is not a valid KubeEdge v1beta1 Device.' },
   EDGETWIN_ERR_DEVICE_DUPLICATE: { status: 500, summary: 'Two manifests declare the same `<namespace>/<name>`.' },
+  EDGETWIN_ERR_DEVICE_FIELD_UNSUPPORTED: { status: 500, summary: 'A warning, not a failure: a Device sets a field edgetwin does not implement yet (`pushMethod`, `dbMethod`, `anomalyDetection`, `methods`, `stateReport`); the device loads and is served, the field has no effect.' },
   EDGETWIN_ERR_CONFIG_INVALID: { status: 500, summary: 'The configuration file fails its JSON Schema; every error is listed.' },
   // Mappers
   EDGETWIN_ERR_MAPPER_CONFIG: { status: 500, summary: "A device's protocol or visitor configData is not valid for its mapper (unknown key, bad value, dataType that does not fit limit)." },
+  EDGETWIN_ERR_VISITOR_KEY_UNKNOWN: { status: 500, summary: "A warning, not a failure: a property's `visitors.configData` has a key its mapper does not know (e.g. `max`, `min` in KubeEdge's Modbus example); it is ignored, as KubeEdge's Go mappers ignore it, and the device is mapped." },
   EDGETWIN_ERR_MAPPER_TIMEOUT: { status: 500, summary: 'The device did not answer a request within the configured timeout.' },
   EDGETWIN_ERR_MAPPER_CONNECTION: { status: 500, summary: 'The connection to the device could not be opened, or was refused, reset or closed.' },
   EDGETWIN_ERR_MAPPER_READBACK: { status: 500, summary: 'A desired value was written, but reading it back gave a different value.' },

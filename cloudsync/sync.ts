@@ -243,6 +243,11 @@ export class CloudSync {
     }
     const prev = this.plan;
     const next = plan.devices;
+    // Fields edgetwin does not implement, once per new or changed Device (schemas/devices.ts).
+    for (const [id, d] of next) {
+      if (prev.get(id)?.instance === d.instance) continue;
+      for (const w of d.instance.warnings ?? []) this.log.warn({ code: w.code, device: id, path: w.path }, `cloud sync: device ${id}: ${w.path ?? ''}: ${w.message}`);
+    }
     const changed = prev.size !== next.size || [...next].some(([id, d]) => prev.get(id)?.instance !== d.instance || prev.get(id)?.model !== d.model);
     this.plan = new Map(next);
     if (changed) {

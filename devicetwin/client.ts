@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { ERROR_CODES, edgetwinError, type ErrorCode } from '../errors.js';
 import { deviceTopic, parseDeviceId, type Bus, type DeviceTopicKind, type Subscription } from '../eventbus/index.js';
+import { TWIN_KEY } from '../schemas/index.js';
 import type { DeviceTwinDelta, DeviceTwinDocument, DeviceTwinResult, MsgTwin, ResultMessage } from './wire.js';
 
 export interface TwinClientOptions {
@@ -20,6 +21,8 @@ export type TwinEvent =
 function isErrorResult(m: unknown): m is ResultMessage {
   return typeof m === 'object' && m !== null && typeof (m as { code?: unknown }).code === 'number';
 }
+
+const TWIN_KEY_RE = new RegExp(TWIN_KEY);
 
 function splitId(id: string): { namespace: string; name: string } {
   const parsed = parseDeviceId(id);
@@ -45,6 +48,13 @@ export class TwinClient {
   /** `twin/update` → the update result. */
   async update(id: string, twin: Record<string, MsgTwin | null>, version?: number): Promise<DeviceTwinResult> {
     const { namespace, name } = splitId(id);
+    // A key outside KubeEdge's regex is answered anonymously, with event_id "" (handlers/update.ts):
+    // no answer would echo this request's id, so refuse it here instead of timing out.
+    const bad = Object.keys(twin).filter((k) => !TWIN_KEY_RE.test(k));
+    if (bad.length > 0) {
+      const details = bad.map((k) => ({ path: k, code: 'EDGETWIN_ERR_PROPERTY_NAME' as const, message: 'twin keys must match ^[a-zA-Z0-9-_.,:/@#]{1,128}$' }));
+      throw edgetwinError('EDGETWIN_ERR_PROPERTY_NAME', `update rejected: ${bad.map((k) => `"${k}"`).join(', ')}: twin keys must match ^[a-zA-Z0-9-_.,:/@#]{1,128}$`, details);
+    }
     return this.request(namespace, name, 'twin/update', 'twin/update/result', { twin, ...(version !== undefined ? { version } : {}) });
   }
 

@@ -49,6 +49,8 @@ export interface HandlerContext {
   readonly logger: Logger;
   readonly observer: TwinObserver;
   now(): number;
+  /** A fresh event id, for the messages KubeEdge builds with `dttype.BuildBaseMessage()` (a uuid). */
+  newEventId(): string;
   device(id: string): DeviceEntry | undefined;
   devices(): Iterable<DeviceEntry>;
   /** Makes `outcome.next` current and durable; resolves after commit, rejects (state reverted) with EDGETWIN_ERR_STORE_WRITE. */

@@ -45,33 +45,44 @@ export function twinsToWire(device: DeviceTwinState): Record<string, MsgTwin> {
 }
 
 /**
- * KubeEdge's delta: over ALL twins of the device, `expected` for every non-deleted twin whose
- * expected value is set and differs from the actual one (values are canonical, so "21" and
- * "21.0" compare equal here, unlike KubeEdge's string compare).
+ * KubeEdge's delta (`dttype.BuildDeviceTwinDelta`): built over ALL twins of the device. `twin`
+ * holds every non-deleted twin whose expected value is set, INCLUDING those where expected equals
+ * actual; only `delta` is limited to the twins that differ. Mappers rely on the former: the
+ * kubeedge/examples traffic-light mapper reads each of its lights from `twin` on every delta.
+ * Published only when `delta` is not empty (undefined here). Values are canonical, so "21" and
+ * "21.0" compare equal (KubeEdge compares the strings as sent).
  */
 export function computeDelta(device: DeviceTwinState): { twin: Record<string, MsgTwin>; delta: Record<string, string> } | undefined {
   let delta: Record<string, string> | undefined;
-  let twin: Record<string, MsgTwin> | undefined;
   for (const key in device.twins) {
     const t = device.twins[key];
     if (!t || t.type === 'deleted' || t.expected === undefined || t.expected.value === '') continue;
-    if (t.actual !== undefined && t.actual.value === t.expected.value) continue;
-    delta ??= {};
-    twin ??= {};
-    delta[key] = t.expected.value;
+    if (t.actual === undefined || t.actual.value !== t.expected.value) (delta ??= {})[key] = t.expected.value;
+  }
+  // The common case, a report that leaves every desired value met, builds nothing more.
+  if (!delta) return undefined;
+  const twin: Record<string, MsgTwin> = {};
+  for (const key in device.twins) {
+    const t = device.twins[key];
+    if (!t || t.type === 'deleted' || t.expected === undefined || t.expected.value === '') continue;
     const wire = twinToWire(t);
     if (wire) twin[key] = wire;
   }
-  return delta && twin ? { twin, delta } : undefined;
+  return { twin, delta };
 }
 
-/** The membership view of a device (`membership/get/result`). */
+/**
+ * The membership view of a device (`membership/get/result`), as KubeEdge's `dttype.Device` with
+ * its omitempty fields: no `description`, `state` or `last_online` while they are empty. A
+ * device no mapper has reported on yet (still `unknown`, never online) has no state to show.
+ */
 export function deviceToWire(device: DeviceTwinState, description?: string): WireDevice {
+  const reported = device.state !== 'unknown' || device.lastOnline !== '';
   return {
     id: device.id,
     name: device.name,
     ...(description ? { description } : {}),
-    state: device.state,
-    last_online: device.lastOnline,
+    ...(reported ? { state: device.state } : {}),
+    ...(device.lastOnline !== '' ? { last_online: device.lastOnline } : {}),
   };
 }

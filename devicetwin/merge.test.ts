@@ -94,6 +94,8 @@ describe('mergeUpdate: accepted updates', () => {
     expect(b.changed).toEqual(['mode']);
     expect(b.next.twins.mode).toEqual({ optional: true, type: 'deleted', expectedVersion: { cloud: 0, edge: 0 }, actualVersion: { cloud: 0, edge: 1 } });
     expect(b.result.mode).toBeNull();
+    // KubeEdge's dealTwinDelete answers nothing for a delete it ignores.
+    expect(b.result).not.toHaveProperty('power');
     expect(b.document.mode!.current).toBeNull();
     expect(b.next.twins.power!.actual!.value).toBe('true');
     // A deleted twin is re-created by the next write, with its versions carried on.
@@ -115,6 +117,47 @@ describe('mergeUpdate: accepted updates', () => {
   ])('accepts metadata.type compatible with %s', (_t, key, type) => {
     const value = key === 'power' ? 'true' : key === 'mode' ? 'off' : '7';
     expect(ok(empty, { [key]: { actual: value, type } }).changed).toEqual([key]);
+  });
+});
+
+describe('mergeUpdate: KubeEdge\'s metadata.type "Updated" (the legacy example apps)', () => {
+  it('is accepted on a twin\'s first write and on later ones: the model\'s type is the stored type', () => {
+    const first = ok(empty, { mode: { actual: 'off', type: 'Updated' } });
+    expect(first.next.twins.mode).toMatchObject({ type: 'string', actual: { value: 'off' } });
+    expect(first.result.mode?.metadata).toEqual({ type: 'string' });
+    const later = ok(first.next, { mode: { actual: 'heat', type: 'Updated' }, setpoint: { actual: '20', type: 'updated' } });
+    expect(later.next.twins.mode!.actual!.value).toBe('heat');
+    expect(later.next.twins.setpoint).toMatchObject({ type: 'float', actual: { value: '20' } });
+  });
+
+  it('a "deleted" label over MQTT deletes nothing (only a cloud sync deletes by type)', () => {
+    const a = ok(empty, { mode: { actual: 'off' } }).next;
+    const b = ok(a, { mode: { actual: 'heat', type: 'deleted' } });
+    expect(b.next.twins.mode).toMatchObject({ type: 'string', actual: { value: 'heat' } });
+  });
+});
+
+describe('mergeUpdate: the update result (KubeEdge dealTwinAdd / dealTwinCompare)', () => {
+  it('answers a new twin whole, an existing one with only the sides the message named', () => {
+    const created = ok(empty, { setpoint: { expected: '21' } }, ctx('edge', T0));
+    expect(created.result.setpoint).toEqual({
+      expected: { value: '21', metadata: { timestamp: T0 } },
+      optional: true,
+      metadata: { type: 'float' },
+      ack: { state: 'pending', timestamp: T0 },
+    });
+    const reported = ok(created.next, { setpoint: { actual: '20' } }, ctx('edge', T0 + 5));
+    expect(reported.result.setpoint).toEqual({ actual: { value: '20', metadata: { timestamp: T0 + 5 } }, optional: true, metadata: { type: 'float' } });
+    const both = ok(reported.next, { setpoint: { expected: '22', actual: '20' } }, ctx('edge', T0 + 9));
+    expect(both.result.setpoint).toEqual({
+      expected: { value: '22', metadata: { timestamp: T0 + 9 } },
+      actual: { value: '20', metadata: { timestamp: T0 + 5 } },
+      optional: true,
+      metadata: { type: 'float' },
+      ack: { state: 'pending', timestamp: T0 + 9 },
+    });
+    const optionalOnly = ok(both.next, { setpoint: { optional: false } });
+    expect(optionalOnly.result.setpoint).toEqual({ optional: false, metadata: { type: 'float' } });
   });
 });
 
@@ -185,7 +228,6 @@ describe('mergeUpdate: rejected updates change nothing', () => {
     ['a boolean that is not true/false', { power: { actual: 'yes' } }, 'EDGETWIN_ERR_VALUE_TYPE'],
     ['a desired value for a readOnly property', { temperature: { expected: '20' } }, 'EDGETWIN_ERR_PROPERTY_READ_ONLY'],
     ['a contradicting metadata.type', { setpoint: { actual: '20', type: 'boolean' } }, 'EDGETWIN_ERR_TYPE_MISMATCH'],
-    ['KubeEdge\'s bogus "Updated" type', { setpoint: { actual: '20', type: 'Updated' } }, 'EDGETWIN_ERR_TYPE_MISMATCH'],
     ['one bad key among good ones', { setpoint: { actual: '22' }, mode: { expected: 'auto' } }, 'EDGETWIN_ERR_MODEL_VALIDATION'],
   ])('rejects %s', (_label, twins, code) => {
     const out = mergeUpdate(base, upd(twins), ctx());
@@ -241,6 +283,11 @@ describe('computeDelta', () => {
     expect(computeDelta(s)?.delta).toEqual({ setpoint: '21', power: 'true' });
     s = ok(s, { power: null }).next;
     expect(computeDelta(s)?.delta).toEqual({ setpoint: '21' });
+    // KubeEdge's BuildDeviceTwinDelta: `twin` lists every non-deleted twin with an expected
+    // value, equal to its actual or not (the traffic-light mapper reads all of them from it).
+    expect(Object.keys(computeDelta(s)!.twin).sort()).toEqual(['mode', 'setpoint']);
+    expect(computeDelta(s)!.twin.mode).toMatchObject({ expected: { value: 'heat' }, actual: { value: 'heat' }, optional: true, metadata: { type: 'string' } });
+    expect(computeDelta(s)!.twin.mode).not.toHaveProperty('expected_version');
     s = ok(s, { setpoint: { actual: '21.0' } }).next;
     expect(computeDelta(s)).toBeUndefined();
   });

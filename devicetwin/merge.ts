@@ -30,7 +30,11 @@ export interface MergeSuccess {
   readonly next: DeviceTwinState;
   /** Properties whose stored twin changed (to persist, and for the document). */
   readonly changed: readonly string[];
-  /** `twin/update/result`: every key of the message, as it now stands (null = deleted). */
+  /**
+   * `twin/update/result`, as KubeEdge builds it (`dealTwinAdd` / `dealTwinCompare` /
+   * `dealTwinDelete`): a new twin whole; an existing one with only the sides the message named,
+   * plus `optional` and `metadata`; null for a deleted one; an ignored delete left out.
+   */
   readonly result: Record<string, MsgTwin | null>;
   /** `twin/update/document`: last/current for every changed key. */
   readonly document: Record<string, DocumentEntry>;
@@ -51,6 +55,24 @@ const COMPATIBLE_TYPES: Readonly<Record<KubeType, ReadonlySet<string>>> = {
   string: new Set(['string']),
   bytes: new Set(['bytes', 'string']),
 };
+
+/** Every spelling above: a `metadata.type` outside this set names no value type at all. */
+const VALUE_TYPE_NAMES: ReadonlySet<string> = new Set(Object.values(COMPATIBLE_TYPES).flatMap((names) => [...names]));
+
+/**
+ * Whether a message's `metadata.type` contradicts the model. KubeEdge validates a value against
+ * the STORED type of an existing twin and ignores the message's type (`isTwinValueDiff` in
+ * edge/pkg/devicetwin/dtmanager/twin.go), so `{"type":"Updated"}` — what kubeedge/examples'
+ * traffic-light, led-raspberrypi, counter and temperature mappers send with every report — is
+ * accepted. In edgetwin every property already has its stored type, the model's, so a
+ * `metadata.type` that names no value type (Updated, Deleted, ...) is ignored the same way; one
+ * that names a different value type (`int` for a string property) is still refused: it is a
+ * mapper decoding the property wrongly, not a label.
+ */
+function contradictsModel(type: string, model: PropertyModel): boolean {
+  const t = type.toLowerCase();
+  return VALUE_TYPE_NAMES.has(t) && !COMPATIBLE_TYPES[model.type].has(t);
+}
 
 const ZERO: TwinVersion = { cloud: 0, edge: 0 };
 
@@ -84,13 +106,9 @@ function checkPatches(state: DeviceTwinState, update: ParsedUpdate, ctx: MergeCo
       checked.push({ key, patch, model });
       continue;
     }
-    if (patch.type !== undefined) {
-      const t = patch.type.toLowerCase();
-      const deleting = t === 'deleted' && ctx.origin === 'sync';
-      if (!deleting && !COMPATIBLE_TYPES[model.type].has(t)) {
-        problems.push({ path: key, code: 'EDGETWIN_ERR_TYPE_MISMATCH', message: `metadata.type "${patch.type}" does not match the model's type ${model.type}` });
-        continue;
-      }
+    if (patch.type !== undefined && contradictsModel(patch.type, model)) {
+      problems.push({ path: key, code: 'EDGETWIN_ERR_TYPE_MISMATCH', message: `metadata.type "${patch.type}" does not match the model's type ${model.type}` });
+      continue;
     }
     let expected: string | undefined;
     let actual: string | undefined;
@@ -163,7 +181,8 @@ function applyPatch(prev: TwinState | undefined, c: CheckedPatch, ctx: MergeCont
     if (!live || !live.optional) return prev;
     return { optional: live.optional, type: 'deleted', expectedVersion: live.expectedVersion, actualVersion: live.actualVersion };
   }
-  if (patch.type?.toLowerCase() === 'deleted') {
+  // Only a cloud sync deletes by type (KubeEdge's SyncDealType); over MQTT it is just a label.
+  if (ctx.origin === 'sync' && patch.type?.toLowerCase() === 'deleted') {
     if (!live) return prev;
     return { optional: live.optional, type: 'deleted', expectedVersion: live.expectedVersion, actualVersion: live.actualVersion };
   }
@@ -213,6 +232,20 @@ function applyPatch(prev: TwinState | undefined, c: CheckedPatch, ctx: MergeCont
   return changed ? next : prev;
 }
 
+/** One key of `twin/update/result` (see MergeSuccess.result); undefined = left out. */
+function resultFor(prev: TwinState | undefined, next: TwinState | undefined, patch: TwinPatch | null): MsgTwin | null | undefined {
+  const wire = next ? twinToWire(next) : null;
+  if (patch === null) return wire === null ? null : undefined; // KubeEdge: a refused delete is not answered
+  if (prev === undefined || wire === null) return wire;
+  const out: MsgTwin = {};
+  if (patch.expected !== undefined && wire.expected) out.expected = wire.expected;
+  if (patch.actual !== undefined && wire.actual) out.actual = wire.actual;
+  out.optional = wire.optional ?? true;
+  if (wire.metadata) out.metadata = wire.metadata;
+  if (wire.ack && (patch.expected !== undefined || patch.ack !== undefined)) out.ack = wire.ack;
+  return out;
+}
+
 /** Merges an update into a device's twins. All-or-nothing: one invalid key rejects the whole message. */
 export function mergeUpdate(state: DeviceTwinState, update: ParsedUpdate, ctx: MergeContext): MergeOutcome {
   if (update.version !== undefined && update.version !== state.version) {
@@ -242,7 +275,8 @@ export function mergeUpdate(state: DeviceTwinState, update: ParsedUpdate, ctx: M
       changed.push(c.key);
       document[c.key] = { last: prev ? twinToWire(prev) : null, current: twinToWire(next) };
     }
-    result[c.key] = next ? twinToWire(next) : null;
+    const answer = resultFor(prev, next, c.patch);
+    if (answer !== undefined) result[c.key] = answer;
   }
   if (!twins) return { ok: true, next: state, changed, result, document };
   return { ok: true, next: { ...state, twins, version: state.version + 1 }, changed, result, document };

@@ -4,7 +4,7 @@
 // twin property names, being map keys, stay case-sensitive.
 
 import { isUtf8 } from 'node:buffer';
-import { edgetwinError, type EdgetwinError, type ErrorDetail } from '../errors.js';
+import { edgetwinError, type EdgetwinError, type ErrorCode, type ErrorDetail } from '../errors.js';
 import type { WireAck, WireVersion } from './wire.js';
 
 export interface ParseLimits {
@@ -36,7 +36,15 @@ export interface ParsedUpdate {
   readonly version?: number;
 }
 
-export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: EdgetwinError; readonly eventId: string };
+/**
+ * A decoded payload, or why not. `anonymous`: KubeEdge could not even decode the message (its Go
+ * `json.Unmarshal` failed, a twin key broke the key regex, or `twin` was missing), so it answers
+ * with `event_id ""` on `$hw/events/device//twin/update/result` (`Updated` and `dealUpdateResult`
+ * in edge/pkg/devicetwin/dtmanager/twin.go pass an empty device id and event id).
+ */
+export type Parsed<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: EdgetwinError; readonly eventId: string; readonly anonymous?: true };
 
 type JsonObject = { [key: string]: unknown };
 
@@ -73,7 +81,7 @@ function jsonDepthExceeds(text: string, max: number): boolean {
 
 /** bytes → JSON object, with the payload-level checks every message kind shares. */
 export function decodeJson(payload: Buffer, limits: ParseLimits = DEFAULT_PARSE_LIMITS): Parsed<JsonObject> {
-  const fail = (error: EdgetwinError): Parsed<JsonObject> => ({ ok: false, error, eventId: '' });
+  const fail = (error: EdgetwinError): Parsed<JsonObject> => ({ ok: false, error, eventId: '', anonymous: true });
   if (payload.length > limits.maxPayloadBytes) {
     return fail(edgetwinError('EDGETWIN_ERR_PAYLOAD_TOO_LARGE', `payload of ${payload.length} bytes exceeds the limit of ${limits.maxPayloadBytes} bytes`));
   }
@@ -101,6 +109,15 @@ export function eventIdOf(obj: JsonObject): string {
 function shapeError(eventId: string, message: string, details: ErrorDetail[] = []): Parsed<never> {
   return { ok: false, error: edgetwinError('EDGETWIN_ERR_PAYLOAD_SHAPE', message, details), eventId };
 }
+
+/** What KubeEdge's decoder would refuse too: answered anonymously (see {@link Parsed}). */
+function undecodable(code: ErrorCode, message: string, details: ErrorDetail[] = []): Parsed<never> {
+  return { ok: false, error: edgetwinError(code, message, details), eventId: '', anonymous: true };
+}
+
+// KubeEdge's twin key regex (dtcommon.ValidateTwinKey), checked while decoding as KubeEdge does,
+// before the device is even looked up.
+const KEY_RE = /^[a-zA-Z0-9\-_.,:/@#]{1,128}$/;
 
 function readVersion(v: unknown): WireVersion | undefined | false {
   if (v === undefined || v === null) return undefined;
@@ -185,8 +202,8 @@ export function parseTwinUpdate(payload: Buffer, limits?: ParseLimits): Parsed<P
   const obj = decoded.value;
   const eventId = eventIdOf(obj);
   const twin = field(obj, 'twin');
-  // KubeEdge: "Update twin error, key:twin does not exist" (400).
-  if (!isObject(twin)) return shapeError(eventId, twin === undefined || twin === null ? 'update has no `twin` object' : '`twin` must be an object');
+  // KubeEdge: "Update twin error, key:twin does not exist" (400), or a failed json.Unmarshal.
+  if (!isObject(twin)) return undecodable('EDGETWIN_ERR_PAYLOAD_SHAPE', twin === undefined || twin === null ? 'update has no `twin` object' : '`twin` must be an object');
   const version = field(obj, 'version');
   if (version !== undefined && version !== null && !(Number.isSafeInteger(version) && (version as number) >= 0)) {
     return shapeError(eventId, '`version` must be a non-negative integer');
@@ -196,6 +213,11 @@ export function parseTwinUpdate(payload: Buffer, limits?: ParseLimits): Parsed<P
     const error = edgetwinError('EDGETWIN_ERR_LIMIT_TWINS', `update names ${count} properties; mqtt.limits.maxTwinsPerMessage is ${limits.maxTwinsPerMessage}`);
     return { ok: false, error, eventId };
   }
+  const badKeys: ErrorDetail[] = [];
+  for (const key in twin) {
+    if (!KEY_RE.test(key)) badKeys.push({ path: key, code: 'EDGETWIN_ERR_PROPERTY_NAME', message: 'twin keys must match ^[a-zA-Z0-9-_.,:/@#]{1,128}$' });
+  }
+  if (badKeys.length > 0) return undecodable('EDGETWIN_ERR_PROPERTY_NAME', `update rejected: ${badKeys.map((d) => `"${d.path ?? ''}": ${d.message}`).join('; ')}`, badKeys);
   const details: ErrorDetail[] = [];
   const twins = new Map<string, TwinPatch | null>();
   for (const key in twin) {
@@ -204,7 +226,10 @@ export function parseTwinUpdate(payload: Buffer, limits?: ParseLimits): Parsed<P
   }
   if (details.length > 0) {
     const code = details[0]?.code ?? 'EDGETWIN_ERR_PAYLOAD_SHAPE';
-    return { ok: false, error: edgetwinError(code, `invalid twin ${details.map((d) => `"${d.path ?? ''}": ${d.message}`).join('; ')}`, details), eventId };
+    const error = edgetwinError(code, `invalid twin ${details.map((d) => `"${d.path ?? ''}": ${d.message}`).join('; ')}`, details);
+    // A field of the wrong JSON type fails KubeEdge's json.Unmarshal; `ack` is edgetwin's own
+    // (KubeEdge ignores it), so a bad one is the device's error, answered on its own topic.
+    return details.every((d) => d.code === 'EDGETWIN_ERR_PAYLOAD_SHAPE') ? { ok: false, error, eventId: '', anonymous: true } : { ok: false, error, eventId };
   }
   return { ok: true, value: { eventId, twins, ...(typeof version === 'number' ? { version } : {}) } };
 }

@@ -2,23 +2,23 @@
 // every change durable through a TwinStore before it is answered, and serves KubeEdge's topics
 // on the bus. Other modules use its public methods (get/update/onChange), never its internals.
 
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { edgetwinError, isEdgetwinError, type EdgetwinError } from '../errors.js';
-import { DEVICE_PREFIX, TWIN_INGEST_FILTERS, deviceTopic, nodeTopic, parseTopic, type Bus, type IngestBus, type MessageOrigin, type Subscription } from '../eventbus/index.js';
+import { DEVICE_PREFIX, TWIN_INGEST_FILTERS, nodeTopic, parseTopic, type Bus, type IngestBus, type MessageOrigin, type Subscription } from '../eventbus/index.js';
 import type { DeviceInstance, DeviceModel } from '../schemas/index.js';
 import { NO_OBSERVER, type DeviceEntry, type HandlerContext, type TwinChange, type TwinObserver } from './context.js';
 import { handleTwinGet } from './handlers/get.js';
 import { handleInvalidDeviceTopic } from './handlers/invalid.js';
 import { handleMembershipGet } from './handlers/membership.js';
 import { handleStateUpdate } from './handlers/state.js';
-import { handleTwinUpdate } from './handlers/update.js';
+import { handleTwinUpdate, publishChange } from './handlers/update.js';
 import { admitDevices, changeKinds, type ChangeAuthorizer, type DeviceLimits } from './policy.js';
 import { emptyDevice, mergeUpdate, type MergeSuccess, type UpdateOrigin } from './merge.js';
 import { DEFAULT_PARSE_LIMITS, type ParseLimits, type TwinPatch } from './parse.js';
 import type { DeviceStateName, DeviceTwinState, MembershipEntry, StoreChange, TwinStore } from './types.js';
-import { computeDelta } from './document.js';
 import { IN_PROCESS_REPORTER, ReporterWatch } from './reporters.js';
-import type { BaseMessage, DeviceTwinDelta, DeviceTwinDocument, MembershipUpdate, WireDevice } from './wire.js';
+import type { BaseMessage, MembershipUpdate, WireDevice } from './wire.js';
 
 export interface DeviceTwinOptions {
   readonly bus: IngestBus;
@@ -43,6 +43,13 @@ export interface DeviceTwinOptions {
    * (reporters.ts); a conflict is logged at most once per window per device. Default 60 s.
    */
   readonly reporterWindowMs?: number;
+  /**
+   * The MQTT QoS of every answer the twin publishes (update result, document, delta, get
+   * result, state result, membership). Default 0, as KubeEdge's internal broker publishes
+   * (`eventBus.mqttQOS`); KubeEdge's default external-broker mode publishes at QoS 1
+   * (config `mqtt.answerQos`, docs/reliability.md).
+   */
+  readonly answerQos?: 0 | 1;
 }
 
 /** An update through the API: property → expected/actual wire strings (or null to delete). */
@@ -126,7 +133,8 @@ export class DeviceTwin {
         this.stored.delete(id);
         this.reporters.forget(id);
         changes.push({ kind: 'unmember', id });
-        removed.push({ id, name: entry.state.name });
+        const description = entry.instance.description;
+        removed.push({ id, name: entry.state.name, ...(description ? { description } : {}) });
       }
     }
     const binds: Array<[string, BoundDevice]> = [...[...wanted.values()].map((d): [string, BoundDevice] => [origin, d]), ...fallbacks];
@@ -159,8 +167,10 @@ export class DeviceTwin {
     }
     if (changes.length > 0) await this.commit(changes);
     if (added.length > 0 || removed.length > 0) {
+      // KubeEdge builds it with dttype.BuildBaseMessage(): a fresh uuid event id. It sends one
+      // message per device; edgetwin one per change (docs/mqtt-api.md, differences).
       const message: MembershipUpdate = {
-        event_id: '',
+        event_id: randomUUID(),
         timestamp: this.now(),
         added_devices: added.length > 0 ? added : null,
         removed_devices: removed.length > 0 ? removed : null,
@@ -241,16 +251,8 @@ export class DeviceTwin {
     if (outcome.changed.length > 0) {
       await this.ctx.applyTwins(id, outcome, origin);
       // As handlers/update.ts does for MQTT: the document for apps, and the delta that drives
-      // the mapper (a desired value from the cloud must reach the device, issue 5).
-      const { namespace, name } = outcome.next;
-      const now = this.now();
-      const document: DeviceTwinDocument = { event_id: update.eventId, timestamp: now, twin: outcome.document };
-      this.publish(deviceTopic(namespace, name, 'twin/update/document'), document);
-      const delta = computeDelta(outcome.next);
-      if (delta) {
-        const message: DeviceTwinDelta = { event_id: update.eventId, timestamp: now, twin: delta.twin, delta: delta.delta };
-        this.publish(deviceTopic(namespace, name, 'twin/update/delta'), message);
-      }
+      // the mapper (a desired value from the cloud must reach the device).
+      publishChange(this.ctx, outcome, update.eventId, this.now());
     }
     return outcome.next;
   }
@@ -319,7 +321,7 @@ export class DeviceTwin {
 
   private publish(topic: string, message: BaseMessage): void {
     const bus: Bus = this.opts.bus;
-    bus.publish(topic, JSON.stringify(message)).catch((err: unknown) => {
+    bus.publish(topic, JSON.stringify(message), { qos: this.opts.answerQos ?? 0 }).catch((err: unknown) => {
       this.opts.logger.warn({ err, topic }, 'could not publish');
     });
   }
@@ -432,6 +434,7 @@ export class DeviceTwin {
       logger: this.opts.logger,
       observer: this.opts.observer ?? NO_OBSERVER,
       now: () => this.now(),
+      newEventId: () => randomUUID(),
       device: (id) => this.entries.get(id),
       devices: () => this.entries.values(),
       applyTwins: (id, outcome, origin) => this.applyTwins(id, outcome, origin),

@@ -167,6 +167,7 @@ export class EdgeCore {
       deviceLimits: limits,
       ...(this.auth.restrictsChanges ? { authorizeChange: this.auth.authorizeChange } : {}),
       observer: this.metrics?.twinObserver,
+      answerQos: config.mqtt.answerQos,
     });
     try {
       await this.twinModule.start();
@@ -176,6 +177,7 @@ export class EdgeCore {
       this.devices = devs.devices;
       problems.push(...devs.errors);
       for (const p of devs.errors) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
+      for (const d of this.devices) logDeviceWarnings(logger, d);
       const declared = this.devices.map((instance) => ({ instance, model: this.models.get(instance.model)! }));
       await this.twinModule.setDevices(declared);
       // Devices over mqtt.limits get no twin: they are reported, and no mapper serves them.
@@ -331,4 +333,9 @@ export class EdgeCore {
     if (this.health) await step('metrics', () => this.health!.close());
     if (errors.length > 0) throw errors[0];
   }
+}
+
+/** A device's coded load warnings (fields edgetwin does not implement), one line each. */
+function logDeviceWarnings(logger: Logger, device: DeviceInstance): void {
+  for (const w of device.warnings ?? []) logger.warn({ code: w.code, device: device.id, path: w.path }, `device ${device.id}: ${w.path ?? ''}: ${w.message}`);
 }

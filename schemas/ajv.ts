@@ -25,6 +25,11 @@ export function createAjv(options: Options = {}): Ajv2020 {
   // `unit` is an annotation (DESIGN.md "Device models are JSON Schema"); declaring it keeps
   // strict mode on for every other unknown keyword, which is how typos like `units` get caught.
   ajv.addKeyword({ keyword: 'unit', schemaType: 'string' });
+  // A DeviceModel's protocol defaults (KubeEdge ≥ 1.22), kept in the model so from-crd loses
+  // nothing and every Device of the model gets them (schemas/defaults.ts). Shapes: MODEL_RULES.
+  ajv.addKeyword({ keyword: 'protocol', schemaType: 'string' });
+  ajv.addKeyword({ keyword: 'protocolConfigData', schemaType: 'object' });
+  ajv.addKeyword({ keyword: 'visitors', schemaType: 'object' });
   return ajv;
 }
 

@@ -15,6 +15,7 @@ const DEFAULTS: EdgetwinConfig = {
   mqtt: {
     host: '127.0.0.1',
     port: 1883,
+    answerQos: 0,
     maxPayloadBytes: 262144,
     maxPacketBytes: 1048576,
     auth: { anonymousRole: 'admin' },

@@ -35,6 +35,10 @@ export const CONFIG_SCHEMA = {
       properties: {
         host,
         port: port(1883),
+        // The QoS of every answer the twin publishes (results, documents, deltas, membership).
+        // 0 is what KubeEdge's internal broker uses (eventBus.mqttQOS); its default external
+        // broker mode publishes at 1 (docs/reliability.md).
+        answerQos: { type: 'integer', enum: [0, 1], default: 0 },
         // The largest twin payload parsed; a larger one is answered EDGETWIN_ERR_PAYLOAD_TOO_LARGE.
         maxPayloadBytes: { type: 'integer', minimum: 1, default: 262144 },
         // The largest MQTT packet (of any type) the broker accepts at all: a client sending

@@ -10,7 +10,7 @@ import type { JsonSchema } from './types.js';
 const bundled = ['thermostat', 'power-meter', 'ble-environmental-sensor'].map(
   (f) => JSON.parse(readFileSync(path.join(BUNDLED_MODELS_DIR, `${f}.json`), 'utf8')) as JsonSchema,
 );
-const example = parse(readFileSync(path.resolve(import.meta.dirname, '..', 'cloudsync', 'testdata', 'temperature-model.yaml'), 'utf8')) as Record<string, unknown>;
+const example = parse(readFileSync(path.resolve(import.meta.dirname, '..', 'examples', 'kubeedge', 'temperature-model.yaml'), 'utf8')) as Record<string, unknown>;
 
 describe('JSON Schema model → DeviceModel', () => {
   it('maps every field a DeviceModel holds, field to field', () => {
@@ -52,6 +52,7 @@ describe('DeviceModel → JSON Schema model', () => {
     expect(schema).toEqual({
       $schema: 'https://json-schema.org/draft/2020-12/schema',
       title: 'temperature-model',
+      protocol: 'modbus',
       type: 'object',
       properties: {
         temperature: { type: 'number', description: 'actual temperature', minimum: 0, maximum: 100, unit: 'Celsius' },
@@ -59,11 +60,12 @@ describe('DeviceModel → JSON Schema model', () => {
       },
       additionalProperties: false,
     });
-    expect(dropped.map((d) => d.path)).toEqual(['/spec/protocol']);
+    expect(dropped).toEqual([]);
     const model = compileModel(schema);
     expect(model.properties.get('temperature')?.parse('101').ok).toBe(false);
     // Back to a DeviceModel: the same fields, the bounds as numbers ("100.0" and "100" are one value).
-    const again = toDeviceModel(schema, { namespace: 'default', protocol: 'modbus' });
+    const again = toDeviceModel(schema, { namespace: 'default' });
+    expect(again.spec.protocol).toBe('modbus');
     const spec = example.spec as { properties: Array<Record<string, string>> };
     expect(again.spec.properties!.map((p) => ({ ...p, minimum: p.minimum && Number(p.minimum), maximum: p.maximum && Number(p.maximum) }))).toEqual(
       spec.properties.map((p) => ({ ...p, minimum: p.minimum && Number(p.minimum), maximum: p.maximum && Number(p.maximum) })),
@@ -80,15 +82,41 @@ describe('DeviceModel → JSON Schema model', () => {
     expect((schema.properties as Record<string, JsonSchema>).mode).toEqual({ type: 'string', enum: ['off', 'heat', 'cool'] });
   });
 
-  it('drops STREAM properties, visitors and protocol defaults, and says so', () => {
+  it('drops STREAM properties and says so', () => {
     const { schema, dropped } = fromDeviceModel({
       apiVersion: 'devices.kubeedge.io/v1beta1',
       kind: 'DeviceModel',
       metadata: { name: 'cam' },
-      spec: { protocolConfigData: { a: 1 }, properties: [{ name: 'saveFrame', type: 'STREAM' }, { name: 'on', type: 'BOOLEAN', visitors: { protocolName: 'x' } }] },
+      spec: { properties: [{ name: 'saveFrame', type: 'STREAM' }, { name: 'on', type: 'BOOLEAN' }] },
     });
     expect(Object.keys(schema.properties as object)).toEqual(['on']);
-    expect(dropped.map((d) => d.path)).toEqual(['/spec/protocolConfigData', '/spec/properties/0', '/spec/properties/1/visitors']);
+    expect(dropped.map((d) => d.path)).toEqual(['/spec/properties/0']);
+  });
+
+  it('keeps KubeEdge ≥ 1.22 protocol defaults (protocolConfigData, visitors) in the model, and back', () => {
+    const crd = {
+      apiVersion: 'devices.kubeedge.io/v1beta1',
+      kind: 'DeviceModel',
+      metadata: { name: 'meter' },
+      spec: {
+        protocol: 'modbus',
+        protocolConfigData: { communicateMode: 'TCP', port: '502', slaveID: 3 },
+        properties: [{ name: 'power', type: 'FLOAT', accessMode: 'ReadOnly', visitors: { protocolName: 'modbus', configData: { register: 'InputRegister', offset: 4, limit: 2 } } }],
+      },
+    };
+    const { schema, dropped } = fromDeviceModel(crd);
+    expect(dropped).toEqual([]);
+    expect(schema).toMatchObject({ protocol: 'modbus', protocolConfigData: { communicateMode: 'TCP', port: '502', slaveID: 3 } });
+    expect((schema.properties as Record<string, JsonSchema>).power).toEqual({ type: 'number', readOnly: true, visitors: { protocolName: 'modbus', configData: { register: 'InputRegister', offset: 4, limit: 2 } } });
+    const model = compileModel(schema);
+    expect(model.defaults?.protocolConfigData).toEqual({ communicateMode: 'TCP', port: '502', slaveID: 3 });
+    expect(model.defaults?.visitors.get('power')).toEqual({ protocolName: 'modbus', configData: { register: 'InputRegister', offset: 4, limit: 2 } });
+    expect(toDeviceModel(schema).spec).toEqual(crd.spec);
+  });
+
+  it('refuses nested protocolConfigData (KubeEdge\'s DMI cannot carry it)', () => {
+    const { schema } = fromDeviceModel({ kind: 'DeviceModel', metadata: { name: 'x' }, spec: { protocolConfigData: { tcp: { ip: 'a' } }, properties: [] } });
+    expect(() => compileModel(schema)).toThrow(/protocolConfigData/);
   });
 
   it('rejects what cannot be converted with every problem listed', () => {

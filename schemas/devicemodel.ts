@@ -39,9 +39,9 @@ export interface KubeDeviceModel {
 }
 
 /** Keys of a property subschema that map onto DeviceModel fields (everything else is "extra"). */
-const PROPERTY_KEYS = new Set(['type', 'minimum', 'maximum', 'unit', 'description', 'readOnly']);
+const PROPERTY_KEYS = new Set(['type', 'minimum', 'maximum', 'unit', 'description', 'readOnly', 'visitors']);
 /** Keys of a model that map onto DeviceModel fields. */
-const MODEL_KEYS = new Set(['$schema', 'title', 'type', 'properties']);
+const MODEL_KEYS = new Set(['$schema', 'title', 'type', 'properties', 'protocol', 'protocolConfigData']);
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -117,6 +117,7 @@ export function toDeviceModel(schema: JsonSchema, opts: ToDeviceModelOptions = {
     if (typeof sub.minimum === 'number') prop.minimum = String(sub.minimum);
     if (typeof sub.maximum === 'number') prop.maximum = String(sub.maximum);
     if (typeof sub.unit === 'string') prop.unit = sub.unit;
+    if (isObject(sub.visitors)) prop.visitors = sub.visitors;
     properties.push(prop);
     const extras: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(sub)) {
@@ -128,18 +129,24 @@ export function toDeviceModel(schema: JsonSchema, opts: ToDeviceModelOptions = {
   }
   if (Object.keys(propertyExtras).length > 0) modelExtras.properties = propertyExtras;
   const annotations = Object.keys(modelExtras).length > 0 ? { [SCHEMA_ANNOTATION]: JSON.stringify(modelExtras) } : undefined;
+  // An explicit --protocol wins over the model's own `protocol` keyword.
+  const protocol = opts.protocol ?? (typeof schema.protocol === 'string' ? schema.protocol : undefined);
   return {
     apiVersion: DEVICEMODEL_API_VERSION,
     kind: 'DeviceModel',
     metadata: { name: title, ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}), ...(annotations ? { annotations } : {}) },
-    spec: { ...(opts.protocol !== undefined ? { protocol: opts.protocol } : {}), properties },
+    spec: {
+      ...(protocol !== undefined ? { protocol } : {}),
+      ...(isObject(schema.protocolConfigData) ? { protocolConfigData: schema.protocolConfigData } : {}),
+      properties,
+    },
   };
 }
 
 export interface FromDeviceModelResult {
   /** An edgetwin model (JSON Schema 2020-12); compile it with compileModel. */
   readonly schema: JsonSchema;
-  /** What the DeviceModel says that a JSON Schema model cannot hold (protocol, visitors, STREAM properties). */
+  /** What the DeviceModel says that a JSON Schema model cannot hold (STREAM properties, bounds of a non-number). */
   readonly dropped: readonly ErrorDetail[];
 }
 
@@ -187,8 +194,11 @@ export function fromDeviceModel(obj: unknown, source?: string): FromDeviceModelR
   const propertyExtras = isObject(extras.properties) ? extras.properties : {};
   const problems: ErrorDetail[] = [];
   const dropped: ErrorDetail[] = [];
-  if (spec.protocol !== undefined) dropped.push({ path: '/spec/protocol', message: 'the protocol belongs to the Device (spec.protocol), not the model' });
-  if (spec.protocolConfigData !== undefined) dropped.push({ path: '/spec/protocolConfigData', message: 'model-level protocol defaults have no JSON Schema equivalent' });
+  // KubeEdge ≥ 1.22 protocol defaults ride in the model's own keywords (schemas/defaults.ts
+  // merges them into each Device); their shapes are checked when the model is compiled.
+  const protocolKeys: Record<string, unknown> = {};
+  if (typeof spec.protocol === 'string' && spec.protocol !== '') protocolKeys.protocol = spec.protocol;
+  if (spec.protocolConfigData !== undefined && spec.protocolConfigData !== null) protocolKeys.protocolConfigData = spec.protocolConfigData;
   const properties: Record<string, JsonSchema> = {};
   const list = Array.isArray(spec.properties) ? (spec.properties as unknown[]) : [];
   list.forEach((raw, i) => {
@@ -207,7 +217,6 @@ export function fromDeviceModel(obj: unknown, source?: string): FromDeviceModelR
       problems.push({ path: `${at}/type`, message: 'must be one of INT, FLOAT, DOUBLE, STRING, BOOLEAN, BYTES' });
       return;
     }
-    if (raw.visitors !== undefined) dropped.push({ path: `${at}/visitors`, message: 'visitors belong to the Device (spec.properties[].visitors)' });
     const extra = isObject(propertyExtras[raw.name]) ? (propertyExtras[raw.name] as Record<string, unknown>) : {};
     // The annotation adds keywords; the DeviceModel's own fields decide type, bounds and access.
     const sub: Record<string, unknown> = { ...extra, ...implied };
@@ -228,6 +237,8 @@ export function fromDeviceModel(obj: unknown, source?: string): FromDeviceModelR
     if (raw.accessMode === 'ReadOnly') sub.readOnly = true;
     else if (extra.readOnly === false) sub.readOnly = false;
     else delete sub.readOnly;
+    if (raw.visitors !== undefined && raw.visitors !== null) sub.visitors = raw.visitors;
+    else delete sub.visitors;
     properties[raw.name] = sub;
   });
   if (problems.length > 0) invalid(where, problems);
@@ -236,6 +247,7 @@ export function fromDeviceModel(obj: unknown, source?: string): FromDeviceModelR
     $schema: JSON_SCHEMA_2020_12,
     ...modelExtras,
     title: name,
+    ...protocolKeys,
     type: 'object',
     properties,
     ...('additionalProperties' in modelExtras ? {} : { additionalProperties: false }),
@@ -245,7 +257,7 @@ export function fromDeviceModel(obj: unknown, source?: string): FromDeviceModelR
 
 /** Key order as edgetwin's model files write it ($schema, $id, title, description, type...). */
 function orderModel(schema: JsonSchema): JsonSchema {
-  const order = ['$schema', '$id', 'title', 'description', 'type', 'properties'];
+  const order = ['$schema', '$id', 'title', 'description', 'protocol', 'protocolConfigData', 'type', 'properties'];
   const out: Record<string, unknown> = {};
   for (const key of order) if (key in schema) out[key] = schema[key];
   for (const [key, value] of Object.entries(schema)) if (!(key in out)) out[key] = value;

@@ -245,3 +245,77 @@ describe('loadDevices', () => {
     expect({ names: devices.map((d) => d.name), errors }).toEqual({ names: ['from-json'], errors: [] });
   });
 });
+
+describe('DeviceModel defaults (KubeEdge ≥ 1.22 overrideDeviceInstanceConfig)', () => {
+  const withDefaults = compileModel({
+    title: 'meter',
+    protocol: 'modbus',
+    protocolConfigData: { communicateMode: 'TCP', port: '502', slaveID: 3, timeout: 500 },
+    type: 'object',
+    properties: {
+      power: { type: 'number', readOnly: true, visitors: { protocolName: 'modbus', configData: { register: 'InputRegister', offset: 4, limit: 2, scale: 0.1 } } },
+      relay: { type: 'boolean', visitors: { configData: { register: 'CoilRegister', offset: 0 } } },
+      spare: { type: 'integer', visitors: { protocolName: 'modbus', configData: { register: 'HoldingRegister', offset: 9 } } },
+    },
+  });
+  const meterModels = new Map([['meter', withDefaults]]);
+  const device = (spec: Record<string, unknown>): unknown => ({
+    apiVersion: 'devices.kubeedge.io/v1beta1',
+    kind: 'Device',
+    metadata: { name: 'm1' },
+    spec: { deviceModelRef: { name: 'meter' }, ...spec },
+  });
+
+  it('merges protocolConfigData and visitors key by key, the Device winning', () => {
+    const d = parseDeviceManifest(
+      device({
+        protocol: { protocolName: 'modbus', configData: { ip: '10.0.0.7', slaveID: 9 } },
+        properties: [{ name: 'power', visitors: { protocolName: 'modbus', configData: { offset: 6 } } }, { name: 'relay' }],
+      }),
+      meterModels,
+    );
+    expect(d.protocol).toEqual({ protocolName: 'modbus', configData: { communicateMode: 'TCP', port: '502', slaveID: 9, timeout: 500, ip: '10.0.0.7' } });
+    expect(d.properties).toEqual([
+      { name: 'power', visitors: { protocolName: 'modbus', configData: { register: 'InputRegister', offset: 6, limit: 2, scale: 0.1 } } },
+      // The model's visitor names no protocol: the Device's protocol is its protocol.
+      { name: 'relay', visitors: { protocolName: 'modbus', configData: { register: 'CoilRegister', offset: 0 } } },
+    ]);
+  });
+
+  it('gives nothing to model properties the Device does not list, and no protocol to a Device without one', () => {
+    const d = parseDeviceManifest(device({ properties: [{ name: 'power' }] }), meterModels);
+    expect(d.protocol).toBeUndefined();
+    expect(d.properties.map((p) => p.name)).toEqual(['power']);
+    expect(d.properties[0]?.visitors?.configData).toEqual({ register: 'InputRegister', offset: 4, limit: 2, scale: 0.1 });
+  });
+
+  it('leaves a Device of a model without defaults as it is', () => {
+    const m = manifest();
+    expect(parseDeviceManifest(m, models).protocol?.configData).toEqual(m.spec.protocol?.configData);
+  });
+});
+
+describe('Device fields edgetwin does not implement are never silently ignored', () => {
+  it('warns, with a code and the field\'s path, for pushMethod, dbMethod, anomalyDetection, methods, stateReport', () => {
+    const d = parseDeviceManifest(
+      manifest((m) => {
+        prop(m, 0).pushMethod = { mqtt: { address: 'tcp://127.0.0.1:1883', topic: 't', qos: 0 }, dbMethod: { redis: {} }, anomalyDetection: {} };
+        m.spec.methods = [{ name: 'SwitchControl', propertyNames: ['power'] }];
+        m.spec.stateReport = { reportToCloud: true, reportCycle: 10000 };
+      }),
+      models,
+    );
+    expect(d.warnings?.map((w) => [w.code, w.path])).toEqual([
+      ['EDGETWIN_ERR_DEVICE_FIELD_UNSUPPORTED', '/spec/properties/0/pushMethod/mqtt'],
+      ['EDGETWIN_ERR_DEVICE_FIELD_UNSUPPORTED', '/spec/properties/0/pushMethod/dbMethod'],
+      ['EDGETWIN_ERR_DEVICE_FIELD_UNSUPPORTED', '/spec/properties/0/pushMethod/anomalyDetection'],
+      ['EDGETWIN_ERR_DEVICE_FIELD_UNSUPPORTED', '/spec/methods'],
+      ['EDGETWIN_ERR_DEVICE_FIELD_UNSUPPORTED', '/spec/stateReport'],
+    ]);
+    expect(d.warnings?.[1]?.message).toMatch(/dbMethod is not implemented/);
+  });
+
+  it('a Device without them has no warnings', () => {
+    expect(parseDeviceManifest(manifest(), models).warnings).toBeUndefined();
+  });
+});

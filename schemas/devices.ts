@@ -8,6 +8,7 @@ import { edgetwinError, isEdgetwinError, toEdgetwinError, type EdgetwinError, ty
 import { ajvErrorsToDetails, createAjv, joinDetails, type ValidateFunction } from './ajv.js';
 import { listSourceFiles, MODEL_EXTENSIONS, readTextFile } from './files.js';
 import { DNS1123_LABEL, DNS1123_SUBDOMAIN } from './names.js';
+import { applyModelDefaults } from './defaults.js';
 import type { DeviceInstance, DeviceModel, PropertyInstance, ProtocolConfig } from './types.js';
 
 export const DEVICE_API_VERSION = 'devices.kubeedge.io/v1beta1';
@@ -210,7 +211,8 @@ export function parseDeviceManifest(
 
   const namespace = metadata.namespace ?? 'default';
   const description = metadata.annotations?.description ?? metadata.labels?.description;
-  return {
+  const warnings = unsupportedFields(spec);
+  const instance: DeviceInstance = {
     namespace,
     name: metadata.name,
     id: `${namespace}/${metadata.name}`,
@@ -221,7 +223,37 @@ export function parseDeviceManifest(
     ...(spec.protocol ? { protocol: { protocolName: spec.protocol.protocolName, configData: spec.protocol.configData ?? {} } } : {}),
     properties,
     ...(source !== undefined ? { source } : {}),
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
+  return applyModelDefaults(instance, model);
+}
+
+const UNSUPPORTED = 'EDGETWIN_ERR_DEVICE_FIELD_UNSUPPORTED' as const;
+
+/**
+ * The Device fields edgetwin accepts (so the same file still `kubectl apply`s) but does not act
+ * on yet: mapper-framework's push and database sinks, anomaly detection, device methods and the
+ * state report cadence (kubeedge-notes §3, §5.5). Never silently ignored: each is a coded warning.
+ */
+function unsupportedFields(spec: DeviceManifest['spec']): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  (spec.properties ?? []).forEach((p, i) => {
+    const push = p.pushMethod;
+    if (!push) return;
+    for (const key of Object.keys(push)) {
+      const at = `/spec/properties/${i}/pushMethod/${key}`;
+      if (key === 'dbMethod') out.push({ path: at, code: UNSUPPORTED, message: `property "${p.name}": dbMethod is not implemented: readings are not written to a database` });
+      else if (key === 'anomalyDetection') out.push({ path: at, code: UNSUPPORTED, message: `property "${p.name}": pushMethod.anomalyDetection is not implemented` });
+      else out.push({ path: at, code: UNSUPPORTED, message: `property "${p.name}": pushMethod.${key} is not implemented: readings are not pushed (they are in the twin, on MQTT)` });
+    }
+  });
+  if (spec.methods !== undefined && spec.methods.length > 0) {
+    out.push({ path: '/spec/methods', code: UNSUPPORTED, message: 'methods are not implemented (no device method API): set desired values through the twin instead' });
+  }
+  if (spec.stateReport !== undefined) {
+    out.push({ path: '/spec/stateReport', code: UNSUPPORTED, message: 'stateReport is not implemented: the device state is reported on every change, not on a cycle' });
+  }
+  return out;
 }
 
 function isOtherKind(doc: unknown): boolean {

@@ -9,7 +9,10 @@ export type {
   ProtocolConfig,
   PropertyInstance,
   DeviceInstance,
+  ModelDefaults,
+  VisitorDefaults,
 } from './types.js';
+export { applyModelDefaults } from './defaults.js';
 
 export { BUNDLED_MODELS_DIR, compileModel, findBundledModelsDir, loadModels } from './models.js';
 export { DNS1123_LABEL, DNS1123_SUBDOMAIN, TWIN_KEY } from './names.js';

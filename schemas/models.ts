@@ -10,16 +10,22 @@ import { edgetwinError, isEdgetwinError, toEdgetwinError, type EdgetwinError, ty
 import { ajvErrorsToDetails, createAjv, escapePointerToken, joinDetails, type Ajv } from './ajv.js';
 import { isJsonFile, listSourceFiles, MODEL_EXTENSIONS, readTextFile } from './files.js';
 import { DNS1123_SUBDOMAIN, TWIN_KEY } from './names.js';
-import type { DeviceModel, JsonSchema, PropertyModel } from './types.js';
+import type { DeviceModel, JsonSchema, ModelDefaults, PropertyModel, VisitorDefaults } from './types.js';
 import { createPropertyModel, kubeTypeOf } from './values.js';
 
 export const JSON_SCHEMA_2020_12 = 'https://json-schema.org/draft/2020-12/schema';
 
 /** What edgetwin requires of a model beyond being valid JSON Schema. */
+// KubeEdge's DMI turns configData values into protobuf Any and fails a nested object or array
+// (kubeedge-notes §5.4): protocol defaults are flat scalars, as a Device's are.
+const SCALAR = { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] } as const;
+
 const MODEL_RULES = {
   type: 'object',
   required: ['title', 'type', 'properties'],
   properties: {
+    protocol: { type: 'string', minLength: 1 },
+    protocolConfigData: { type: 'object', additionalProperties: SCALAR },
     // Ajv2020 only knows this dialect; another $schema would fail later with a vaguer message.
     $schema: { const: JSON_SCHEMA_2020_12 },
     title: { type: 'string', maxLength: 253, pattern: DNS1123_SUBDOMAIN },
@@ -36,6 +42,12 @@ const MODEL_RULES = {
           type: { enum: ['integer', 'number', 'boolean', 'string'] },
           contentEncoding: { const: 'base64' },
           unit: { type: 'string' },
+          // Visitor configData stays free-form, as on a Device (the BLE dataConverter is nested).
+          visitors: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { protocolName: { type: 'string', minLength: 1 }, configData: { type: 'object' } },
+          },
         },
         // bytes are a base64 string; contentEncoding on any other type means nothing here.
         if: { properties: { contentEncoding: true }, required: ['contentEncoding'] },
@@ -145,14 +157,33 @@ export function compileModel(schema: unknown, source?: string): DeviceModel {
   }
   if (problems.length > 0) throw modelInvalid(where, problems);
 
+  const defaults = modelDefaults(schema, propertySchemas);
   return {
     name: schema.title as string,
     id: typeof schema.$id === 'string' ? schema.$id : undefined,
     description: typeof schema.description === 'string' ? schema.description : undefined,
     properties,
+    ...(defaults ? { defaults } : {}),
     schema,
     source,
   };
+}
+
+/** The model's protocol defaults (shapes already checked by MODEL_RULES), or undefined if none. */
+function modelDefaults(schema: JsonSchema, propertySchemas: Record<string, JsonSchema>): ModelDefaults | undefined {
+  const visitors = new Map<string, VisitorDefaults>();
+  for (const [name, sub] of Object.entries(propertySchemas)) {
+    const v = sub.visitors;
+    if (!isObject(v)) continue;
+    visitors.set(name, {
+      ...(typeof v.protocolName === 'string' ? { protocolName: v.protocolName } : {}),
+      configData: isObject(v.configData) ? v.configData : {},
+    });
+  }
+  const protocol = typeof schema.protocol === 'string' ? schema.protocol : undefined;
+  const protocolConfigData = isObject(schema.protocolConfigData) ? schema.protocolConfigData : undefined;
+  if (protocol === undefined && protocolConfigData === undefined && visitors.size === 0) return undefined;
+  return { ...(protocol !== undefined ? { protocol } : {}), ...(protocolConfigData ? { protocolConfigData } : {}), visitors };
 }
 
 /** Parses a model file (JSON, or YAML for anything else) without judging its content. */

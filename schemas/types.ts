@@ -1,7 +1,7 @@
 // The public shapes of device models (JSON Schema) and device instances (KubeEdge v1beta1
 // Device manifests) as the rest of edgetwin sees them once loaded and compiled.
 
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode, ErrorDetail } from '../errors.js';
 
 /**
  * KubeEdge's value types as they appear in `metadata.type` on the wire and in DeviceModel
@@ -37,12 +37,32 @@ export interface PropertyModel {
   check(value: PropertyValue): ParseResult;
 }
 
+/** A model's default visitor for one property (KubeEdge ≥ 1.22 `spec.properties[].visitors`). */
+export interface VisitorDefaults {
+  readonly protocolName?: string;
+  readonly configData: { readonly [key: string]: unknown };
+}
+
+/**
+ * What a DeviceModel says about the protocol (KubeEdge ≥ 1.22): `spec.protocol`, the default
+ * `spec.protocolConfigData` and per-property default `visitors`. In a JSON Schema model they are
+ * the keywords `protocol`, `protocolConfigData` and (on a property) `visitors`. Merged into each
+ * Device of the model, the Device's own values winning (schemas/defaults.ts).
+ */
+export interface ModelDefaults {
+  readonly protocol?: string;
+  readonly protocolConfigData?: { readonly [key: string]: unknown };
+  readonly visitors: ReadonlyMap<string, VisitorDefaults>;
+}
+
 export interface DeviceModel {
   /** The model's `title`: a DNS-1123 name, as for a KubeEdge DeviceModel. */
   readonly name: string;
   readonly id?: string;
   readonly description?: string;
   readonly properties: ReadonlyMap<string, PropertyModel>;
+  /** Protocol defaults for the model's Devices; absent when the model has none. */
+  readonly defaults?: ModelDefaults;
   /** The whole model schema as loaded. */
   readonly schema: JsonSchema;
   /** The file it came from, if any. */
@@ -81,4 +101,10 @@ export interface DeviceInstance {
   readonly properties: readonly PropertyInstance[];
   /** Where the manifest came from: a file path, or `cluster`. */
   readonly source?: string;
+  /**
+   * Fields the manifest sets that edgetwin does not implement (pushMethod, dbMethod, methods,
+   * stateReport, anomalyDetection): each a coded detail naming the field, logged when the
+   * device is loaded. The device itself loads and is served.
+   */
+  readonly warnings?: readonly ErrorDetail[];
 }

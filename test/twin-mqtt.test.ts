@@ -99,9 +99,11 @@ describe('twin/update over MQTT (KubeEdge payloads)', () => {
 describe('state/update and membership', () => {
   it('stores the device state and answers with KubeEdge\'s DeviceMsg', async () => {
     const from = app.count;
-    await app.publish(`${DEV}/state/update`, { event_id: 's1', timestamp: 0, state: 'online' });
-    const r = await app.next(`${DEV}/state/update/result`, (j) => j.event_id === 's1', 5000, from);
-    expect(r.json.device).toMatchObject({ name: 'thermo', state: 'online' });
+    await app.publish(`${DEV}/state/update`, { event_id: 's1', timestamp: 0, state: 'Online' });
+    const r = await app.next(`${DEV}/state/update/result`, (j) => (j.device as { state?: string } | undefined)?.state === 'Online', 5000, from);
+    // KubeEdge (dealDeviceStateUpdate): the state as sent, under a fresh uuid event id.
+    expect(r.json.device).toMatchObject({ name: 'thermo', state: 'Online' });
+    expect(r.json.event_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect((r.json.device as { lastOnlineTime: string }).lastOnlineTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   });
 
@@ -121,15 +123,15 @@ const invalid: Array<[string, string | Buffer, string, number, 'device' | 'anon'
   ['non-UTF-8 bytes', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), 'EDGETWIN_ERR_PAYLOAD_ENCODING', 400, 'anon'],
   ['deep nesting', deep, 'EDGETWIN_ERR_PAYLOAD_TOO_DEEP', 400, 'anon'],
   ['huge payload', JSON.stringify({ event_id: 'X', twin: { setpoint: { expected: { value: '1'.repeat(8000) } } } }), 'EDGETWIN_ERR_PAYLOAD_TOO_LARGE', 400, 'anon'],
-  ['a JSON array', '[1,2,3]', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'device'],
-  ['a JSON string', '"twin"', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'device'],
-  ['no twin key', '{"event_id":"X"}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'device'],
-  ['twin not an object', '{"event_id":"X","twin":5}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'device'],
-  ['a twin that is a number', '{"event_id":"X","twin":{"setpoint":5}}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'device'],
-  ['expected as a bare string', '{"event_id":"X","twin":{"setpoint":{"expected":"21"}}}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'device'],
-  ['a value that is a JSON number', '{"event_id":"X","twin":{"setpoint":{"expected":{"value":21}}}}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'device'],
-  ['optional not a boolean', '{"event_id":"X","twin":{"setpoint":{"optional":"no"}}}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'device'],
-  ['metadata not an object', '{"event_id":"X","twin":{"setpoint":{"metadata":"float"}}}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'device'],
+  ['a JSON array', '[1,2,3]', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'anon'],
+  ['a JSON string', '"twin"', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'anon'],
+  ['no twin key', '{"event_id":"X"}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'anon'],
+  ['twin not an object', '{"event_id":"X","twin":5}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'anon'],
+  ['a twin that is a number', '{"event_id":"X","twin":{"setpoint":5}}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'anon'],
+  ['expected as a bare string', '{"event_id":"X","twin":{"setpoint":{"expected":"21"}}}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'anon'],
+  ['a value that is a JSON number', '{"event_id":"X","twin":{"setpoint":{"expected":{"value":21}}}}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'anon'],
+  ['optional not a boolean', '{"event_id":"X","twin":{"setpoint":{"optional":"no"}}}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'anon'],
+  ['metadata not an object', '{"event_id":"X","twin":{"setpoint":{"metadata":"float"}}}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'anon'],
   ['a negative version', '{"event_id":"X","version":-1,"twin":{}}', 'EDGETWIN_ERR_PAYLOAD_SHAPE', 400, 'device'],
   ['a malformed ack', '{"event_id":"X","twin":{"setpoint":{"ack":{"state":"done"}}}}', 'EDGETWIN_ERR_ACK_INVALID', 400, 'device'],
   ['a key KubeEdge forbids', '{"event_id":"X","twin":{"set point":{"actual":{"value":"1"}}}}', 'EDGETWIN_ERR_PROPERTY_NAME', 400, 'anon'],
@@ -142,7 +144,6 @@ const invalid: Array<[string, string | Buffer, string, number, 'device' | 'anon'
   ['yes for a boolean', '{"event_id":"X","twin":{"power":{"expected":{"value":"yes"}}}}', 'EDGETWIN_ERR_VALUE_TYPE', 400, 'device'],
   ['a desired value for a readOnly property', '{"event_id":"X","twin":{"temperature":{"expected":{"value":"20"}}}}', 'EDGETWIN_ERR_PROPERTY_READ_ONLY', 400, 'device'],
   ['a contradicting metadata.type', '{"event_id":"X","twin":{"setpoint":{"actual":{"value":"20"},"metadata":{"type":"boolean"}}}}', 'EDGETWIN_ERR_TYPE_MISMATCH', 400, 'device'],
-  ['KubeEdge\'s old "Updated" type', '{"event_id":"X","twin":{"setpoint":{"actual":{"value":"20"},"metadata":{"type":"Updated"}}}}', 'EDGETWIN_ERR_TYPE_MISMATCH', 400, 'device'],
   ['one bad key among good ones', '{"event_id":"X","twin":{"setpoint":{"expected":{"value":"30"}},"mode":{"expected":{"value":"auto"}}}}', 'EDGETWIN_ERR_MODEL_VALIDATION', 400, 'device'],
 ];
 
@@ -155,6 +156,8 @@ describe('malformed and invalid updates are refused with a code and change nothi
     const topic = where === 'anon' ? ANON : RESULT;
     const r = await app.next(topic, (j) => j.error_code === code, 5000, from);
     expect(r.json).toMatchObject({ code: status, error_code: code });
+    // KubeEdge answers what it cannot decode with an empty event id (dttype.Parameter{}).
+    expect(r.json.event_id).toBe(where === 'anon' ? '' : 'X');
     expect(typeof r.json.reason).toBe('string');
     expect(typeof r.json.timestamp).toBe('number');
     const after = await getTwin();
@@ -186,5 +189,77 @@ describe('malformed and invalid updates are refused with a code and change nothi
     await app.publish(`${DEV}/state/update`, payload);
     const r = await app.next(`${DEV}/state/update/result`, (j) => j.error_code === code, 5000, from);
     expect(r.json.code).toBe(400);
+  });
+});
+
+describe('the QoS of answers (mqtt.answerQos)', () => {
+  // A QoS 1 subscriber receives at min(subscription, publish) QoS [MQTT-3.8.4-6]: what it
+  // gets is the QoS the twin published at.
+  async function answerQos(e: TestEdge): Promise<number[]> {
+    const { default: mqtt } = await import('mqtt');
+    const client = await mqtt.connectAsync(e.url, { reconnectPeriod: 0 });
+    try {
+      const got: number[] = [];
+      const three = new Promise<void>((resolve) =>
+        client.on('message', (_t, _p, packet) => {
+          got.push(packet.qos);
+          if (got.length === 3) resolve();
+        }),
+      );
+      await client.subscribeAsync(`${DEV}/twin/update/+`, { qos: 1 });
+      await client.publishAsync(UPDATE, JSON.stringify({ event_id: 'q', timestamp: 0, twin: { setpoint: { expected: { value: '30' } } } }), { qos: 1 });
+      await three; // result, document, delta
+      return got;
+    } finally {
+      await client.endAsync();
+    }
+  }
+
+  it('is 0 by default (KubeEdge\'s internal broker, mqttQOS 0)', async () => {
+    expect(await answerQos(edge)).toEqual([0, 0, 0]);
+  });
+
+  it('is 1 with mqtt.answerQos: 1 (KubeEdge\'s default external broker mode)', async () => {
+    const other = await startEdge({ 'thermo.yaml': thermostatManifest() }, { mqtt: { port: 0, answerQos: 1 } });
+    try {
+      expect(await answerQos(other)).toEqual([1, 1, 1]);
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
+describe('membership/updated (KubeEdge MembershipUpdate)', () => {
+  it('carries a fresh uuid event id, and removed devices keep their description', async () => {
+    const described = thermostatManifest('lamp', 'default').replace('  name: lamp\n', '  name: lamp\n  labels:\n    description: Hall lamp\n');
+    const other = await startEdge({ 'lamp.yaml': described });
+    const watcher = await TestClient.connect(other.url);
+    try {
+      const entry = other.core.twin.list().find((e) => e.instance.id === 'default/lamp')!;
+      const from = watcher.count;
+      await other.core.twin.setDevices([]);
+      const removed = await watcher.next('$hw/events/node/edge-test/membership/updated', () => true, 5000, from);
+      expect(removed.json).toEqual({
+        event_id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+        timestamp: expect.any(Number),
+        added_devices: null,
+        removed_devices: [{ id: 'default/lamp', name: 'lamp', description: 'Hall lamp' }],
+      });
+      await other.core.twin.setDevices([{ instance: entry.instance, model: entry.model }]);
+      const added = await watcher.next('$hw/events/node/edge-test/membership/updated', (j) => j.added_devices !== null, 5000, from);
+      expect(added.json).toMatchObject({ added_devices: [{ id: 'default/lamp', name: 'lamp', description: 'Hall lamp' }], removed_devices: null });
+      expect(added.json.event_id).not.toBe(removed.json.event_id);
+    } finally {
+      await watcher.close();
+      await other.stop();
+    }
+  });
+});
+
+describe('TwinClient and keys KubeEdge answers anonymously', () => {
+  it('refuses a key outside the regex itself (its answer could not echo the request id)', async () => {
+    const { TwinClient } = await import('../devicetwin/index.js');
+    const client = new TwinClient(edge.core.bus, { timeoutMs: 2000 });
+    await expect(client.setDesired('default/thermo', { 'set point': '21' })).rejects.toMatchObject({ code: 'EDGETWIN_ERR_PROPERTY_NAME' });
   });
 });

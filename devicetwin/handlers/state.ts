@@ -1,7 +1,9 @@
 // `$hw/events/device/<ns>/<name>/state/update` → `state/update/result` (KubeEdge's
-// `dealDeviceStateUpdate`). Deliberate differences, documented in docs/mqtt-api.md:
-// an unknown state is answered with a coded error instead of silently dropped, and going
-// offline keeps the last online time (KubeEdge blanks it, losing exactly what it names).
+// `dealDeviceStateUpdate`, edge/pkg/devicetwin/dtmanager/device.go): the state is validated
+// case-insensitively and echoed as sent (`OK` stays `OK`), under a fresh event id. Deliberate
+// differences, documented in docs/mqtt-api.md: a payload that is not a state update, an
+// unknown state or an unknown device is answered with a coded error instead of dropped, and
+// going offline keeps the last online time (KubeEdge blanks it, losing exactly what it names).
 
 import { edgetwinError, toEdgetwinError } from '../../errors.js';
 import { deviceTopic, type MessageOrigin } from '../../eventbus/index.js';
@@ -26,11 +28,12 @@ export async function handleStateUpdate(ctx: HandlerContext, namespace: string, 
     return;
   }
   const { eventId } = parsed.value;
-  const state = parsed.value.state.toLowerCase();
+  const sent = parsed.value.state;
+  const state = sent.toLowerCase();
   // KubeEdge ignores `disconnected` (a legacy state some mappers still send): so do we, quietly.
   if (state === 'disconnected') return;
   if (!STATES.has(state)) {
-    const error = edgetwinError('EDGETWIN_ERR_STATE_INVALID', `state "${parsed.value.state}" is not one of online, offline, ok, unknown, unhealthy`);
+    const error = edgetwinError('EDGETWIN_ERR_STATE_INVALID', `state "${sent}" is not one of online, offline, ok, unknown, unhealthy`);
     ctx.publish(topic, errorResult(eventId, ctx.now(), error));
     return;
   }
@@ -54,7 +57,10 @@ export async function handleStateUpdate(ctx: HandlerContext, namespace: string, 
   } else {
     await ctx.settled();
   }
-  const result: DeviceStateResult = { event_id: eventId, timestamp: now, device: { name, state, lastOnlineTime: lastOnline } };
+  // KubeEdge's DeviceMsg: `lastOnlineTime` is omitempty, so it is absent until the device has
+  // been online once.
+  const device: DeviceStateResult['device'] = { name, state: sent, ...(lastOnline !== '' ? { lastOnlineTime: lastOnline } : {}) };
+  const result: DeviceStateResult = { event_id: ctx.newEventId(), timestamp: now, device };
   ctx.publish(topic, result);
 }
 

@@ -5,20 +5,10 @@ import { edgetwinError, toEdgetwinError } from '../../errors.js';
 import { ANONYMOUS_UPDATE_RESULT_TOPIC, deviceTopic, type MessageOrigin } from '../../eventbus/index.js';
 import { errorResult, type HandlerContext } from '../context.js';
 import { computeDelta } from '../document.js';
-import { mergeUpdate, type UpdateOrigin } from '../merge.js';
+import { mergeUpdate, type MergeSuccess, type UpdateOrigin } from '../merge.js';
 import { parseTwinUpdate, type ParsedUpdate } from '../parse.js';
 import { onlineOnReadings } from './state.js';
 import type { DeviceTwinDelta, DeviceTwinDocument, DeviceTwinResult } from '../wire.js';
-
-// Errors KubeEdge cannot attribute to a device go to `$hw/events/device//twin/update/result`
-// (kubeedge-notes §1: JSON and key-regex errors, verified).
-const ANONYMOUS_CODES = new Set([
-  'EDGETWIN_ERR_PAYLOAD_JSON',
-  'EDGETWIN_ERR_PAYLOAD_ENCODING',
-  'EDGETWIN_ERR_PAYLOAD_TOO_LARGE',
-  'EDGETWIN_ERR_PAYLOAD_TOO_DEEP',
-  'EDGETWIN_ERR_PROPERTY_NAME',
-]);
 
 export async function handleTwinUpdate(
   ctx: HandlerContext,
@@ -33,8 +23,10 @@ export async function handleTwinUpdate(
   const parsed = parseTwinUpdate(payload, ctx.limits);
   if (!parsed.ok) {
     ctx.observer.update('rejected', origin, parsed.error.code);
-    const topic = ANONYMOUS_CODES.has(parsed.error.code) ? ANONYMOUS_UPDATE_RESULT_TOPIC : resultTopic;
-    ctx.publish(topic, errorResult(parsed.eventId, ctx.now(), parsed.error));
+    // What KubeEdge cannot decode (bad JSON, a forbidden key, no `twin`) it answers with
+    // `event_id ""` on `$hw/events/device//twin/update/result` (kubeedge-notes §1, verified).
+    if (parsed.anonymous) ctx.publish(ANONYMOUS_UPDATE_RESULT_TOPIC, errorResult('', ctx.now(), parsed.error));
+    else ctx.publish(resultTopic, errorResult(parsed.eventId, ctx.now(), parsed.error));
     return;
   }
   const update = parsed.value;
@@ -52,9 +44,8 @@ export async function handleTwinUpdate(
   const outcome = mergeUpdate(entry.state, update, { now, origin, properties: entry.model.properties });
   if (!outcome.ok) {
     ctx.observer.update('rejected', origin, outcome.error.code);
-    const topic = ANONYMOUS_CODES.has(outcome.error.code) ? ANONYMOUS_UPDATE_RESULT_TOPIC : resultTopic;
     const conflict = outcome.error.code === 'EDGETWIN_ERR_TWIN_VERSION_CONFLICT' && update.version !== undefined;
-    ctx.publish(topic, errorResult(update.eventId, now, outcome.error, conflict ? entry.state.version : undefined));
+    ctx.publish(resultTopic, errorResult(update.eventId, now, outcome.error, conflict ? entry.state.version : undefined));
     return;
   }
   if (outcome.changed.length === 0) {
@@ -75,11 +66,21 @@ export async function handleTwinUpdate(
   if (reading) await onlineOnReadings(ctx, id, from);
   const result: DeviceTwinResult = { event_id: update.eventId, timestamp: now, twin: outcome.result, version: outcome.next.version };
   ctx.publish(resultTopic, result);
-  const document: DeviceTwinDocument = { event_id: update.eventId, timestamp: now, twin: outcome.document };
+  publishChange(ctx, outcome, update.eventId, now);
+}
+
+/**
+ * The document and the delta of a committed change, as KubeEdge's `DealDeviceTwin` sends them:
+ * the document under the update's event_id, the delta (over all twins, when any differs) under a
+ * fresh one (`dttype.BuildBaseMessage()`: a new uuid and timestamp).
+ */
+export function publishChange(ctx: Pick<HandlerContext, 'publish' | 'newEventId' | 'now'>, outcome: MergeSuccess, eventId: string, now: number): void {
+  const { namespace, name } = outcome.next;
+  const document: DeviceTwinDocument = { event_id: eventId, timestamp: now, twin: outcome.document };
   ctx.publish(deviceTopic(namespace, name, 'twin/update/document'), document);
   const delta = computeDelta(outcome.next);
   if (delta) {
-    const message: DeviceTwinDelta = { event_id: update.eventId, timestamp: now, twin: delta.twin, delta: delta.delta };
+    const message: DeviceTwinDelta = { event_id: ctx.newEventId(), timestamp: ctx.now(), twin: delta.twin, delta: delta.delta };
     ctx.publish(deviceTopic(namespace, name, 'twin/update/delta'), message);
   }
 }

@@ -31,8 +31,26 @@ describe('protocol configData', () => {
     expect(config.endpoint).toEqual({ mode: 'RTU', path: '/dev/ttyUSB0', baudRate: 9600, dataBits: 8, stopBits: 1, parity: 'none' });
     expect(config.unitId).toBe(7);
     expect(config.timeoutMs).toBe(250);
-    // Modbus over Serial Line §2.5.1 defaults: 19200 baud, even parity.
-    expect(parseProtocolConfig({ communicateMode: 'RTU', serialName: '/dev/ttyS1' }).endpoint).toMatchObject({ baudRate: 19200, parity: 'even' });
+    // Modbus over Serial Line §2.5.1 default baud rate; parity absent is none, as in KubeEdge.
+    expect(parseProtocolConfig({ communicateMode: 'RTU', serialName: '/dev/ttyS1' }).endpoint).toMatchObject({ baudRate: 19200, parity: 'none' });
+  });
+
+  // KubeEdge's example mapper (temperature-sensor-demo modbus-client.go `parity`): even → E,
+  // odd → O, anything else → N. Absent used to mean even here: a silently wrong framing.
+  it.each([
+    ['even', 'even'],
+    ['Even', 'even'],
+    ['E', 'even'],
+    ['odd', 'odd'],
+    ['O', 'odd'],
+    ['None', 'none'],
+    ['none', 'none'],
+    ['N', 'none'],
+    ['mark', 'none'],
+    [undefined, 'none'],
+  ])('parity %s frames as %s', (parity, framing) => {
+    const data = { communicateMode: 'RTU', serialName: '/dev/ttyS1', ...(parity !== undefined ? { parity } : {}) };
+    expect(parseProtocolConfig(data).endpoint).toMatchObject({ parity: framing });
   });
 
   it.each([
@@ -61,8 +79,15 @@ describe('visitor configData', () => {
     ).toEqual({ table: 'HoldingRegister', offset: 2, limit: 2, kind: 'string', scale: 1, isSwap: true, isRegisterSwap: false });
   });
 
+  it('reads float and double with limit 1 as one register × scale (the v1beta1 example mapper); IEEE for limit 2 and 4', () => {
+    expect(parseVisitorConfig({ register: 'HoldingRegister', offset: 0, limit: 1, dataType: 'float', scale: 0.1 }, 'float', 'p')).toMatchObject({ kind: 'int16', limit: 1, scale: 0.1 });
+    expect(parseVisitorConfig({ register: 'InputRegister', offset: 3, limit: 1, dataType: 'double' }, 'double', 'p')).toMatchObject({ kind: 'int16', limit: 1 });
+    expect(parseVisitorConfig({ register: 'HoldingRegister', offset: 0, limit: 2, dataType: 'float' }, 'float', 'p')).toMatchObject({ kind: 'float32', limit: 2 });
+    expect(parseVisitorConfig({ register: 'HoldingRegister', offset: 0, limit: 4, dataType: 'double' }, 'double', 'p')).toMatchObject({ kind: 'float64', limit: 4 });
+  });
+
   it.each([
-    ['float in one register', { register: 'HoldingRegister', offset: 0, limit: 1, dataType: 'float' }],
+    ['float in three registers', { register: 'HoldingRegister', offset: 0, limit: 3, dataType: 'float' }],
     ['int with limit 3', { register: 'HoldingRegister', offset: 0, limit: 3, dataType: 'int' }],
     ['string without limit', { register: 'HoldingRegister', offset: 0, dataType: 'string' }],
     ['a float from coils', { register: 'CoilRegister', offset: 0, limit: 32, dataType: 'float' }],

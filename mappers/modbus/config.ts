@@ -34,7 +34,8 @@ export const PROTOCOL_CONFIG_SCHEMA = {
     baudRate: uintOrString(4_000_000),
     dataBits: { enum: [5, 6, 7, 8] },
     stopBits: { enum: [1, 2] },
-    parity: { enum: ['none', 'even', 'odd', 'N', 'E', 'O', 'n', 'e', 'o'] },
+    /** `even`/`E` and `odd`/`O` (any case); anything else, `None` included, is no parity. */
+    parity: { type: 'string' },
     /** Accepted for KubeEdge compatibility; RS-485 direction control is the adapter's business here. */
     rs485Enabled: { type: 'boolean' },
     maxRegistersPerRequest: { type: 'integer', minimum: 1, maximum: MODBUS_LIMITS.readRegisters },
@@ -97,9 +98,11 @@ export const DEFAULT_TIMEOUT_MS = 1000;
 export const DEFAULT_TCP_PORT = 502;
 /** Reading a few unused registers costs less than another round trip (~0.1 ms vs a few bytes). */
 export const DEFAULT_MAX_GAP = 8;
-// Modbus over Serial Line v1.02 §2.5.1: 19200 baud and even parity are the required defaults.
+// Modbus over Serial Line v1.02 §2.5.1: 19200 baud is the required default. Parity is not that
+// spec's even but KubeEdge's none: a Device written for KubeEdge's Modbus mapper (which maps
+// `even`→E, `odd`→O and everything else, absent included, to N: `parity()` in kubeedge/examples
+// temperature-sensor-demo/modbus/driver/modbus-client.go) must get the framing it got there.
 const DEFAULT_BAUD_RATE = 19200;
-const DEFAULT_PARITY: Parity = 'even';
 
 function configError(where: string, message: string): EdgetwinError {
   return edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `Modbus ${where}: ${message}`, [{ path: where, message }]);
@@ -110,7 +113,16 @@ function toUint(value: number | string | undefined, fallback: number): number {
   return typeof value === 'number' ? value : Number.parseInt(value, 10);
 }
 
-const PARITY: Readonly<Record<string, Parity>> = { none: 'none', n: 'none', even: 'even', e: 'even', odd: 'odd', o: 'odd' };
+const PARITY: Readonly<Record<string, Parity>> = { even: 'even', e: 'even', odd: 'odd', o: 'odd' };
+
+/**
+ * KubeEdge's parity rule: even → E, odd → O, anything else → none. Case-insensitive here, so the
+ * CRD comment's own spelling (`None/Even/Odd`) means what it says; KubeEdge's example mapper
+ * compares case-sensitively and would frame `Even` without parity (docs: mappers/modbus/README.md).
+ */
+export function parityOf(value: string | undefined): Parity {
+  return (value === undefined ? undefined : PARITY[value.trim().toLowerCase()]) ?? 'none';
+}
 
 /**
  * Resolves a schema-valid `protocol.configData` into a connection config. Throws
@@ -136,7 +148,7 @@ export function resolveProtocolConfig(config: ModbusProtocolConfig): ModbusConne
       baudRate,
       dataBits: config.dataBits ?? 8,
       stopBits: config.stopBits ?? 1,
-      parity: config.parity === undefined ? DEFAULT_PARITY : (PARITY[config.parity.toLowerCase()] ?? DEFAULT_PARITY),
+      parity: parityOf(config.parity),
     };
   }
   const unitId = toUint(config.slaveID, 1);
@@ -214,6 +226,12 @@ export function resolveVisitorConfig(visitor: ModbusVisitorConfig, modelType: Ku
     kind = bitTableKind(dataType, limit, where);
   } else {
     if (dataType === 'int' || dataType === 'uint') kind = widthKind(dataType, visitor.limit, where);
+    // KubeEdge's v1beta1 example mapper reads `float`/`double` with `limit: 1` as ONE register
+    // × scale (DataNormalize in kubeedge/examples temperature-sensor-demo/modbus/driver/
+    // driver.go; its temperature-instance.yaml: scale 0.1, so 215 is 21.5 °C). Signed, as
+    // edgetwin's `int` is (the example reads it unsigned: only values ≥ 32768 differ). IEEE
+    // float32 stays for limit 2, float64 for limit 4 (mappers-go's reading).
+    else if ((dataType === 'float' || dataType === 'double') && visitor.limit === 1) kind = 'int16';
     else kind = EXPLICIT_KINDS[dataType] ?? 'uint16';
     const width = WIDTH[kind];
     if (width === undefined) {

@@ -4,7 +4,7 @@
 
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { edgetwinError, type ErrorDetail } from '../../errors.js';
-import type { DeviceInstance, DeviceModel } from '../../schemas/index.js';
+import type { DeviceInstance, DeviceModel, JsonSchema } from '../../schemas/index.js';
 import type { DriverDevice, DriverProperty, MapperFactory } from './types.js';
 
 /** Visitor keys the runtime reads itself (never passed to the driver). */
@@ -37,6 +37,18 @@ function details(prefix: string, errors: ErrorObject[] | null | undefined): Erro
 export interface BoundDevice {
   readonly driverDevice: DriverDevice;
   readonly options: ReadonlyMap<string, RuntimePropertyOptions>;
+  /** Visitor keys the mapper does not know, taken out before validation (coded, to be logged). */
+  readonly warnings: readonly ErrorDetail[];
+}
+
+/**
+ * The top-level keys `schema` declares, when it refuses others (`additionalProperties: false`);
+ * undefined when any key is allowed.
+ */
+function declaredKeys(schema: JsonSchema): ReadonlySet<string> | undefined {
+  const props = schema.properties;
+  if (schema.additionalProperties !== false || typeof props !== 'object' || props === null) return undefined;
+  return new Set(Object.keys(props));
 }
 
 /** Throws EDGETWIN_ERR_MAPPER_CONFIG listing every problem. */
@@ -47,6 +59,7 @@ export function bindDevice(factory: MapperFactory, instance: DeviceInstance, mod
   if (!v.protocol(protocol)) problems.push(...details('/spec/protocol/configData', v.protocol.errors));
   const properties: DriverProperty[] = [];
   const options = new Map<string, RuntimePropertyOptions>();
+  const warnings: ErrorDetail[] = [];
   instance.properties.forEach((p, i) => {
     const propModel = model.properties.get(p.name);
     if (!propModel || !p.visitors) return; // no visitor: not polled by this mapper (an app may drive it)
@@ -62,6 +75,19 @@ export function bindDevice(factory: MapperFactory, instance: DeviceInstance, mod
       else opts.deadband = d;
     }
     for (const key of RUNTIME_VISITOR_KEYS) delete visitor[key];
+    // KubeEdge's visitor configData is free-form and each Go mapper decodes only the keys it
+    // knows, ignoring the rest: kubeedge/examples' own Modbus Device carries `max` and `min`
+    // (temperature-instance.yaml). Unknown keys are dropped with a coded warning, not refused.
+    const known = declaredKeys(factory.visitorConfigSchema);
+    for (const key of Object.keys(visitor)) {
+      if (!known || known.has(key)) continue;
+      warnings.push({
+        path: `/spec/properties/${i}/visitors/configData/${key}`,
+        code: 'EDGETWIN_ERR_VISITOR_KEY_UNKNOWN',
+        message: `property "${p.name}": visitor key "${key}" means nothing to the ${factory.protocol} mapper; ignored`,
+      });
+      delete visitor[key];
+    }
     if (!v.visitor(visitor)) {
       problems.push(...details(`/spec/properties/${i}/visitors/configData`, v.visitor.errors));
       return;
@@ -76,5 +102,5 @@ export function bindDevice(factory: MapperFactory, instance: DeviceInstance, mod
       problems,
     );
   }
-  return { driverDevice: { id: instance.id, instance, model, protocol, properties }, options };
+  return { driverDevice: { id: instance.id, instance, model, protocol, properties }, options, warnings };
 }

@@ -85,6 +85,7 @@ export class DeviceWorker {
   async start(): Promise<void> {
     const { factory, instance, model } = this.o;
     const bound = bindDevice(factory, instance, model);
+    for (const w of bound.warnings) this.o.logger.warn({ device: this.id, code: w.code, path: w.path }, `device ${this.id}: ${w.message}`);
     this.options = bound.options;
     this.props = new Map(bound.driverDevice.properties.map((p) => [p.name, p]));
     this.driver = factory.connect({ logger: this.o.logger, now: this.o.now }, bound.driverDevice);
@@ -92,7 +93,8 @@ export class DeviceWorker {
     this.deltaSub = await this.o.bus.subscribe(deviceTopic(namespace, name, 'twin/update/delta'), (_t, payload) => this.onDelta(payload), { qos: 1 });
     await this.fetchDesired();
     // Over MQTT, deltas sent while this process was cut off from the broker are lost (the twin
-    // publishes them at QoS 0): fetch the desired values again on every reconnect.
+    // publishes them at QoS 0 by default, mqtt.answerQos): fetch the desired values again on
+    // every reconnect.
     let wasConnected = true;
     this.offConnection = this.o.bus.onConnectionChange?.((connected) => {
       if (connected && !wasConnected && !this.stopped) {
