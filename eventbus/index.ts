@@ -6,5 +6,7 @@ export type { BrokerStats, EmbeddedBrokerOptions, SubscribeOptions } from './bro
 export type { ClientInfo, PublishAuthorizer, SubscribeAuthorizer } from './admission.js';
 export { MqttBus } from './mqtt-bus.js';
 export type { MqttBusOptions, MqttBusStats, MqttBusSubscribeOptions } from './mqtt-bus.js';
+export { ExternalBus } from './external-bus.js';
+export type { ExternalBusOptions, ExternalBusStatus } from './external-bus.js';
 export * from './auth/index.js';
 export { ClientLimiter, topicDepth, type ClientLimiterOptions } from './limits.js';

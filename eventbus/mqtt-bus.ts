@@ -32,6 +32,14 @@ export interface MqttBusOptions {
    * broker sends one copy per subscription (mosquitto 2.0 does under MQTT 5).
    */
   readonly protocolVersion?: 4 | 5;
+  /** false: a persistent session (the broker keeps subscriptions and queues QoS 1 messages while away). Default true. */
+  readonly clean?: boolean;
+  /** CONNECT properties (MQTT 5: sessionExpiryInterval, receiveMaximum). */
+  readonly properties?: IClientOptions['properties'];
+  /** start() waits for the first CONNACK however long it takes (retrying with the backoff) instead of failing after connectTimeoutMs; close() ends the wait. */
+  readonly retryUntilConnected?: boolean;
+  /** Called with the mqtt.js client right after it is created, before any packet arrives (eventbus/external-bus.ts overrides handleMessage). */
+  readonly onClient?: (client: MqttClient) => void;
 }
 
 export interface MqttBusSubscribeOptions {
@@ -97,7 +105,7 @@ export class MqttBus implements Bus {
     const timeoutMs = this.options.connectTimeoutMs ?? 10_000;
     const clientOptions: IClientOptions = {
       protocolVersion: this.options.protocolVersion ?? 4,
-      clean: true,
+      clean: this.options.clean ?? true,
       // mqtt.js records subscriptions for resubscription only while reconnectPeriod > 0
       // (client.js subscribe); the backoff below keeps it positive.
       resubscribe: true,
@@ -108,6 +116,7 @@ export class MqttBus implements Bus {
       ...(this.options.clientId !== undefined ? { clientId: this.options.clientId } : {}),
       ...(this.options.username !== undefined ? { username: this.options.username } : {}),
       ...(this.options.password !== undefined ? { password: this.options.password } : {}),
+      ...(this.options.properties !== undefined ? { properties: this.options.properties } : {}),
     };
     const client = connect(this.options.url, clientOptions);
     this.client = client;
@@ -131,14 +140,15 @@ export class MqttBus implements Bus {
     client.on('offline', () => this.log.warn({ url: redact(this.options.url) }, 'MQTT connection lost; reconnecting'));
     client.on('error', (err) => this.log.debug({ err }, 'MQTT client error'));
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
+    this.options.onClient?.(client);
     try {
-      await firstConnect(client, timeoutMs);
+      await firstConnect(client, this.options.retryUntilConnected ? undefined : timeoutMs);
     } catch (err) {
       this.client = undefined;
       client.end(true);
       throw edgetwinError(
         'EDGETWIN_ERR_BROKER_CONNECT',
-        `Cannot connect to ${redact(this.options.url)} within ${timeoutMs} ms: ${(err as Error).message}.`,
+        `Cannot connect to ${redact(this.options.url)}${this.options.retryUntilConnected ? '' : ` within ${timeoutMs} ms`}: ${(err as Error).message}.`,
         [],
         err,
       );
@@ -312,9 +322,10 @@ export class MqttBus implements Bus {
 
 /**
  * Resolves on the first CONNACK. Socket errors (ECONNREFUSED, ...) are retried by mqtt.js's
- * reconnect until `timeoutMs`; a refused CONNACK (numeric return code) fails at once.
+ * reconnect until `timeoutMs` (undefined: until the client is ended); a refused CONNACK
+ * (numeric return code) fails at once.
  */
-function firstConnect(client: MqttClient, timeoutMs: number): Promise<void> {
+function firstConnect(client: MqttClient, timeoutMs: number | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     let last: Error | undefined;
     const cleanup = (): void => {
@@ -338,10 +349,13 @@ function firstConnect(client: MqttClient, timeoutMs: number): Promise<void> {
         reject(err);
       }
     };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(last ?? new Error('no CONNACK'));
-    }, timeoutMs);
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            cleanup();
+            reject(last ?? new Error('no CONNACK'));
+          }, timeoutMs);
     client.on('connect', onConnect);
     client.on('error', onError);
     client.on('end', onEnd);
@@ -349,7 +363,7 @@ function firstConnect(client: MqttClient, timeoutMs: number): Promise<void> {
 }
 
 /** The URL without its password, for logs and error messages. */
-function redact(url: string): string {
+export function redact(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
