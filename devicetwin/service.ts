@@ -36,6 +36,8 @@ export interface DeviceTwinOptions {
   readonly deviceLimits?: DeviceLimits;
   /** Update outcomes and ack transitions, for metrics (edgecore/metrics.ts). */
   readonly observer?: TwinObserver;
+  /** QoS of every answer the twin publishes (config mqtt.answerQos); default 0. */
+  readonly answerQos?: 0 | 1;
 }
 
 /** An update through the API: property → expected/actual wire strings (or null to delete). */
@@ -303,7 +305,7 @@ export class DeviceTwin {
 
   private publish(topic: string, message: BaseMessage): void {
     const bus: Bus = this.opts.bus;
-    bus.publish(topic, JSON.stringify(message)).catch((err: unknown) => {
+    bus.publish(topic, JSON.stringify(message), { qos: this.opts.answerQos ?? 0 }).catch((err: unknown) => {
       this.opts.logger.warn({ err, topic }, 'could not publish');
     });
   }

@@ -159,6 +159,29 @@ describe('ExternalBus: PUBACK after commit, pipelined, in order', () => {
     expect(broker.received.some((p) => p.cmd === 'unsubscribe')).toBe(false);
   });
 
+  it("a resumed session's backlog, delivered before any handler is registered, waits for its handler", async () => {
+    broker = new RawBroker();
+    const url = await broker.start();
+    bus = new ExternalBus({ url, clientId: 'edgetwin-test', ingestFilters: [FILTER] });
+    await bus.start();
+    await bus.subscribed();
+    // As mosquitto does right after the CONNACK of a resumed session.
+    broker.publish([5, 6]);
+    await eventually(async () => (bus!.status().inflight === 2 ? true : undefined));
+    await new Promise((r) => setImmediate(r));
+    expect(broker.pubacks()).toEqual([]);
+    const seen: number[] = [];
+    const both = deferred<void>();
+    bus.handle(FILTER, (topic) => {
+      seen.push(Number(/d(\d+)\//.exec(topic)![1]));
+      if (seen.length === 2) both.resolve();
+    });
+    await within(both.promise, 5000, 'backlog ingested');
+    expect(seen).toEqual([5, 6]);
+    await broker.until(() => broker!.pubacks().length === 2, 'PUBACKs 5, 6');
+    expect(broker.pubacks()).toEqual([5, 6]);
+  });
+
   it('a message for a filter with no ingest (a plain subscription) is acknowledged at once', async () => {
     broker = new RawBroker();
     const url = await broker.start();

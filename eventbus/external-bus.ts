@@ -41,6 +41,13 @@ export interface ExternalBusOptions {
   readonly reconnectMaxMs?: number;
   /** Messages taken from the broker and not yet acknowledged before reading stops. Default 1000. */
   readonly maxInflight?: number;
+  /**
+   * The filters ingest handlers will own (the twin's: TWIN_INGEST_FILTERS), known before the
+   * first CONNACK: a persistent session delivers what the broker queued as soon as it resumes,
+   * before any handler is registered, and those messages must wait for their handler instead of
+   * being acknowledged unprocessed. Subscribed at QoS 1 on start(). handle() may add more.
+   */
+  readonly ingestFilters?: readonly string[];
 }
 
 /** What /readyz and metrics show of the external connection. */
@@ -107,6 +114,7 @@ export class ExternalBus implements IngestBus {
     this.o = options;
     this.log = options.logger ?? pino({ level: 'silent' });
     this.admission = new Admission(this.log);
+    for (const filter of options.ingestFilters ?? []) this.addIngestFilter(filter);
     const v5 = options.protocolVersion === 5;
     const maxInflight = options.maxInflight ?? 1000;
     this.mqtt = new MqttBus({
@@ -166,11 +174,7 @@ export class ExternalBus implements IngestBus {
    */
   handle(filter: string, handler: IngestHandler): Subscription {
     const sub = this.admission.handle(filter, handler);
-    if (!this.ingestFilters.has(filter)) {
-      this.ingestFilters.add(filter, true);
-      if (this.started) this.subscribeIngest(filter);
-      else this.pendingFilters.push(filter);
-    }
+    this.addIngestFilter(filter);
     // A module registers its filters in one go (DeviceTwin.listen): drain once they all are.
     this.scheduleDrain();
     return sub;
@@ -215,6 +219,13 @@ export class ExternalBus implements IngestBus {
     for (const w of this.waiting.splice(0)) w.settle('drop');
     await this.lastAck;
     await this.mqtt.close();
+  }
+
+  private addIngestFilter(filter: string): void {
+    if (this.ingestFilters.has(filter)) return;
+    this.ingestFilters.add(filter, true);
+    if (this.started) this.subscribeIngest(filter);
+    else this.pendingFilters.push(filter);
   }
 
   private subscribeIngest(filter: string): void {

@@ -12,6 +12,9 @@ const DEFAULTS: EdgetwinConfig = {
   bundledModels: true,
   devices: [],
   mqtt: {
+    mode: 'embedded',
+    answerQos: 0,
+    external: { url: 'mqtt://127.0.0.1:1883', protocolVersion: 4, maxInflight: 1000, reconnectBaseMs: 1000, reconnectMaxMs: 30000 },
     host: '127.0.0.1',
     port: 1883,
     maxPayloadBytes: 262144,

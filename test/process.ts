@@ -34,7 +34,8 @@ export function spawnEdge(args: readonly string[], timeoutMs = 15_000): Promise<
       reject(new Error(`edgetwin did not get ready in ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, timeoutMs);
     const onData = (): void => {
-      const m = /^edgetwin ready: broker (mqtt:\/\/[^:]+:(\d+)),.*$/m.exec(stdout);
+      // External and both modes add ` (external)` / ` (both: external <url>)` after the URL.
+      const m = /^edgetwin ready: broker (mqtt:\/\/[^:\s]+:(\d+))(?: \([^)]*\))?,.*$/m.exec(stdout);
       if (!m) return;
       clearTimeout(timer);
       child.stdout.off('data', onData);
