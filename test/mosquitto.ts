@@ -99,13 +99,13 @@ export async function startMosquitto(o: MosquittoOptions = {}): Promise<Mosquitt
     const proc = spawn(MOSQUITTO_BIN, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
     const from = log.length;
-    proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (log += d.toString()));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`mosquitto did not start in 10 s:\n${log.slice(from)}`)), 10_000);
       const onData = (): void => {
         if (!/mosquitto version \S+ running/.test(log.slice(from))) return;
         clearTimeout(timer);
-        proc.stderr!.off('data', onData);
+        proc.stderr.off('data', onData);
         proc.off('exit', onExit);
         resolve();
       };
@@ -114,7 +114,7 @@ export async function startMosquitto(o: MosquittoOptions = {}): Promise<Mosquitt
         const err = new Error(`mosquitto exited (${code}) at start:\n${log.slice(from)}`);
         reject(Object.assign(err, { addressInUse: /Address already in use/i.test(log.slice(from)) }));
       };
-      proc.stderr!.on('data', onData);
+      proc.stderr.on('data', onData);
       proc.once('exit', onExit);
     });
   };
