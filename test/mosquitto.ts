@@ -2,15 +2,17 @@
 // optional persistence folder (so a restart keeps persistent sessions and their queued QoS 1
 // messages), ACL and password files. Reusable by any test that needs an outside broker.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 export const MOSQUITTO_BIN = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p));
 export const MOSQUITTO_PASSWD_BIN = ['/usr/bin/mosquitto_passwd'].find((p) => existsSync(p));
 export const HAS_MOSQUITTO = MOSQUITTO_BIN !== undefined;
+export const HAS_MOSQUITTO_CLIENTS = existsSync('/usr/bin/mosquitto_pub') && existsSync('/usr/bin/mosquitto_sub');
 /**
  * Skip a suite when mosquitto is missing, except in CI, where a missing outside peer must fail
  * the run instead (STYLE.md §17): the suite runs and `startMosquitto` throws.
@@ -158,4 +160,55 @@ export async function startMosquitto(o: MosquittoOptions = {}): Promise<Mosquitt
       if (ownDir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const run = promisify(execFile);
+
+/** Extra mosquitto_pub / mosquitto_sub arguments (credentials, protocol version). */
+export interface ClientArgs {
+  readonly args?: readonly string[];
+}
+
+/**
+ * mosquitto_sub for `count` messages on `topics`, started (and subscribed) before `action`
+ * runs; resolves with what it printed, topic and JSON payload per line.
+ */
+export async function mosquittoSubWhile(
+  port: number,
+  topics: readonly string[],
+  count: number,
+  action: () => Promise<void>,
+  o: ClientArgs & { readonly waitSeconds?: number } = {},
+): Promise<Array<{ topic: string; json: Record<string, unknown> }>> {
+  const args = ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-C', String(count), '-W', String(o.waitSeconds ?? 10), '-v', ...(o.args ?? []), ...topics.flatMap((t) => ['-t', t])];
+  // -d prints the SUBACK, so the action runs only once the subscription is in place; stdbuf
+  // makes mosquitto_sub flush each line into the pipe instead of at exit.
+  const child = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-d', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`mosquitto_sub did not subscribe: ${out}`)), 5000);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('SUBACK')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  await action();
+  await exited;
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('$'))
+    .map((l) => {
+      const space = l.indexOf(' ');
+      return { topic: l.slice(0, space), json: JSON.parse(l.slice(space + 1)) as Record<string, unknown> };
+    });
+}
+
+/** mosquitto_pub at QoS 1; resolves with its debug output (-d: the PUBACK it got). */
+export async function mosquittoPub(port: number, topic: string, message: string, o: ClientArgs = {}): Promise<string> {
+  const { stdout } = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-d', ...(o.args ?? []), '-t', topic, '-m', message]);
+  return stdout;
 }
