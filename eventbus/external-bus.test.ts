@@ -11,9 +11,13 @@ import { ExternalBus } from './external-bus.js';
 const TOPIC = (n: number): string => `$hw/events/device/default/d${n}/twin/update`;
 const FILTER = '$hw/events/device/+/+/twin/update';
 
-/** A one-connection MQTT 3.1.1 broker: CONNACK, SUBACK granting QoS 1, and a log of what the client sent. */
+/** An MQTT 3.1.1 broker the test drives: CONNACK, SUBACK granting QoS 1, PUBACK when told, and a log of what the client sent. */
 class RawBroker {
   readonly received: Packet[] = [];
+  /** Client PUBLISHes per connection (0-based), by topic. */
+  readonly published: string[][] = [];
+  /** PUBACK the client's QoS 1 publishes. */
+  ackPublishes = true;
   private server: Server | undefined;
   private socket: Socket | undefined;
   private readonly waiters: Array<() => void> = [];
@@ -23,6 +27,8 @@ class RawBroker {
   async start(): Promise<string> {
     const server = createServer((socket) => {
       this.socket = socket;
+      const connection: string[] = [];
+      this.published.push(connection);
       const parser = mqttPacket.parser({ protocolVersion: 4 });
       parser.on('packet', (packet: Packet) => {
         this.received.push(packet);
@@ -32,6 +38,9 @@ class RawBroker {
         } else if (packet.cmd === 'subscribe') {
           socket.write(mqttPacket.generate({ cmd: 'suback', messageId: packet.messageId!, granted: packet.subscriptions.map(() => 1) }));
           this.subscribed.resolve();
+        } else if (packet.cmd === 'publish') {
+          connection.push(packet.topic);
+          if (packet.qos === 1 && this.ackPublishes) socket.write(mqttPacket.generate({ cmd: 'puback', messageId: packet.messageId! }));
         } else if (packet.cmd === 'pingreq') {
           socket.write(mqttPacket.generate({ cmd: 'pingresp' }));
         }
@@ -65,6 +74,11 @@ class RawBroker {
       5000,
       what,
     );
+  }
+
+  /** Drops the current connection (as a broker restart does). */
+  drop(): void {
+    this.socket?.destroy();
   }
 
   async close(): Promise<void> {
@@ -180,6 +194,29 @@ describe('ExternalBus: PUBACK after commit, pipelined, in order', () => {
     expect(seen).toEqual([5, 6]);
     await broker.until(() => broker!.pubacks().length === 2, 'PUBACKs 5, 6');
     expect(broker.pubacks()).toEqual([5, 6]);
+  });
+
+  it('a QoS 1 publish that mqtt.js gives up on when the connection drops again is sent once reconnected', async () => {
+    broker = new RawBroker();
+    broker.ackPublishes = false;
+    const url = await broker.start();
+    bus = new ExternalBus({ url, clientId: 'edgetwin-test', reconnectBaseMs: 20, reconnectMaxMs: 40 });
+    await bus.start();
+    // A is in flight (never acknowledged), then the connection drops.
+    const a = bus.publish('t/a', 'a', { qos: 1 });
+    await broker.until(() => broker!.published[0]?.includes('t/a') === true, 'A sent');
+    broker.drop();
+    // On the second connection mqtt.js resends A and, until A's PUBACK, queues new publishes
+    // (client.js _storeProcessingQueue); C is queued there when that connection drops too, and
+    // mqtt.js fails it ("Connection closed").
+    await broker.until(() => broker!.published[1]?.includes('t/a') === true, 'A resent');
+    const c = bus.publish('t/c', 'c', { qos: 1 });
+    await new Promise((r) => setImmediate(r));
+    broker.ackPublishes = true;
+    broker.drop();
+    // The third connection acknowledges everything: both resolve, C having been sent again.
+    await within(Promise.all([a, c]), 10_000, 'A and C acknowledged');
+    expect(broker.published.at(-1)).toContain('t/c');
   });
 
   it('a message for a filter with no ingest (a plain subscription) is acknowledged at once', async () => {

@@ -20,7 +20,7 @@
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { pino, type Logger } from 'pino';
-import { edgetwinError } from '../errors.js';
+import { edgetwinError, isEdgetwinError } from '../errors.js';
 import { Admission } from './admission.js';
 import type { IngestBus, IngestHandler, MessageHandler, Payload, PublishOptions, Subscription } from './bus.js';
 import { FilterIndex } from './filter-index.js';
@@ -109,6 +109,9 @@ export class ExternalBus implements IngestBus {
   private attempts = 0;
   private lastError: string | undefined;
   private drainScheduled = false;
+  /** Counts connections that came up (mqtt.js 'connect': connected, offline store resent). */
+  private generation = 0;
+  private readonly upWaiters = new Set<{ after: number; resolve: () => void; reject: (err: Error) => void }>();
 
   constructor(options: ExternalBusOptions) {
     this.o = options;
@@ -132,6 +135,15 @@ export class ExternalBus implements IngestBus {
       ...(options.password !== undefined ? { password: options.password } : {}),
       ...(options.reconnectBaseMs !== undefined ? { reconnectBaseMs: options.reconnectBaseMs } : {}),
       ...(options.reconnectMaxMs !== undefined ? { reconnectMaxMs: options.reconnectMaxMs } : {}),
+    });
+    this.mqtt.onConnectionChange((connected) => {
+      if (!connected) return;
+      this.generation++;
+      for (const w of this.upWaiters) {
+        if (this.generation <= w.after) continue;
+        this.upWaiters.delete(w);
+        w.resolve();
+      }
     });
   }
 
@@ -180,8 +192,23 @@ export class ExternalBus implements IngestBus {
     return sub;
   }
 
-  publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<void> {
-    return this.mqtt.publish(topic, payload, options);
+  /**
+   * Publishes; at QoS 1, delivered at least once however the connection comes and goes: mqtt.js
+   * fails a QoS 1 publish queued while it resends its offline store when the connection drops
+   * again ("Connection closed", client.js _flushStoreProcessingQueue), and such a publish is
+   * sent again once reconnected, until close().
+   */
+  async publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<void> {
+    for (;;) {
+      const generation = this.generation;
+      try {
+        await this.mqtt.publish(topic, payload, options);
+        return;
+      } catch (err) {
+        if ((options.qos ?? 0) === 0 || this.closing || !isConnectionLoss(err)) throw err;
+        await this.reconnectedSince(generation);
+      }
+    }
   }
 
   subscribe(filter: string, handler: MessageHandler, options: MqttBusSubscribeOptions = {}): Promise<Subscription> {
@@ -217,6 +244,9 @@ export class ExternalBus implements IngestBus {
 
   private async shutdown(): Promise<void> {
     for (const w of this.waiting.splice(0)) w.settle('drop');
+    const closed = edgetwinError('EDGETWIN_ERR_BROKER_CONNECT', `The connection to ${this.url} was closed.`);
+    for (const w of this.upWaiters) w.reject(closed);
+    this.upWaiters.clear();
     await this.lastAck;
     await this.mqtt.close();
   }
@@ -228,12 +258,33 @@ export class ExternalBus implements IngestBus {
     else this.pendingFilters.push(filter);
   }
 
+  /** Subscribes at QoS 1, again after each connection loss that failed the SUBSCRIBE, until granted or closed. */
   private subscribeIngest(filter: string): void {
-    const granted = this.mqtt.subscribe(filter, NOOP_HANDLER, { qos: 1 }).then(
-      () => undefined,
-      (err: unknown) => this.log.error({ err, filter }, 'ingest subscription failed'),
-    );
-    this.subscribing.set(filter, granted);
+    const attempt = async (): Promise<void> => {
+      for (;;) {
+        const generation = this.generation;
+        try {
+          await this.mqtt.subscribe(filter, NOOP_HANDLER, { qos: 1 });
+          return;
+        } catch (err) {
+          // The filter is valid (handle() checked it), so a failure is the connection's.
+          if (this.closing) return;
+          this.log.warn({ err, filter }, 'ingest subscription failed; retrying once reconnected');
+          if (!(await this.reconnectedSince(generation).then(() => true, () => false))) return;
+        }
+      }
+    };
+    this.subscribing.set(filter, attempt());
+  }
+
+  /**
+   * Resolves once a connection has come up after `generation` (at once if one already has), so
+   * each retry needs a new connection and never spins; rejects when the bus closes.
+   */
+  private reconnectedSince(generation: number): Promise<void> {
+    if (this.closing) return Promise.reject(edgetwinError('EDGETWIN_ERR_BROKER_CONNECT', `The connection to ${this.url} is closing.`));
+    if (this.generation > generation) return Promise.resolve();
+    return new Promise((resolve, reject) => this.upWaiters.add({ after: generation, resolve, reject }));
   }
 
   /** Hooks into each mqtt.js client MqttBus creates (one per bus, reused across reconnects). */
@@ -311,4 +362,9 @@ export class ExternalBus implements IngestBus {
     s.write(mqttPacket.generate({ cmd: 'puback', messageId }, { protocolVersion: this.o.protocolVersion ?? 4 }));
     this.counters.acked++;
   }
+}
+
+/** A failure of the connection (not of the request): worth sending again once reconnected. */
+function isConnectionLoss(err: unknown): boolean {
+  return isEdgetwinError(err) && err.code === 'EDGETWIN_ERR_BROKER_CONNECT';
 }
