@@ -3,6 +3,7 @@
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EdgetwinError, formatError, toEdgetwinError } from '../errors.js';
+import { registerAclCommands } from './acl.js';
 import { registerCloudCommands } from './cloud.js';
 import { runCommand } from './run.js';
 import { mapperCommand } from './mapper.js';
@@ -99,6 +100,7 @@ export function buildProgram(): Command {
 
   registerCloudCommands(program);
   registerUserCommands(program);
+  registerAclCommands(program);
 
   return program;
 }
