@@ -84,6 +84,16 @@ describe('resolveConfig', () => {
     expect(err.details).toEqual([{ path: '/mqtt/port', message: 'must be <= 65535' }]);
   });
 
+  it('checks mqtt.mode, mqtt.answerQos and the external broker URL', () => {
+    expect(resolveConfig({ mqtt: { mode: 'external', answerQos: 1, external: { url: 'tcp://127.0.0.1:1883', clientId: 'twin-1' } } }).mqtt).toMatchObject({
+      mode: 'external',
+      answerQos: 1,
+      external: { url: 'tcp://127.0.0.1:1883', clientId: 'twin-1', protocolVersion: 4 },
+    });
+    const err = thrown(() => resolveConfig({ mqtt: { mode: 'remote', answerQos: 2, external: { url: 'http://broker/' } } } as unknown as RawConfig));
+    expect(err.details.map((d) => d.path).sort()).toEqual(['/mqtt/answerQos', '/mqtt/external/url', '/mqtt/mode']);
+  });
+
   it('lists every error with its JSON pointer', () => {
     const bad = {
       nodeName: 'Edge 1',
