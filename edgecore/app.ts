@@ -270,6 +270,7 @@ export class EdgeCore {
       twin: () => this.twinModule,
       mappers: () => this.mapperStatus(),
       cloudSync: () => this.cloud,
+      external: () => this.external?.status(),
     });
     const health = new HealthServer({
       host,

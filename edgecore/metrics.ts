@@ -7,7 +7,7 @@
 import { VERSION } from './version.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AckState, DeviceTwin, DeviceTwinOptions, DeviceStateName, SqliteTwinStore, UpdateOrigin } from '../devicetwin/index.js';
-import type { BrokerStats } from '../eventbus/index.js';
+import type { BrokerStats, ExternalBusStatus } from '../eventbus/index.js';
 import type { MapperRuntime, MapperRuntimeOptions } from '../mappers/index.js';
 
 export type TwinObserver = NonNullable<DeviceTwinOptions['observer']>;
@@ -36,6 +36,8 @@ export interface MetricsSources {
   twin(): Pick<DeviceTwin, 'list'> | undefined;
   mappers(): readonly MapperStatus[];
   cloudSync(): CloudSyncProbe | undefined;
+  /** The outside broker's client (mqtt.mode external or both). */
+  external?(): ExternalBusStatus | undefined;
 }
 
 const OUTCOMES = ['applied', 'unchanged', 'rejected', 'failed'] as const satisfies readonly UpdateOutcome[];
@@ -94,6 +96,9 @@ export class EdgeMetrics {
       ingestFailures: new Counter({ name: 'edgetwin_mqtt_ingest_failures_total', help: 'Ingest handlers that failed unexpectedly (the message was acknowledged anyway)', registers }),
       denied: new Counter({ name: 'edgetwin_mqtt_denied_total', help: 'Publishes and subscriptions refused by an authorizer', registers }),
       refused: new Counter({ name: 'edgetwin_mqtt_connections_refused_total', help: 'CONNECTs refused: credentials, anonymous policy, connection limit', registers }),
+      externalConnected: new Gauge({ name: 'edgetwin_mqtt_external_connected', help: '1 while connected to the external broker (mqtt.mode external or both), else 0', registers }),
+      externalInflight: new Gauge({ name: 'edgetwin_mqtt_external_inflight_messages', help: 'Messages taken from the external broker and not yet acknowledged to it: their ingest (validation, commit) has not finished', registers }),
+      externalAcked: new Counter({ name: 'edgetwin_mqtt_external_acked_total', help: 'QoS 1 messages acknowledged to the external broker, each after its ingest (commit)', registers }),
       inflightExceeded: new Counter({ name: 'edgetwin_mqtt_inflight_exceeded_total', help: 'Clients disconnected for exceeding mqtt.limits.maxInflightPerClient', registers }),
       cloudState: new Gauge({ name: 'edgetwin_cloudsync_state', help: 'Cloud sync state: 1 for the current one (off when no kubeconfig is set)', labelNames: ['state'], registers }),
       outbox: new Gauge({ name: 'edgetwin_cloudsync_outbox_depth', help: 'Devices with changes waiting in the outbox to be written to the cluster', registers }),
@@ -225,6 +230,11 @@ export class EdgeMetrics {
       metric.reset();
       metric.inc(value ?? 0);
     }
+    const external = this.sources.external?.();
+    m.externalConnected.set(external?.connected ? 1 : 0);
+    m.externalInflight.set(external?.inflight ?? 0);
+    m.externalAcked.reset();
+    m.externalAcked.inc(external?.acked ?? 0);
   }
 
   private refreshCloud(now: number): void {

@@ -145,6 +145,7 @@ describe.skipIf(SKIP)('external mode: started while mosquitto is down', () => {
     expect(edge.output().stdout).not.toContain('edgetwin ready');
     expect(edge.child.exitCode).toBeNull();
     expect(edge.output().stderr).toContain('cannot reach the MQTT broker; retrying with backoff');
+    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/^edgetwin_mqtt_external_connected 0$/m);
 
     mosquitto = await startMosquitto({ port });
     const running = await edge.ready(20_000);
@@ -155,6 +156,9 @@ describe.skipIf(SKIP)('external mode: started while mosquitto is down', () => {
     // And it serves: a get through mosquitto is answered.
     const got = await mosquittoSubWhile(port, [`${DEV}/twin/get/result`], 1, () => mosquittoPub(port, `${DEV}/twin/get`, '{"event_id":"up","timestamp":0}').then(() => undefined));
     expect(got[0]?.json).toMatchObject({ event_id: 'up' });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^edgetwin_mqtt_external_connected 1$/m);
+    expect(Number(/^edgetwin_mqtt_external_acked_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
     expect(await running.stop()).toBe(0);
   });
 
