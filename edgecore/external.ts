@@ -39,6 +39,7 @@ export function externalBusFromConfig(config: EdgetwinConfig, logger: Logger): E
     logger,
     protocolVersion: ext.protocolVersion,
     maxInflight: ext.maxInflight,
+    maxPacketBytes: config.mqtt.maxPacketBytes,
     reconnectBaseMs: ext.reconnectBaseMs,
     reconnectMaxMs: Math.max(ext.reconnectBaseMs, ext.reconnectMaxMs),
     ...(username !== undefined ? { username } : {}),

@@ -41,6 +41,8 @@ export interface ExternalBusOptions {
   readonly reconnectMaxMs?: number;
   /** Messages taken from the broker and not yet acknowledged before reading stops. Default 1000. */
   readonly maxInflight?: number;
+  /** MQTT 5: the largest packet the broker may send (Maximum Packet Size); MQTT 3.1.1 cannot say it. */
+  readonly maxPacketBytes?: number;
   /**
    * The filters ingest handlers will own (the twin's: TWIN_INGEST_FILTERS), known before the
    * first CONNACK: a persistent session delivers what the broker queued as soon as it resumes,
@@ -128,7 +130,16 @@ export class ExternalBus implements IngestBus {
       clean: false,
       // MQTT 5: Session Expiry 0xFFFFFFFF never expires [MQTT-3.1.2.11.2]; without it a v5
       // session ends with the connection. Receive Maximum bounds what the broker sends unacked.
-      ...(v5 ? { properties: { sessionExpiryInterval: 0xffffffff, receiveMaximum: Math.min(maxInflight, 65535) } } : {}),
+      // Maximum Packet Size: the broker does not send larger ones [MQTT-3.1.2-24].
+      ...(v5
+        ? {
+            properties: {
+              sessionExpiryInterval: 0xffffffff,
+              receiveMaximum: Math.min(maxInflight, 65535),
+              ...(options.maxPacketBytes !== undefined ? { maximumPacketSize: options.maxPacketBytes } : {}),
+            },
+          }
+        : {}),
       retryUntilConnected: true,
       onClient: (client) => this.attach(client),
       ...(options.username !== undefined ? { username: options.username } : {}),

@@ -113,6 +113,33 @@ describe.skipIf(SKIP)('external mode: mosquitto_pub / mosquitto_sub through mosq
   });
 });
 
+describe.skipIf(SKIP)('external mode over MQTT 5', () => {
+  const tmp = tempDir('edgetwin-ext5-');
+  let mosquitto: Mosquitto | undefined;
+  let edge: RunningEdge | undefined;
+  afterAll(async () => {
+    await edge?.stop();
+    await mosquitto?.close();
+    tmp.cleanup();
+  });
+
+  it('keeps its session while stopped (Session Expiry never): updates sent meanwhile are applied on return', async () => {
+    mosquitto = await startMosquitto();
+    writeManifests(path.join(tmp.dir, 'devices'), { 'thermo.yaml': thermostatManifest() });
+    const args = externalArgs(tmp.dir, mosquitto.url, writeConfig(tmp.dir, { external: { protocolVersion: 5 } }));
+    edge = await spawnEdge(args);
+    expect(await edge.stop()).toBe(0);
+    await mosquittoPub(mosquitto.port, `${DEV}/twin/update`, JSON.stringify({ event_id: 'v5', timestamp: 0, twin: { setpoint: { expected: { value: '17' } } } }));
+    edge = await spawnEdge(args);
+    const value = await eventually(async () => {
+      const got = await mosquittoSubWhile(mosquitto!.port, [`${DEV}/twin/get/result`], 1, () => mosquittoPub(mosquitto!.port, `${DEV}/twin/get`, '{"event_id":"g5","timestamp":0}').then(() => undefined), { waitSeconds: 3 });
+      const v = (got[0]?.json.twin as Record<string, { expected?: { value: string } }> | undefined)?.setpoint?.expected?.value;
+      return v === '17' ? v : undefined;
+    }, 20_000);
+    expect(value).toBe('17');
+  });
+});
+
 describe.skipIf(SKIP)('external mode: started while mosquitto is down', () => {
   const tmp = tempDir('edgetwin-ext-down-');
   let mosquitto: Mosquitto | undefined;
