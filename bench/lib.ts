@@ -38,13 +38,17 @@ export async function freePort(): Promise<number> {
 
 export const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p));
 
-/** A private mosquitto on a free loopback port (no persistence), or undefined if not installed. */
-export async function startMosquitto(): Promise<{ url: string; stop: () => Promise<void> } | undefined> {
+/** The config lines startMosquitto uses by default: no persistence, no queue or in-flight limits. */
+export const MOSQUITTO_UNLIMITED = ['persistence false', 'max_queued_messages 0', 'max_inflight_messages 0'] as const;
+
+/** A private mosquitto on a free loopback port (`lines` after the listener), or undefined if not installed. */
+export async function startMosquitto(lines: readonly string[] = MOSQUITTO_UNLIMITED): Promise<{ url: string; stop: () => Promise<void> } | undefined> {
   if (!MOSQUITTO) return undefined;
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'edgetwin-bench-mosq-'));
   const conf = path.join(dir, 'm.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\nmax_queued_messages 0\nmax_inflight_messages 0\n`);
+  const config = lines.map((l) => l.replaceAll('$DIR', dir));
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nuser root\n${config.join('\n')}\n`);
   const child: ChildProcess = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
   const url = `mqtt://127.0.0.1:${port}`;
   // Wait until it accepts connections.
@@ -62,11 +66,13 @@ export async function startMosquitto(): Promise<{ url: string; stop: () => Promi
   }
   return {
     url,
-    stop: () =>
-      new Promise<void>((resolve) => {
+    stop: async () => {
+      await new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
-      }),
+      });
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

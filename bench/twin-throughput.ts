@@ -16,7 +16,7 @@ export interface ThroughputOptions {
   readonly window: number;
 }
 
-interface Target {
+export interface Target {
   readonly url: string;
   /** The topic publisher `i` sends to. */
   topic(i: number): string;
@@ -47,7 +47,7 @@ function pump(n: number, window: number, send: (seq: number, done: () => void) =
 }
 
 /** One measurement: `publishers` senders each send `n` messages; returns messages/s received. */
-async function measure(target: Target, publishers: number, qos: 0 | 1, opts: ThroughputOptions, inProcess = false): Promise<number> {
+export async function measure(target: Target, publishers: number, qos: 0 | 1, opts: ThroughputOptions, inProcess = false): Promise<number> {
   const receiver = await connectClient(target.url, `bench-recv-${process.hrtime.bigint()}`);
   await receiver.subscribeAsync(target.receiveFilter, { qos });
   const clients: MqttClient[] = inProcess ? [] : await Promise.all(Array.from({ length: publishers }, (_, i) => connectClient(target.url, `bench-pub-${i}-${process.hrtime.bigint()}`)));

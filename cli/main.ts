@@ -3,6 +3,7 @@
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EdgetwinError, formatError, toEdgetwinError } from '../errors.js';
+import { registerAclCommands } from './acl.js';
 import { registerCloudCommands } from './cloud.js';
 import { runCommand } from './run.js';
 import { mapperCommand } from './mapper.js';
@@ -37,6 +38,8 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'config file (YAML or JSON); the flags below override it')
     .option('--mqtt-port <n>', 'MQTT port (0 = any free port)', intOption(0, 65535))
     .option('--mqtt-host <host>', 'MQTT listen address')
+    .option('--mqtt-mode <mode>', 'embedded (own broker, default) | external (a client of --mqtt-url, e.g. mosquitto) | both')
+    .option('--mqtt-url <url>', 'the external broker, mqtt://[user:password@]host:port (config mqtt.external.url)')
     .option('--data-dir <dir>', 'where the SQLite store lives')
     .option('--node-name <name>', "this node's name (Device spec.nodeName)")
     .option('--models <path>', 'a model file or folder (repeatable)', collect)
@@ -105,6 +108,7 @@ export function buildProgram(): Command {
 
   registerCloudCommands(program);
   registerUserCommands(program);
+  registerAclCommands(program);
 
   return program;
 }

@@ -8,6 +8,10 @@ export interface RunOptions {
   readonly config?: string;
   readonly mqttPort?: number;
   readonly mqttHost?: string;
+  /** embedded | external | both (config mqtt.mode). */
+  readonly mqttMode?: string;
+  /** The external broker, mqtt://[user:password@]host:port (config mqtt.external.url). */
+  readonly mqttUrl?: string;
   readonly dataDir?: string;
   readonly nodeName?: string;
   readonly models?: readonly string[];
@@ -29,8 +33,16 @@ export async function runCommand(opts: RunOptions): Promise<void> {
     ...(opts.nodeName !== undefined ? { nodeName: opts.nodeName } : {}),
     ...(opts.models !== undefined ? { models: [...(raw.models ?? []), ...opts.models] } : {}),
     ...(opts.devices !== undefined ? { devices: [...(raw.devices ?? []), ...opts.devices] } : {}),
-    ...(opts.mqttPort !== undefined || opts.mqttHost !== undefined
-      ? { mqtt: { ...(opts.mqttPort !== undefined ? { port: opts.mqttPort } : {}), ...(opts.mqttHost !== undefined ? { host: opts.mqttHost } : {}) } }
+    ...(opts.mqttPort !== undefined || opts.mqttHost !== undefined || opts.mqttMode !== undefined || opts.mqttUrl !== undefined
+      ? {
+          mqtt: {
+            ...(opts.mqttPort !== undefined ? { port: opts.mqttPort } : {}),
+            ...(opts.mqttHost !== undefined ? { host: opts.mqttHost } : {}),
+            // Checked against the schema's enum by resolveConfig (EDGETWIN_ERR_CONFIG_INVALID).
+            ...(opts.mqttMode !== undefined ? { mode: opts.mqttMode as NonNullable<RawConfig['mqtt']>['mode'] } : {}),
+            ...(opts.mqttUrl !== undefined ? { external: { url: opts.mqttUrl } } : {}),
+          },
+        }
       : {}),
     ...(opts.logLevel !== undefined ? { log: { level: opts.logLevel as NonNullable<RawConfig['log']>['level'] } } : {}),
     ...(opts.kubeconfig !== undefined ? { cloud: { kubeconfig: opts.kubeconfig } } : {}),
@@ -53,13 +65,27 @@ export async function runCommand(opts: RunOptions): Promise<void> {
 
   const core = new EdgeCore({ config, logger });
   try {
-    const report = await core.start();
-    const skipped = report.problems.length > 0 ? `, ${report.problems.length} skipped (see log)` : '';
-    process.stdout.write(
-      `edgetwin ready: broker ${core.brokerUrl}, node ${config.nodeName}, ${report.devices} devices, ${report.models} models${skipped}, store ${core.storePath}, ${core.security}\n`,
+    // In external mode start() waits for the broker as long as it takes; a signal meanwhile
+    // stops it cleanly (start() then rejects because it was stopped, which is no failure).
+    const started = core.start().then(
+      (report) => ({ report }),
+      (err: unknown) => ({ err }),
     );
-    const signal = await stopRequested;
-    logger.info({ signal }, 'shutting down');
+    const first = await Promise.race([started, stopRequested.then((signal) => ({ signal }))]);
+    if ('err' in first) throw first.err;
+    if ('signal' in first) {
+      logger.info({ signal: first.signal }, 'stopped before start-up finished');
+      await core.stop().catch(() => undefined);
+      await started;
+    } else {
+      const { report } = first;
+      const skipped = report.problems.length > 0 ? `, ${report.problems.length} skipped (see log)` : '';
+      process.stdout.write(
+        `edgetwin ready: broker ${core.brokerUrl}${modeNote(core)}, node ${config.nodeName}, ${report.devices} devices, ${report.models} models${skipped}, store ${core.storePath}, ${core.security}\n`,
+      );
+      const signal = await stopRequested;
+      logger.info({ signal }, 'shutting down');
+    }
   } finally {
     await core.stop().catch((err: unknown) => {
       logger.error({ err }, 'shutdown failed');
@@ -68,4 +94,12 @@ export async function runCommand(opts: RunOptions): Promise<void> {
     logger.flush();
   }
   process.stdout.write('edgetwin stopped\n');
+}
+
+/** What the ready line adds after the broker URL outside embedded mode. */
+function modeNote(core: EdgeCore): string {
+  const mode = core.config.mqtt.mode;
+  if (mode === 'embedded') return '';
+  if (mode === 'external') return ' (external)';
+  return ` (both: external ${core.externalBus?.url ?? '?'})`;
 }

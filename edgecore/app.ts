@@ -9,11 +9,12 @@ import { formatError, toEdgetwinError, type EdgetwinError } from '../errors.js';
 // costs ~0.6 s of start-up and ~50 MB resident on a node that does not sync (docs/benchmarks.md).
 import type { CloudSync } from '../cloudsync/index.js';
 import { DeviceTwin, SqliteTwinStore, type TwinStore } from '../devicetwin/index.js';
-import { BrokerAuth, ClientLimiter, EmbeddedBroker, loadTlsOptions } from '../eventbus/index.js';
+import { BridgedBus, BrokerAuth, ClientLimiter, EmbeddedBroker, loadTlsOptions, type Bus, type ExternalBus, type IngestBus } from '../eventbus/index.js';
 import { bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
 import type { Simulation } from './simulation.js';
 import { EdgeMetrics } from './metrics.js';
-import { HealthServer, type Readiness } from './health.js';
+import { HealthServer, type Readiness, type ReadinessCheck } from './health.js';
+import { externalBusFromConfig, externalCheck } from './external.js';
 import { loadManifests, type ManifestLoad } from './manifests.js';
 import { VERSION } from './version.js';
 import {
@@ -41,6 +42,9 @@ export class EdgeCore {
   private readonly logger: Logger;
   private store?: TwinStore;
   private broker?: EmbeddedBroker;
+  /** mqtt.mode external or both: the twin's client of the outside broker. */
+  private external?: ExternalBus;
+  private bridge?: BridgedBus;
   private auth?: BrokerAuth;
   private limiter?: ClientLimiter;
   private twinModule?: DeviceTwin;
@@ -61,9 +65,16 @@ export class EdgeCore {
     this.logger = opts.logger;
   }
 
+  /** The embedded broker's URL; in external mode, the external broker's (without its password). */
   get brokerUrl(): string {
-    if (!this.broker) throw new Error('edgetwin is not started');
-    return this.broker.url;
+    if (this.broker) return this.broker.url;
+    if (this.external) return this.external.url;
+    throw new Error('edgetwin is not started');
+  }
+
+  /** The outside broker's client (mqtt.mode external or both). */
+  get externalBus(): ExternalBus | undefined {
+    return this.external;
   }
 
   get twin(): DeviceTwin {
@@ -76,9 +87,17 @@ export class EdgeCore {
     return this.cloud;
   }
 
+  /** The embedded broker (not in external mode: see `twinBus`). */
   get bus(): EmbeddedBroker {
     if (!this.broker) throw new Error('edgetwin is not started');
     return this.broker;
+  }
+
+  /** The bus the twin and in-process mappers use: the embedded broker, or the external one in external mode. */
+  get mapperBus(): Bus {
+    const bus = this.broker ?? this.external;
+    if (!bus) throw new Error('edgetwin is not started');
+    return bus;
   }
 
   /** `http://host:port` of /metrics, /healthz and /readyz; undefined when off or not listening. */
@@ -88,10 +107,12 @@ export class EdgeCore {
 
   /** How clients authenticate and where TLS listens, for the ready line (docs/security.md). */
   get security(): string {
+    if (this.config.mqtt.mode === 'external') return "auth: the external broker's (docs/external-broker.md)";
     const tls = this.config.mqtt.tls;
     const tlsUrl = this.broker?.tlsUrl;
     const auth = this.auth?.describe() ?? 'auth: not started';
-    return tls && tlsUrl ? `${auth}, tls ${tlsUrl} (client certificates ${tls.clientCertificates})` : auth;
+    const local = tls && tlsUrl ? `${auth}, tls ${tlsUrl} (client certificates ${tls.clientCertificates})` : auth;
+    return this.external ? `${local}; external broker ${this.external.url}: its own auth` : local;
   }
 
   get storePath(): string {
@@ -114,8 +135,13 @@ export class EdgeCore {
     });
     for (const p of problems) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
     // Auth and TLS settings are checked before anything listens: a bad one refuses the start.
-    const { auth: authConfig, tls, limits } = config.mqtt;
-    this.auth = new BrokerAuth({
+    // In external mode there is no broker here: authentication and ACLs are the external one's.
+    const { auth: authConfig, tls, limits, mode } = config.mqtt;
+    const embedded = mode !== 'external';
+    if (!embedded && (authConfig.usersFile !== undefined || tls)) {
+      logger.warn('mqtt.auth and mqtt.tls configure the embedded broker; in external mode they are unused (see `edgetwin acl mosquitto`)');
+    }
+    const auth = embedded ? new BrokerAuth({
       nodeName: config.nodeName,
       registry: { protocolOf: (id) => this.twinModule?.protocolOf(id) },
       logger: logger.child({ module: 'auth' }),
@@ -124,9 +150,10 @@ export class EdgeCore {
       ...(authConfig.usersFile !== undefined ? { usersFile: authConfig.usersFile } : {}),
       ...(authConfig.anonymous !== undefined ? { anonymous: authConfig.anonymous } : {}),
       ...(tls ? { clientCertificates: tls.clientCertificates } : {}),
-    });
-    this.auth.start();
-    const tlsListener = tls ? { host: tls.host ?? config.mqtt.host, port: tls.port, options: loadTlsOptions(tls) } : undefined;
+    }) : undefined;
+    this.auth = auth;
+    auth?.start();
+    const tlsListener = embedded && tls ? { host: tls.host ?? config.mqtt.host, port: tls.port, options: loadTlsOptions(tls) } : undefined;
     if (config.metrics.enabled) await this.startMetrics();
 
     this.store = new SqliteTwinStore({
@@ -135,44 +162,56 @@ export class EdgeCore {
       logger: logger.child({ module: 'store' }),
       onCommit: this.metrics?.commitObserver,
     });
-    this.broker = new EmbeddedBroker({
-      host: config.mqtt.host,
-      port: config.mqtt.port,
-      maxPayloadBytes: Math.max(config.mqtt.maxPacketBytes, config.mqtt.maxPayloadBytes),
-      logger: logger.child({ module: 'eventbus' }),
-      authenticate: this.auth.authenticate,
-      onClientClose: this.auth.clientClosed,
-      maxPacketBytes: config.mqtt.maxPacketBytes,
-      maxConnections: limits.maxConnections,
-      maxInflightPerClient: limits.maxInflightPerClient,
-      maxConnectBytes: limits.maxConnectBytes,
-      connectTimeoutMs: limits.connectTimeoutMs,
-      maxOutgoingBytesPerClient: limits.maxOutgoingBytesPerClient,
-      outgoingStallMs: limits.outgoingStallMs,
-      maxSubscriptionsPerClient: limits.maxSubscriptionsPerClient,
-      maxRetainedMessages: limits.maxRetainedMessages,
-      maxRetainedBytes: limits.maxRetainedBytes,
-      ...(tlsListener ? { tls: tlsListener } : {}),
-    });
-    // Limits first (cheap, and they bound what the ACL is asked), then the ACL.
-    this.limiter = new ClientLimiter({ ...limits, logger: logger.child({ module: 'eventbus' }) });
-    this.limiter.install(this.broker);
-    this.auth.install(this.broker);
+    if (auth) {
+      this.broker = new EmbeddedBroker({
+        host: config.mqtt.host,
+        port: config.mqtt.port,
+        maxPayloadBytes: Math.max(config.mqtt.maxPacketBytes, config.mqtt.maxPayloadBytes),
+        logger: logger.child({ module: 'eventbus' }),
+        authenticate: auth.authenticate,
+        onClientClose: auth.clientClosed,
+        maxPacketBytes: config.mqtt.maxPacketBytes,
+        maxConnections: limits.maxConnections,
+        maxInflightPerClient: limits.maxInflightPerClient,
+        maxConnectBytes: limits.maxConnectBytes,
+        connectTimeoutMs: limits.connectTimeoutMs,
+        maxOutgoingBytesPerClient: limits.maxOutgoingBytesPerClient,
+        outgoingStallMs: limits.outgoingStallMs,
+        maxSubscriptionsPerClient: limits.maxSubscriptionsPerClient,
+        maxRetainedMessages: limits.maxRetainedMessages,
+        maxRetainedBytes: limits.maxRetainedBytes,
+        ...(tlsListener ? { tls: tlsListener } : {}),
+      });
+      // Limits first (cheap, and they bound what the ACL is asked), then the ACL.
+      this.limiter = new ClientLimiter({ ...limits, logger: logger.child({ module: 'eventbus' }) });
+      this.limiter.install(this.broker);
+      auth.install(this.broker);
+    }
+    if (mode !== 'embedded') this.external = externalBusFromConfig(config, logger.child({ module: 'eventbus', broker: 'external' }));
+    if (this.broker && this.external) {
+      this.bridge = new BridgedBus({ local: this.broker, remote: this.external, logger: logger.child({ module: 'eventbus' }), forwardQos: config.mqtt.answerQos });
+    }
+    const twinBus: IngestBus = this.bridge ?? this.broker ?? this.external!;
     this.twinModule = new DeviceTwin({
-      bus: this.broker,
+      bus: twinBus,
+      answerQos: config.mqtt.answerQos,
       store: this.store,
       nodeName: config.nodeName,
       logger: logger.child({ module: 'devicetwin' }),
       limits: { maxPayloadBytes: config.mqtt.maxPayloadBytes, maxDepth: 16, maxTwinsPerMessage: limits.maxTwinsPerMessage },
       deviceLimits: limits,
-      ...(this.auth.restrictsChanges ? { authorizeChange: this.auth.authorizeChange } : {}),
+      ...(auth?.restrictsChanges ? { authorizeChange: auth.authorizeChange } : {}),
       observer: this.metrics?.twinObserver,
-      answerQos: config.mqtt.answerQos,
     });
     try {
       await this.twinModule.start();
       this.storeOpen = true;
-      await this.broker.start();
+      // The external broker first: until it is reached (retried with backoff, however long),
+      // nothing is served and /readyz says why. In both mode local clients wait too, so none
+      // has a message acknowledged before the twin listens.
+      if (this.external) await this.external.start();
+      if (this.broker) await this.broker.start();
+      await this.bridge?.start();
       const devs = await this.manifests.result;
       this.devices = devs.devices;
       problems.push(...devs.errors);
@@ -184,6 +223,8 @@ export class EdgeCore {
       problems.push(...this.twinModule.refusals());
       const bound = declared.filter((d) => this.twinModule!.get(d.instance.id) !== undefined);
       this.twinModule.listen();
+      // Ready means the broker has granted the QoS 1 subscriptions: from here on it queues for us.
+      await this.external?.subscribed();
       const { bluetoothAdapter, enabled } = config.mappers;
       if (config.simulate.length > 0 || (enabled.includes('bluetooth') && bluetoothAdapter === 'simulated')) {
         const { startSimulation } = await import('./simulation.js');
@@ -193,7 +234,7 @@ export class EdgeCore {
       const factories = this.mapperFactories();
       if (factories.length > 0) {
         this.mapperRuntime = new MapperRuntime({
-          bus: this.broker,
+          bus: this.mapperBus,
           factories,
           logger: logger.child({ module: 'mappers' }),
           timeoutMs: config.mappers.timeoutMs,
@@ -241,6 +282,7 @@ export class EdgeCore {
       twin: () => this.twinModule,
       mappers: () => this.mapperStatus(),
       cloudSync: () => this.cloud,
+      external: () => this.external?.status(),
     });
     const health = new HealthServer({
       host,
@@ -262,21 +304,23 @@ export class EdgeCore {
 
   /** /readyz: start-up done, store open (last commit ok), broker listening; cloud sync shown. */
   readiness(): Readiness {
-    let broker = { ok: false, detail: 'not listening' };
+    let broker: ReadinessCheck = { ok: false, detail: 'not listening' };
     try {
       if (this.broker && this.phase !== 'stopping') broker = { ok: true, detail: this.broker.url };
     } catch {
       // not listening yet (url throws)
     }
+    const mode = this.config.mqtt.mode;
     const failing = this.metrics?.storeFailing;
     const store = !this.storeOpen ? { ok: false, detail: 'not open' } : failing ? { ok: false, detail: `last commit failed: ${failing}` } : { ok: true, detail: 'open' };
     // An edge node serves its devices without the cloud (that is its point), so only a stopped
     // cloud sync fails readiness; starting and degraded are reported, not failed.
     const cloudState = this.cloud?.health().state ?? 'off';
-    const checks = {
+    const checks: Record<string, ReadinessCheck> = {
       startup: { ok: this.phase === 'ready', detail: this.phase },
       store,
-      broker,
+      ...(mode !== 'external' ? { broker } : {}),
+      ...(mode !== 'embedded' ? { externalBroker: externalCheck(this.external?.status()) } : {}),
       cloudSync: { ok: cloudState !== 'stopped', detail: cloudState },
     };
     return { ready: Object.values(checks).every((c) => c.ok), checks };
@@ -325,8 +369,11 @@ export class EdgeCore {
     if (this.mapperRuntime) await step('mappers', () => this.mapperRuntime!.stop());
     if (this.simulation) await step('simulators', () => this.simulation!.close());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
+    if (this.bridge) await step('bridge', () => this.bridge!.stop());
     if (this.broker) await step('broker', () => this.broker!.close());
     this.auth?.stop();
+    // After the twin: the PUBACKs of everything it committed go out before the DISCONNECT.
+    if (this.external) await step('external broker', () => this.external!.close());
     if (this.store) await step('store', () => this.store!.close());
     this.storeOpen = false;
     // Last, so /readyz answers "stopping" while the rest shuts down.

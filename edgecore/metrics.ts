@@ -8,7 +8,7 @@ import { VERSION } from './version.js';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { processRegistry } from './process-metrics.js';
 import type { AckState, DeviceTwin, DeviceTwinOptions, DeviceStateName, SqliteTwinStore, UpdateOrigin } from '../devicetwin/index.js';
-import type { AuthStats, BrokerStats } from '../eventbus/index.js';
+import type { AuthStats, BrokerStats, ExternalBusStatus } from '../eventbus/index.js';
 import type { MapperRuntime, MapperRuntimeOptions } from '../mappers/index.js';
 
 export type TwinObserver = NonNullable<DeviceTwinOptions['observer']>;
@@ -39,6 +39,8 @@ export interface MetricsSources {
   twin(): Pick<DeviceTwin, 'list'> | undefined;
   mappers(): readonly MapperStatus[];
   cloudSync(): CloudSyncProbe | undefined;
+  /** The outside broker's client (mqtt.mode external or both). */
+  external?(): ExternalBusStatus | undefined;
 }
 
 const OUTCOMES = ['applied', 'unchanged', 'rejected', 'failed'] as const satisfies readonly UpdateOutcome[];
@@ -100,6 +102,9 @@ export class EdgeMetrics {
       ingestFailures: new Counter({ name: 'edgetwin_mqtt_ingest_failures_total', help: 'Ingest handlers that failed unexpectedly (the message was acknowledged anyway)', registers }),
       denied: new Counter({ name: 'edgetwin_mqtt_denied_total', help: 'Publishes and subscriptions refused by an authorizer', registers }),
       refused: new Counter({ name: 'edgetwin_mqtt_connections_refused_total', help: 'CONNECTs refused: credentials, anonymous policy, connection limit', registers }),
+      externalConnected: new Gauge({ name: 'edgetwin_mqtt_external_connected', help: '1 while connected to the external broker (mqtt.mode external or both), else 0', registers }),
+      externalInflight: new Gauge({ name: 'edgetwin_mqtt_external_inflight_messages', help: 'Messages taken from the external broker and not yet acknowledged to it: their ingest (validation, commit) has not finished', registers }),
+      externalAcked: new Counter({ name: 'edgetwin_mqtt_external_acked_total', help: 'QoS 1 messages acknowledged to the external broker, each after its ingest (commit)', registers }),
       inflightExceeded: new Counter({ name: 'edgetwin_mqtt_inflight_exceeded_total', help: 'Clients disconnected for exceeding mqtt.limits.maxInflightPerClient', registers }),
       retainCleared: new Counter({ name: 'edgetwin_mqtt_retain_cleared_total', help: 'Publishes to $hw/ topics whose retain flag was cleared: delivered and processed, never retained', registers }),
       loginBackoffs: new Counter({ name: 'edgetwin_mqtt_login_backoffs_total', help: 'Failed password checks whose CONNACK refusal was held back (exponential per address and user name)', registers }),
@@ -271,6 +276,11 @@ export class EdgeMetrics {
       metric.reset();
       metric.inc(value ?? 0);
     }
+    const external = this.sources.external?.();
+    m.externalConnected.set(external?.connected ? 1 : 0);
+    m.externalInflight.set(external?.inflight ?? 0);
+    m.externalAcked.reset();
+    m.externalAcked.inc(external?.acked ?? 0);
   }
 
   private refreshCloud(now: number): void {

@@ -13,9 +13,11 @@ const DEFAULTS: EdgetwinConfig = {
   bundledModels: true,
   devices: [],
   mqtt: {
+    mode: 'embedded',
+    answerQos: 0,
+    external: { url: 'mqtt://127.0.0.1:1883', protocolVersion: 4, maxInflight: 1000, reconnectBaseMs: 1000, reconnectMaxMs: 30000 },
     host: '127.0.0.1',
     port: 1883,
-    answerQos: 0,
     maxPayloadBytes: 262144,
     maxPacketBytes: 1048576,
     auth: { anonymousRole: 'admin' },
@@ -96,6 +98,16 @@ describe('resolveConfig', () => {
     const err = thrown(() => resolveConfig({}, { mqtt: { port: 70000 } }));
     expect(err.code).toBe('EDGETWIN_ERR_CONFIG_INVALID');
     expect(err.details).toEqual([{ path: '/mqtt/port', message: 'must be <= 65535' }]);
+  });
+
+  it('checks mqtt.mode, mqtt.answerQos and the external broker URL', () => {
+    expect(resolveConfig({ mqtt: { mode: 'external', answerQos: 1, external: { url: 'tcp://127.0.0.1:1883', clientId: 'twin-1' } } }).mqtt).toMatchObject({
+      mode: 'external',
+      answerQos: 1,
+      external: { url: 'tcp://127.0.0.1:1883', clientId: 'twin-1', protocolVersion: 4 },
+    });
+    const err = thrown(() => resolveConfig({ mqtt: { mode: 'remote', answerQos: 2, external: { url: 'http://broker/' } } } as unknown as RawConfig));
+    expect(err.details.map((d) => d.path).sort()).toEqual(['/mqtt/answerQos', '/mqtt/external/url', '/mqtt/mode']);
   });
 
   it('lists every error with its JSON pointer', () => {

@@ -33,6 +33,30 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       default: {},
       properties: {
+        // embedded: edgetwin's own broker (host/port below); external: no broker here, the twin is a
+        // client of `external.url` (mosquitto, as KubeEdge's default eventBus.mqttMode 2); both: the
+        // embedded broker for local clients and the twin on the external one too
+        // (docs/external-broker.md).
+        mode: { type: 'string', enum: ['embedded', 'external', 'both'], default: 'embedded' },
+        external: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            // mqtt://[user:password@]host:port (also mqtts://; tcp:// and ssl:// as KubeEdge writes them).
+            url: { type: 'string', pattern: '^(mqtts?|tcp|ssl)://[^\\s/]+$', default: 'mqtt://127.0.0.1:1883' },
+            // The persistent session's client id; default edgetwin-<nodeName>. Keep it stable:
+            // the broker queues QoS 1 messages for it while edgetwin is down.
+            clientId: { type: 'string', minLength: 1, maxLength: 65535 },
+            // 4 = MQTT 3.1.1; 5 lets edgetwin set the broker's in-flight window (Receive Maximum).
+            protocolVersion: { type: 'integer', enum: [4, 5], default: 4 },
+            // Messages taken from the broker and not yet committed, at most.
+            maxInflight: { type: 'integer', minimum: 1, maximum: 65535, default: 1000 },
+            // Reconnect backoff (ms): doubled per failed attempt up to the cap, ±20 % jitter.
+            reconnectBaseMs: { type: 'integer', minimum: 10, default: 1000 },
+            reconnectMaxMs: { type: 'integer', minimum: 10, default: 30000 },
+          },
+        },
         host,
         port: port(1883),
         // The QoS of every answer the twin publishes (results, documents, deltas, membership).

@@ -1,49 +1,16 @@
 // Interop with MQTT tools no one here wrote: Debian's mosquitto_pub and mosquitto_sub drive a
 // running `edgetwin run` with KubeEdge-format messages, as an existing KubeEdge mapper would.
 
-import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, thermostatManifest, writeManifests } from './helpers.js';
+import { HAS_MOSQUITTO_CLIENTS as HAS_CLIENTS, mosquittoPub, mosquittoSubWhile as subscribeWhile } from './mosquitto.js';
 import { BUILT, edgeArgs, spawnEdge, type RunningEdge } from './process.js';
 
-const run = promisify(execFile);
-const HAS_CLIENTS = existsSync('/usr/bin/mosquitto_pub') && existsSync('/usr/bin/mosquitto_sub');
 const DEV = '$hw/events/device/default/thermo';
 
-/** mosquitto_sub for `count` messages on `topic`, started (and subscribed) before `action` runs. */
-async function subscribeWhile(port: number, topics: string[], count: number, action: () => Promise<void>): Promise<Array<{ topic: string; json: Record<string, unknown> }>> {
-  const args = ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-C', String(count), '-W', '10', '-v', ...topics.flatMap((t) => ['-t', t])];
-  // -d prints the SUBACK, so the action runs only once the subscription is in place; stdbuf
-  // makes mosquitto_sub flush each line into the pipe instead of at exit.
-  const child = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-d', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  let out = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('mosquitto_sub did not subscribe')), 5000);
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('SUBACK')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  await action();
-  await exited;
-  return out
-    .split('\n')
-    .filter((l) => l.startsWith('$hw/'))
-    .map((l) => {
-      const space = l.indexOf(' ');
-      return { topic: l.slice(0, space), json: JSON.parse(l.slice(space + 1)) as Record<string, unknown> };
-    });
-}
-
 function pub(port: number, topic: string, message: string): Promise<unknown> {
-  return run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-m', message]);
+  return mosquittoPub(port, topic, message);
 }
 
 describe.skipIf(!BUILT || !HAS_CLIENTS)('mosquitto_pub / mosquitto_sub against edgetwin run', () => {

@@ -20,42 +20,57 @@ export interface RunningEdge {
   output(): { stdout: string; stderr: string };
 }
 
-/** Spawns `edgetwin run ARGS` and resolves once it prints its ready line. */
-export function spawnEdge(args: readonly string[], timeoutMs = 15_000): Promise<RunningEdge> {
+/** A spawned `edgetwin run` that may not be ready yet (external mode waits for its broker). */
+export interface LaunchedEdge {
+  readonly child: ChildProcess;
+  /** Resolves once it prints its ready line; rejects if it exits first or `timeoutMs` passes (then it is killed). */
+  ready(timeoutMs?: number): Promise<RunningEdge>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  output(): { stdout: string; stderr: string };
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>;
+}
+
+/** Spawns `edgetwin run ARGS` without waiting for anything. */
+export function launchEdge(args: readonly string[]): LaunchedEdge {
   const child = spawn(process.execPath, [BIN, 'run', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`edgetwin did not get ready in ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    const onData = (): void => {
-      const m = /^edgetwin ready: broker (mqtt:\/\/[^:]+:(\d+)),.*$/m.exec(stdout);
-      if (!m) return;
-      clearTimeout(timer);
-      child.stdout.off('data', onData);
-      resolve({
-        child,
-        url: m[1]!,
-        port: Number(m[2]),
-        readyLine: m[0],
-        output: () => ({ stdout, stderr }),
-        stop: async (signal = 'SIGTERM') => {
-          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-          return exited;
-        },
+  const output = (): { stdout: string; stderr: string } => ({ stdout, stderr });
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  const ready = (timeoutMs = 15_000): Promise<RunningEdge> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`edgetwin did not get ready in ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      }, timeoutMs);
+      const onData = (): void => {
+        // External and both modes add ` (external)` / ` (both: external <url>)` after the URL.
+        const m = /^edgetwin ready: broker (mqtt:\/\/[^:\s]+:(\d+))(?: \([^)]*\))?,.*$/m.exec(stdout);
+        if (!m) return;
+        clearTimeout(timer);
+        child.stdout.off('data', onData);
+        resolve({ child, url: m[1]!, port: Number(m[2]), readyLine: m[0], output, stop });
+      };
+      child.stdout.on('data', onData);
+      onData();
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`edgetwin exited (${code}) before it was ready\nstdout: ${stdout}\nstderr: ${stderr}`));
       });
-    };
-    child.stdout.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`edgetwin exited (${code}) before it was ready\nstdout: ${stdout}\nstderr: ${stderr}`));
     });
-  });
+  return { child, ready, stop, output, exited };
+}
+
+/** Spawns `edgetwin run ARGS` and resolves once it prints its ready line. */
+export function spawnEdge(args: readonly string[], timeoutMs = 15_000): Promise<RunningEdge> {
+  return launchEdge(args).ready(timeoutMs);
 }
 
 /** Runs `edgetwin ARGS` to completion. */

@@ -5,4 +5,5 @@ export { checkPublish, checkSubscribe, inScope, TWIN_CHANGES, type AclContext, t
 export { isLoopback, type Authenticator, type ClosedClient, type ConnectingClient } from './identity.js';
 export { DEFAULT_SCRYPT_COST, hashPassword, parsePasswordHash, verifyPassword, type ScryptCost } from './password.js';
 export { loadTlsOptions, type ClientCertificates, type TlsFiles } from './tls.js';
+export { mosquittoAcl, type MosquittoAcl, type MosquittoAclInput } from './mosquitto-acl.js';
 export { ROLES, UsersFile, checkUserEntry, deleteUser, isValidUserName, listUsers, parseUsers, writeUser, type Principal, type Role, type UserEntry } from './users.js';
