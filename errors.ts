@@ -7,7 +7,7 @@
 export const ERROR_CODES = {
   // Wire payloads (MQTT messages)
   EDGETWIN_ERR_PAYLOAD_JSON: { status: 400, summary: 'The payload is not valid JSON.' },
-  EDGETWIN_ERR_PAYLOAD_ENCODING: { status: 400, summary: 'The payload is not valid UTF-8.' },
+  EDGETWIN_ERR_PAYLOAD_ENCODING: { status: 400, summary: 'The payload is not valid UTF-8, or a JSON string in it escapes a lone UTF-16 surrogate (such as `\\ud800`), which UTF-8 cannot carry; nothing of it is applied.' },
   EDGETWIN_ERR_PAYLOAD_TOO_LARGE: { status: 400, summary: 'The payload exceeds the configured maximum size.' },
   EDGETWIN_ERR_PAYLOAD_TOO_DEEP: { status: 400, summary: 'The payload nests objects or arrays deeper than allowed.' },
   EDGETWIN_ERR_PAYLOAD_SHAPE: { status: 400, summary: 'The payload does not have the shape the topic requires (e.g. no `twin` object).' },
