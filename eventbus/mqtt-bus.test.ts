@@ -1,6 +1,6 @@
 // MqttBus against the embedded broker and, when installed, a private mosquitto.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { isEdgetwinError } from '../errors.js';
 import { EmbeddedBroker } from './broker.js';
 import { MqttBus, type MqttBusOptions } from './mqtt-bus.js';
 import { deferred, within } from '../test/async.js';
+import { requirePeer } from '../test/peers.js';
 
 /** Collects `topic payload` strings; `until(n)` resolves once n have arrived. */
 class Inbox {
@@ -199,7 +200,7 @@ describe('MqttBus against the embedded broker', () => {
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 
-describe.skipIf(!existsSync(MOSQUITTO))('MqttBus against mosquitto', () => {
+describe.skipIf(!requirePeer('mosquitto'))('MqttBus against mosquitto', () => {
   let dir: string;
   let child: ChildProcess;
   let url: string;

@@ -2,15 +2,14 @@
 // running `edgetwin run` with KubeEdge-format messages, as an existing KubeEdge mapper would.
 
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, thermostatManifest, writeManifests } from './helpers.js';
-import { BUILT, edgeArgs, spawnEdge, type RunningEdge } from './process.js';
+import { requirePeer } from './peers.js';
+import { edgeArgs, spawnEdge, type RunningEdge } from './process.js';
 
 const run = promisify(execFile);
-const HAS_CLIENTS = existsSync('/usr/bin/mosquitto_pub') && existsSync('/usr/bin/mosquitto_sub');
 const DEV = '$hw/events/device/default/thermo';
 
 /** mosquitto_sub for `count` messages on `topic`, started (and subscribed) before `action` runs. */
@@ -46,7 +45,7 @@ function pub(port: number, topic: string, message: string): Promise<unknown> {
   return run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-m', message]);
 }
 
-describe.skipIf(!BUILT || !HAS_CLIENTS)('mosquitto_pub / mosquitto_sub against edgetwin run', () => {
+describe.skipIf(!requirePeer('built', 'mosquitto-clients'))('mosquitto_pub / mosquitto_sub against edgetwin run', () => {
   const tmp = tempDir();
   let edge: RunningEdge;
 

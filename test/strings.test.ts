@@ -84,7 +84,7 @@ describe('strings round-trip exactly or are refused', () => {
           await client.publish(`${DEV}/twin/update`, text);
           const result = (await client.next(`${DEV}/twin/update/result`, (j) => j.event_id === eventId, 10_000, before)).json;
           expect(result.error_code, `${name} (${how})`).toBeUndefined();
-          const twin = (await get(client, `${eventId}-get`)).twin as Record<string, { actual: { value: string } }>;
+          const twin = (await get(client, `${eventId}-get`)).twin as { note: { actual: { value: string } } };
           expect(twin.note.actual.value, `${name} (${how})`).toBe(value);
         }
       }
@@ -101,7 +101,7 @@ describe('strings round-trip exactly or are refused', () => {
     client = await TestClient.connect(edge.url, [`${DEV}/twin/#`]);
     try {
       const got = await get(client, 'after-restart');
-      const twin = got.twin as Record<string, { actual: { value: string } }>;
+      const twin = got.twin as { note: { actual: { value: string } } };
       expect(twin.note.actual.value).toBe(KEEP.pair);
       expect(Buffer.from(twin.note.actual.value)).toEqual(Buffer.from('x😀y'));
       expect(edge.core.twin.get('default/nb')?.twins.note?.actual?.value).toBe(KEEP.pair);

@@ -2,18 +2,19 @@
 // (Debian python3-pymodbus, run with /usr/bin/python3). Its register map has a hole, so a
 // coalesced read meets a real illegal-data-address exception and must split around it.
 
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileModel, parseDeviceManifest } from '../../schemas/index.js';
 import { bindDevice, type DeviceDriver, type DriverProperty } from '../sdk/index.js';
+import { requirePeer } from '../../test/peers.js';
 import { modbusMapper } from './index.js';
 
 const PYTHON = '/usr/bin/python3';
 const SERVER = fileURLToPath(new URL('../../simulators/modbus/pymodbus_server.py', import.meta.url));
-const hasPymodbus = spawnSync(PYTHON, ['-c', 'import pymodbus.server.async_io'], { stdio: 'ignore' }).status === 0;
+const hasPymodbus = requirePeer('pymodbus');
 
 // Holding registers 0..4 and 30..33 exist; 5..29 do not.
 const REGISTERS = {
