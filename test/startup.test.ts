@@ -57,7 +57,7 @@ describe.skipIf(!requirePeer('built'))('one process per data directory', () => {
   const tmp = tempDir('edgetwin-lock-');
   afterAll(() => tmp.cleanup());
 
-  it('a second edgetwin run on the same data dir refuses with EDGETWIN_ERR_DATA_DIR_LOCKED naming the first; the first keeps what it acknowledged', async () => {
+  it('a second edgetwin run on the same data dir refuses with EDGETWIN_ERR_DATA_DIR_LOCKED naming the first; the first keeps what it acknowledged', { timeout: 120_000 }, async () => {
     writeManifests(path.join(tmp.dir, 'devices'), { 'thermo.yaml': thermostatManifest() });
     const first = await spawnEdge([...edgeArgs(tmp.dir), '--no-metrics']);
     try {
@@ -80,7 +80,7 @@ describe.skipIf(!requirePeer('built'))('one process per data directory', () => {
     }
   });
 
-  it('a process killed with SIGKILL leaves no lock behind: the next one starts', async () => {
+  it('a process killed with SIGKILL leaves no lock behind: the next one starts', { timeout: 120_000 }, async () => {
     const killed = await spawnEdge([...edgeArgs(tmp.dir), '--no-metrics']);
     await setSetpoint(killed.url, '23');
     await killed.stop('SIGKILL');
@@ -103,7 +103,7 @@ describe.skipIf(!requirePeer('built'))('an unusable data directory', () => {
     ['a directory under /proc', '/proc/edgetwin-test/data', /\/proc is a kernel file system/],
     ['/proc itself', '/proc', /\/proc is a kernel file system/],
     ['a path through a file', 'FILE/data', /a file is in the way/],
-  ])('%s exits 1 with EDGETWIN_ERR_DATA_DIR instead of spinning', async (_what, dir, hint) => {
+  ])('%s exits 1 with EDGETWIN_ERR_DATA_DIR instead of spinning', { timeout: 120_000 }, async (_what, dir, hint) => {
     const file = path.join(tmp.dir, 'not-a-dir');
     writeFileSync(file, 'x');
     const dataDir = dir.replace('FILE', file);
@@ -120,7 +120,7 @@ describe.skipIf(!requirePeer('built'))('a store file that went missing, empty or
   afterAll(() => tmp.cleanup());
   const db = path.join(tmp.dir, 'data', 'edgetwin.db');
 
-  it('a new data dir starts silently; a used one whose store is gone, empty or cut short is refused with EDGETWIN_ERR_STORE_DAMAGED', async () => {
+  it('a new data dir starts silently; a used one whose store is gone, empty or cut short is refused with EDGETWIN_ERR_STORE_DAMAGED', { timeout: 120_000 }, async () => {
     writeManifests(path.join(tmp.dir, 'devices'), { 'thermo.yaml': thermostatManifest() });
     const fresh = await spawnEdge([...edgeArgs(tmp.dir), '--no-metrics']);
     try {
@@ -162,7 +162,7 @@ describe.skipIf(!requirePeer('built'))('signals during start-up', () => {
   const tmp = tempDir('edgetwin-sigterm-');
   afterAll(() => tmp.cleanup());
 
-  it('SIGTERM as soon as the broker listens stops edgetwin run cleanly, and the next start finds the data dir free', async () => {
+  it('SIGTERM as soon as the broker listens stops edgetwin run cleanly, and the next start finds the data dir free', { timeout: 120_000 }, async () => {
     writeManifests(path.join(tmp.dir, 'devices'), { 'thermo.yaml': thermostatManifest() });
     const args = [...edgeArgs(tmp.dir), '--no-metrics'].map((a) => (a === 'warn' ? 'info' : a));
     const child = spawn(process.execPath, [BIN, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -183,7 +183,7 @@ describe.skipIf(!requirePeer('built'))('signals during start-up', () => {
     expect(await next.stop()).toBe(0);
   });
 
-  it('EdgeCore.stop() during start() ends the start-up at its next step and leaves nothing open', async () => {
+  it('EdgeCore.stop() during start() ends the start-up at its next step and leaves nothing open', { timeout: 120_000 }, async () => {
     const dir = path.join(tmp.dir, 'inproc');
     writeManifests(path.join(dir, 'devices'), { 'thermo.yaml': thermostatManifest() });
     const config = resolveConfig({ nodeName: 'edge-test', dataDir: path.join(dir, 'data'), devices: [path.join(dir, 'devices')], mqtt: { port: 0 }, metrics: { enabled: false } });
@@ -218,7 +218,7 @@ describe.skipIf(!requirePeer('built'))('problems starting simulated devices', ()
     tmp.cleanup();
   });
 
-  it('a simulated Modbus device whose port is taken is logged with its code and device, and counted on the ready line', async () => {
+  it('a simulated Modbus device whose port is taken is logged with its code and device, and counted on the ready line', { timeout: 120_000 }, async () => {
     // Holds the port and drops whoever connects (the Modbus mapper will try).
     squatter = createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => squatter!.listen(0, '127.0.0.1', resolve));

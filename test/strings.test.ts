@@ -60,7 +60,7 @@ describe('strings round-trip exactly or are refused', () => {
     return (await client.next(`${DEV}/twin/get/result`, (j) => j.event_id === eventId, 10_000, from)).json;
   }
 
-  it('refuses a lone surrogate escape with EDGETWIN_ERR_PAYLOAD_ENCODING and keeps every well-formed string through a restart', async () => {
+  it('refuses a lone surrogate escape with EDGETWIN_ERR_PAYLOAD_ENCODING and keeps every well-formed string through a restart', { timeout: 120_000 }, async () => {
     edge = await startEdge({ 'nb.yaml': MANIFEST }, config, tmp.dir);
     let client = await TestClient.connect(edge.url, [`${DEV}/twin/#`, ANON]);
     try {
@@ -110,7 +110,7 @@ describe('strings round-trip exactly or are refused', () => {
     }
   });
 
-  it('keeps every well-formed string through the store exactly', async () => {
+  it('keeps every well-formed string through the store exactly', { timeout: 120_000 }, async () => {
     // The same strings straight through the API and a restart: the store itself is faithful.
     edge ??= await startEdge({ 'nb.yaml': MANIFEST }, config, tmp.dir);
     for (const value of Object.values(KEEP)) {

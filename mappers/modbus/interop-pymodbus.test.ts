@@ -63,7 +63,7 @@ describe.skipIf(!hasPymodbus)('ModbusDriver ⇄ pymodbus server', () => {
   let driver: DeviceDriver;
   let props: readonly DriverProperty[];
   const prop = (name: string): DriverProperty => props.find((p) => p.name === name)!;
-  const signal = (): AbortSignal => AbortSignal.timeout(5000);
+  const signal = (): AbortSignal => AbortSignal.timeout(30_000);
   const read = async (...names: string[]): Promise<unknown[]> =>
     (await driver.read(names.map(prop), signal())).map((r) => (r.ok ? r.value : r.error.code));
 
@@ -88,7 +88,7 @@ describe.skipIf(!hasPymodbus)('ModbusDriver ⇄ pymodbus server', () => {
       metadata: { name: 'pymodbus-peer' },
       spec: {
         deviceModelRef: { name: 'pymodbus-peer' },
-        protocol: { protocolName: 'modbus', configData: { communicateMode: 'TCP', ip: '127.0.0.1', port: String(port), slaveID: 5, timeout: 1000 } },
+        protocol: { protocolName: 'modbus', configData: { communicateMode: 'TCP', ip: '127.0.0.1', port: String(port), slaveID: 5, timeout: 10_000 } },
         properties: Object.entries(VISITORS).map(([name, configData]) => ({ name, visitors: { protocolName: 'modbus', configData } })),
       },
     };
