@@ -165,6 +165,7 @@ export class EdgeCore {
     this.store = new SqliteTwinStore({
       path: this.storePath,
       synchronous: config.store.synchronous,
+      pragmas: config.store.pragmas,
       logger: logger.child({ module: 'store' }),
       onCommit: this.metrics?.commitObserver,
     });
@@ -409,7 +410,11 @@ export class EdgeCore {
    * it ends the start-up at its next step (start() then rejects) and undoes what it had started.
    */
   stop(): Promise<void> {
-    this.stopping ??= (async () => {
+    if (this.stopping) return this.stopping;
+    // At once, as doStop does: /readyz says "stopping", and MQTT clients' publishes are refused.
+    this.phase = 'stopping';
+    this.limiter?.close();
+    this.stopping = (async () => {
       // A start-up or reload waiting for the manifest worker is released at once.
       await this.manifests?.cancel();
       await this.startup?.catch(() => undefined);

@@ -61,6 +61,8 @@ export interface BrokerStats {
   readonly deliveredInProcess: number;
   readonly ingested: number;
   readonly ingestFailures: number;
+  /** Messages not acknowledged because an ingest handler could not take them (a failed commit). */
+  readonly unacknowledged: number;
   readonly denied: number;
   /** CONNECTs refused: credentials, anonymous policy, connection limit. */
   readonly refused: number;
@@ -227,7 +229,10 @@ export class EmbeddedBroker implements IngestBus {
     this.counters.publishedInProcess++;
     // No per-caller queue here (unlike MQTT clients): a handler that publishes in-process to
     // another ingest topic would wait on itself. Callers that need order await each publish.
-    if (this.admission.hasIngest(topic)) await this.admission.runIngest(topic, buffer, {});
+    if (this.admission.hasIngest(topic)) {
+      const refusal = await this.admission.runIngest(topic, buffer, {});
+      if (refusal) throw refusal; // not taken: the caller keeps the message and sends it again
+    }
     const packet: PublishPacket = {
       cmd: 'publish',
       topic,
@@ -391,7 +396,9 @@ export class EmbeddedBroker implements IngestBus {
    * them, each message's authorizers wait for the previous message's authorizers (not for its
    * commit), so a burst still reaches the store together and is committed as one group. A
    * denial makes aedes close the connection, which is one of the two answers MQTT 3.1.1 allows
-   * [MQTT-3.3.5-2] (the other, ack-and-drop, aedes lacks).
+   * [MQTT-3.3.5-2] (the other, ack-and-drop, aedes lacks). A message the ingest handlers could
+   * not take (bus.ts: its commit failed) is answered the same way, so it is never PUBACKed and
+   * a QoS 1 client sends it again after reconnecting [MQTT-4.4.0-1].
    */
   private readonly authorizePublish = (client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void => {
     const topic = packet.topic;
@@ -410,7 +417,7 @@ export class EmbeddedBroker implements IngestBus {
     if (!client) {
       started = this.admission.admitPublish(undefined, topic, payload);
     } else if (this.admission.hasNoPublishAuthorizers()) {
-      started = this.admission.runIngest(topic, payload, this.originFor(client)).then(() => undefined);
+      started = this.admission.runIngest(topic, payload, this.originFor(client));
     } else {
       const info = this.infoOf(client);
       const gate = this.gates.get(client);
@@ -419,7 +426,7 @@ export class EmbeddedBroker implements IngestBus {
       void authorized.then(() => {
         if (this.gates.get(client) === authorized) this.gates.delete(client);
       });
-      started = authorized.then((denial) => denial ?? this.admission.runIngest(topic, payload, this.originFor(client)).then(() => undefined));
+      started = authorized.then((denial) => denial ?? this.admission.runIngest(topic, payload, this.originFor(client)));
     }
     // Only the acknowledgements are chained, to keep PUBACK order.
     const run = tail ? Promise.all([tail, started]).then(([, denial]) => denial) : started;

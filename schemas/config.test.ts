@@ -28,7 +28,7 @@ const DEFAULTS: EdgetwinConfig = {
       maxDevices: 10000,
     },
   },
-  store: { synchronous: 'normal' },
+  store: { synchronous: 'normal', pragmas: {} },
   log: { level: 'info' },
   mappers: { enabled: ['modbus'], timeoutMs: 2000, offlineAfter: 3, bluetoothAdapter: 'hci' },
   simulate: [],

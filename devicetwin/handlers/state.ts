@@ -3,9 +3,10 @@
 // an unknown state is answered with a coded error instead of silently dropped, and going
 // offline keeps the last online time (KubeEdge blanks it, losing exactly what it names).
 
-import { edgetwinError, toEdgetwinError } from '../../errors.js';
+import { edgetwinError } from '../../errors.js';
 import { deviceTopic } from '../../eventbus/index.js';
 import { errorResult, type HandlerContext } from '../context.js';
+import { refuse } from './update.js';
 import { parseStateUpdate } from '../parse.js';
 import type { DeviceStateName } from '../types.js';
 import type { DeviceStateResult } from '../wire.js';
@@ -42,11 +43,14 @@ export async function handleStateUpdate(ctx: HandlerContext, namespace: string, 
     try {
       await ctx.applyState(id, state as DeviceStateName, lastOnline);
     } catch (err) {
-      ctx.publish(topic, errorResult(eventId, ctx.now(), toEdgetwinError(err, 'EDGETWIN_ERR_STORE_WRITE')));
-      return;
+      return refuse(ctx, topic, eventId, err);
     }
   } else {
-    await ctx.settled();
+    try {
+      await ctx.settled(id);
+    } catch (err) {
+      return refuse(ctx, topic, eventId, err);
+    }
   }
   const result: DeviceStateResult = { event_id: eventId, timestamp: now, device: { name, state, lastOnlineTime: lastOnline } };
   ctx.publish(topic, result);

@@ -3,7 +3,7 @@
 
 import { edgetwinError, toEdgetwinError } from '../../errors.js';
 import { ANONYMOUS_UPDATE_RESULT_TOPIC, deviceTopic } from '../../eventbus/index.js';
-import { errorResult, type HandlerContext } from '../context.js';
+import { errorResult, notCommitted, type HandlerContext } from '../context.js';
 import { computeDelta } from '../document.js';
 import { mergeUpdate, type UpdateOrigin } from '../merge.js';
 import { parseTwinUpdate } from '../parse.js';
@@ -55,8 +55,13 @@ export async function handleTwinUpdate(
   }
   if (outcome.changed.length === 0) {
     // Nothing to persist (DESIGN.md): answer, but only after earlier changes are durable.
+    try {
+      await ctx.settled(id);
+    } catch (err) {
+      ctx.observer.update('failed', origin, toEdgetwinError(err, 'EDGETWIN_ERR_STORE_WRITE').code);
+      return refuse(ctx, resultTopic, update.eventId, err);
+    }
     ctx.observer.update('unchanged', origin);
-    await ctx.settled();
     const result: DeviceTwinResult = { event_id: update.eventId, timestamp: now, twin: outcome.result, version: outcome.next.version };
     ctx.publish(resultTopic, result);
     return;
@@ -64,8 +69,7 @@ export async function handleTwinUpdate(
   try {
     await ctx.applyTwins(id, outcome, origin);
   } catch (err) {
-    ctx.publish(resultTopic, errorResult(update.eventId, ctx.now(), toEdgetwinError(err, 'EDGETWIN_ERR_STORE_WRITE')));
-    return;
+    return refuse(ctx, resultTopic, update.eventId, err);
   }
   const result: DeviceTwinResult = { event_id: update.eventId, timestamp: now, twin: outcome.result, version: outcome.next.version };
   ctx.publish(resultTopic, result);
@@ -76,4 +80,15 @@ export async function handleTwinUpdate(
     const message: DeviceTwinDelta = { event_id: update.eventId, timestamp: now, twin: delta.twin, delta: delta.delta };
     ctx.publish(deviceTopic(namespace, name, 'twin/update/delta'), message);
   }
+}
+
+/**
+ * Answers a change that was not applied. One that was refused (e.g. by the sender's role) is
+ * answered and acknowledged; one that could not be committed is answered and then thrown, so
+ * the message is not acknowledged and its sender sends it again (eventbus/bus.ts).
+ */
+export function refuse(ctx: HandlerContext, topic: string, eventId: string, err: unknown): void {
+  const error = toEdgetwinError(err, 'EDGETWIN_ERR_STORE_WRITE');
+  ctx.publish(topic, errorResult(eventId, ctx.now(), error));
+  if (notCommitted(error)) throw error;
 }
