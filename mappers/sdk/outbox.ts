@@ -7,7 +7,7 @@
 // until they are acknowledged. Bounded: one entry per property of the device, plus its state.
 
 import type { Logger } from 'pino';
-import { toEdgetwinError } from '../../errors.js';
+import { toEdgetwinError, type EdgetwinError } from '../../errors.js';
 import { backoffMs, type BackoffOptions } from './policy.js';
 
 export type TwinEntry = Readonly<Record<string, unknown>>;
@@ -34,7 +34,7 @@ export class ReportOutbox {
     this.o = options;
   }
 
-  /** Entries waiting to be acknowledged (for status). */
+  /** Entries waiting to be sent (those of a send in flight are not counted until it fails). */
   get pending(): number {
     return this.twin.size + (this.state === undefined ? 0 : 1);
   }
@@ -58,11 +58,6 @@ export class ReportOutbox {
     this.timer = undefined;
   }
 
-  /** Resolves when nothing is waiting (tests, and a stop that wants to drain). */
-  async drained(): Promise<void> {
-    while (this.flushing) await this.flushing;
-  }
-
   private kick(): void {
     if (this.closed || this.flushing || this.timer !== undefined) return;
     this.flushing = this.flush().finally(() => {
@@ -72,39 +67,53 @@ export class ReportOutbox {
 
   private async flush(): Promise<void> {
     while (!this.closed && this.pending > 0) {
-      const state = this.state;
-      const twin = this.twin;
-      try {
-        if (state !== undefined) {
-          await this.o.sendState(state);
-          if (this.state === state) this.state = undefined;
-        }
-        if (twin.size > 0) {
-          // Sent whole; entries put meanwhile go to a fresh map and are sent next round.
-          this.twin = new Map();
-          try {
-            await this.o.sendTwin(Object.fromEntries(twin));
-          } catch (err) {
-            // Not taken: put back, under anything newer for the same property.
-            for (const [name, entry] of twin) this.twin.set(name, { ...entry, ...this.twin.get(name) });
-            throw err;
-          }
-        }
+      // State and twin are tried each round, so a refusal of one does not hold the other back.
+      const stateFailure = await this.sendState();
+      const failure = (await this.sendTwin()) ?? stateFailure;
+      if (failure === undefined) {
         if (this.failures > 0) this.o.logger.info({ attempts: this.failures + 1 }, 'reports the twin had not acknowledged are delivered');
         this.failures = 0;
-      } catch (err) {
-        this.failures++;
-        const e = toEdgetwinError(err);
-        const delay = backoffMs(this.failures, this.o.backoff);
-        const level = this.failures === 1 ? 'warn' : 'debug';
-        this.o.logger[level]({ code: e.code, attempt: this.failures, retryInMs: delay }, `report not acknowledged, kept and sent again: ${e.message}`);
-        if (this.closed) return;
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          this.kick();
-        }, delay);
-        return;
+        continue;
       }
+      this.failures++;
+      const delay = backoffMs(this.failures, this.o.backoff);
+      const level = this.failures === 1 ? 'warn' : 'debug';
+      this.o.logger[level]({ code: failure.code, attempt: this.failures, retryInMs: delay }, `report not acknowledged, kept and sent again: ${failure.message}`);
+      if (this.closed) return;
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.kick();
+      }, delay);
+      return;
+    }
+  }
+
+  /** Sends the pending state, if any; resolves to the failure. */
+  private async sendState(): Promise<EdgetwinError | undefined> {
+    const state = this.state;
+    if (state === undefined) return undefined;
+    try {
+      await this.o.sendState(state);
+      if (this.state === state) this.state = undefined;
+      return undefined;
+    } catch (err) {
+      return toEdgetwinError(err); // still pending
+    }
+  }
+
+  /** Sends the pending twin entries whole, if any; resolves to the failure (they are kept). */
+  private async sendTwin(): Promise<EdgetwinError | undefined> {
+    const twin = this.twin;
+    if (twin.size === 0) return undefined;
+    // Entries put meanwhile go to a fresh map and are sent next round.
+    this.twin = new Map();
+    try {
+      await this.o.sendTwin(Object.fromEntries(twin));
+      return undefined;
+    } catch (err) {
+      // Not taken: put back, under anything newer for the same property.
+      for (const [name, entry] of twin) this.twin.set(name, { ...entry, ...this.twin.get(name) });
+      return toEdgetwinError(err);
     }
   }
 }
