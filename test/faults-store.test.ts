@@ -156,9 +156,10 @@ describe('the disk filling up under a running edgetwin', () => {
     };
     expect(await get(applied[0]!, 'read-applied')).toMatchObject({ twin: { note: { actual: { value: note(0, 'a') } } } });
     expect(await get(refused[0]!, 'read-refused')).toMatchObject({ twin: {}, version: 0 });
-    // A change that needs no new pages still commits (the same note, rewritten in place).
+    // A change that needs no new pages still commits (the same note, rewritten in place), even
+    // while the refused writers' resends keep failing beside it in the same group commits.
     const from = observer.count;
-    await observer.publish(topic(applied[0]!, 'twin/update'), { event_id: 'rewrite', twin: { note: { actual: { value: note(0, 'b') } } } });
+    await within(observer.publish(topic(applied[0]!, 'twin/update'), { event_id: 'rewrite', twin: { note: { actual: { value: note(0, 'b') } } } }), 10_000, 'the rewrite PUBACKed');
     expect((await observer.next(topic(applied[0]!, 'twin/update/result'), (j) => j.event_id === 'rewrite', 10_000, from)).json.error_code).toBeUndefined();
 
     // Two copies of a refused update in one TCP write: the second finds nothing to change

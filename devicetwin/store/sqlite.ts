@@ -217,6 +217,27 @@ export class SqliteTwinStore implements TwinStore {
       for (const p of group) p.reject(closedError());
       return;
     }
+    const failure = this.#write(writeGroup, group);
+    if (failure === undefined) {
+      for (const p of group) p.resolve();
+      return;
+    }
+    if (group.length === 1 || !isFull(failure.cause)) {
+      for (const p of group) p.reject(failure);
+      return;
+    }
+    // The disk is full: one change that needs a new page must not take down the others of its
+    // group that fit (a burst of resends would otherwise fail every write). Each alone, in
+    // order, which is what the group's plan stands for (coalesce.ts).
+    for (const p of group) {
+      const alone = this.#write(writeGroup, [p]);
+      if (alone === undefined) p.resolve();
+      else p.reject(alone);
+    }
+  }
+
+  /** One transaction for `group`; the error if it failed (rolled back: nothing of it applied). */
+  #write(writeGroup: Database.Transaction<(plans: Map<string, DevicePlan>) => void>, group: readonly Pending[]): EdgetwinError | undefined {
     const started = this.#onCommit ? performance.now() : 0;
     try {
       // IMMEDIATE takes the write lock up front; a deferred BEGIN could fail with SQLITE_BUSY at
@@ -233,11 +254,10 @@ export class SqliteTwinStore implements TwinStore {
       );
       this.#log.warn({ err: error, path: this.#path }, 'store commit failed');
       this.#onCommit?.((performance.now() - started) / 1000, group.length, error);
-      for (const p of group) p.reject(error);
-      return;
+      return error;
     }
     this.#onCommit?.((performance.now() - started) / 1000, group.length);
-    for (const p of group) p.resolve();
+    return undefined;
   }
 
   #close(): void {
@@ -297,6 +317,11 @@ function checkPragmas(pragmas: Readonly<Record<string, string | number>>): strin
     }
     return `${name} = ${value}`;
   });
+}
+
+/** SQLITE_FULL: the disk (or max_page_count) is full; changes that need no new page still fit. */
+function isFull(err: unknown): boolean {
+  return err instanceof Database.SqliteError && err.code === 'SQLITE_FULL';
 }
 
 function closedError(): Error {
