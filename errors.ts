@@ -7,7 +7,7 @@
 export const ERROR_CODES = {
   // Wire payloads (MQTT messages)
   EDGETWIN_ERR_PAYLOAD_JSON: { status: 400, summary: 'The payload is not valid JSON.' },
-  EDGETWIN_ERR_PAYLOAD_ENCODING: { status: 400, summary: 'The payload is not valid UTF-8.' },
+  EDGETWIN_ERR_PAYLOAD_ENCODING: { status: 400, summary: 'The payload is not valid UTF-8, or a JSON string in it escapes a lone UTF-16 surrogate (such as `\\ud800`), which UTF-8 cannot carry; nothing of it is applied.' },
   EDGETWIN_ERR_PAYLOAD_TOO_LARGE: { status: 400, summary: 'The payload exceeds the configured maximum size.' },
   EDGETWIN_ERR_PAYLOAD_TOO_DEEP: { status: 400, summary: 'The payload nests objects or arrays deeper than allowed.' },
   EDGETWIN_ERR_PAYLOAD_SHAPE: { status: 400, summary: 'The payload does not have the shape the topic requires (e.g. no `twin` object).' },
@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_STORE_OPEN: { status: 500, summary: 'The SQLite store could not be opened or migrated.' },
   EDGETWIN_ERR_STORE_WRITE: { status: 500, summary: 'A change could not be committed to the store; nothing was applied.' },
   EDGETWIN_ERR_STORE_CLOSED: { status: 500, summary: 'The store is closed (edgetwin is shutting down).' },
+  EDGETWIN_ERR_STORE_DAMAGED: { status: 500, summary: 'The store file of a data directory that has held a store is missing, empty or shorter than its header says (deleted, truncated, a failed copy or disk); edgetwin refuses to start with an empty store in its place. Restore it from a backup, or move it and `edgetwin.db.created` aside to start with no twins.' },
   // Models, manifests, config
   EDGETWIN_ERR_FILE_READ: { status: 500, summary: 'A file or folder named in the configuration could not be read.' },
   EDGETWIN_ERR_MODEL_INVALID: { status: 500, summary: 'A device model file is not a valid edgetwin JSON Schema model.' },
@@ -88,6 +89,9 @@ export const ERROR_CODES = {
   // Runtime
   EDGETWIN_ERR_BROKER_LISTEN: { status: 500, summary: 'The MQTT broker could not listen on the configured host and port.' },
   EDGETWIN_ERR_BROKER_CONNECT: { status: 500, summary: 'Could not connect to the MQTT broker.' },
+  EDGETWIN_ERR_PUBLISH_UNACKNOWLEDGED: { status: 503, summary: 'The connection to the broker closed before it acknowledged a QoS 1 publish (the embedded broker does so when the twin could not commit the message, e.g. the disk is full); nothing is known to be applied, so publish it again (the mapper runtime does).' },
+  EDGETWIN_ERR_DATA_DIR: { status: 500, summary: 'The data directory (`dataDir`, `--data-dir`) cannot be created or written: a path under /proc or /sys, a read-only or full file system, a file in the way, or no permission.' },
+  EDGETWIN_ERR_DATA_DIR_LOCKED: { status: 500, summary: 'Another edgetwin process (its PID is named) already runs on this data directory; a second one would lose acknowledged changes, so it refuses to start. Stop the other process, or give this one its own `--data-dir`.' },
   EDGETWIN_ERR_METRICS_LISTEN: { status: 500, summary: 'The metrics and health HTTP server could not listen on `metrics.host`:`metrics.port` (e.g. the port is taken); edgetwin logs a warning and runs without it.' },
   EDGETWIN_ERR_TIMEOUT: { status: 500, summary: 'No answer arrived in time.' },
   EDGETWIN_ERR_CLI_USAGE: { status: 400, summary: 'The command line is malformed.' },

@@ -1,4 +1,6 @@
-// (e) Modbus (issue 3's benchmark). 1: requests per poll cycle for 200 properties over 10 units,
+// (e) Modbus (issue 3's benchmark). 0: the driver's request rate and latency against the
+// simulator over loopback TCP, one request outstanding (a figure, not a test: it depends on the
+// machine). 1: requests per poll cycle for 200 properties over 10 units,
 // coalesced vs one request per property vs the fewest the protocol allows (goal: within 10 % of
 // that minimum). 2: 1,000 properties at 1 Hz (10 units × 100 float registers, every reading
 // reported) against the simulator in its own process: sustained properties/s, the edgetwin
@@ -14,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '../edgecore/index.js';
 import type { Bus } from '../eventbus/index.js';
 import { MapperRuntime, modbusMapper } from '../mappers/index.js';
-import { measureCoalescing } from '../simulators/index.js';
+import { measureCoalescing, measureReadThroughput } from '../simulators/index.js';
 import { fmt, percentile, printTable, startBenchEdge, type ResultRow } from './lib.js';
 
 export interface ModbusBenchOptions {
@@ -22,6 +24,8 @@ export interface ModbusBenchOptions {
   readonly propertiesPerUnit: number;
   readonly warmupMs: number;
   readonly windowMs: number;
+  /** How long (e0) reads back to back. */
+  readonly throughputMs: number;
 }
 
 const MODEL = 'bench-sensor';
@@ -72,6 +76,11 @@ function startSimulator(dir: string): Promise<{ child: ChildProcessWithoutNullSt
 }
 
 export async function benchModbus(o: ModbusBenchOptions): Promise<ResultRow[]> {
+  const t = await measureReadThroughput({ durationMs: o.throughputMs });
+  const throughput: ResultRow = { requests: t.requests, requestsPerSecond: t.requestsPerSecond, p50Ms: t.p50Ms, p99Ms: t.p99Ms };
+  printTable(`(e0) Modbus driver ⇄ simulator over loopback TCP, one request of 10 holding registers outstanding, ${fmt(o.throughputMs / 1000, 1)} s`, ['requests/s', 'p50 ms', 'p99 ms'], [
+    [fmt(t.requestsPerSecond), fmt(t.p50Ms, 3), fmt(t.p99Ms, 3)],
+  ]);
   const c = measureCoalescing({ units: 10, perUnit: 20 });
   const coalescing: ResultRow = { properties: c.properties, units: c.units, coalesced: c.coalesced, naive: c.naive, minimum: c.minimum, overMinimum: c.coalesced / c.minimum - 1 };
   printTable('(e1) Modbus requests per poll cycle, 200 properties over 10 units (planner, typical register map with gaps)', ['coalesced', 'one per property', 'protocol minimum', 'coalesced vs minimum'], [
@@ -137,7 +146,7 @@ export async function benchModbus(o: ModbusBenchOptions): Promise<ResultRow[]> {
       ['properties/s reported', 'properties/s changed', 'edgetwin CPU (one core)', 'poll p50 / p99 ms', 'reading → twin p50 / p99 / max ms', 'requests per device poll'],
       [[fmt(Number(live.propertiesPerSecond)), fmt(Number(live.changedPerSecond)), `${fmt(Number(live.cpuPercentOfOneCore), 1)} %`, `${fmt(Number(live.pollP50Ms), 2)} / ${fmt(Number(live.pollP99Ms), 2)}`, `${fmt(Number(live.readingToTwinP50Ms), 2)} / ${fmt(Number(live.readingToTwinP99Ms), 2)} / ${fmt(Number(live.readingToTwinMaxMs), 1)}`, fmt(Number(live.requestsPerDevicePoll), 2)]],
     );
-    return [coalescing, live];
+    return [throughput, coalescing, live];
   } finally {
     stopChanges();
     await runtime.stop();

@@ -1,7 +1,8 @@
-// `edgetwin run`: start everything, print one ready line, stop cleanly on SIGINT/SIGTERM.
+// `edgetwin run`: start everything, print one ready line, stop cleanly on SIGINT/SIGTERM (also
+// during start-up), reload models and manifests on SIGHUP.
 
 import { EdgeCore, createLogger } from '../edgecore/index.js';
-import { waitForSignal } from './signals.js';
+import { watchSignals } from './signals.js';
 import { loadConfigFile, resolveConfig, type RawConfig } from '../schemas/index.js';
 
 export interface RunOptions {
@@ -61,36 +62,45 @@ export async function runCommand(opts: RunOptions): Promise<void> {
 
   // Signal handlers go in before anything starts (and before the ready line, which a
   // supervisor may answer with a signal at once): a SIGINT during start-up stops cleanly too.
-  const stopRequested = waitForSignal();
-
   const core = new EdgeCore({ config, logger });
+  let ready = false;
+  let hangupDuringStart = false;
+  const reload = (): void => {
+    if (!ready) {
+      hangupDuringStart = true; // the files may have changed after start-up read them
+      return;
+    }
+    logger.info('SIGHUP: reloading models and manifests');
+    // reload() logs what it loaded and each file it skipped.
+    core.reload().catch((err: unknown) => logger.error({ err }, 'reload failed'));
+  };
+  const signals = watchSignals(reload);
   try {
-    // In external mode start() waits for the broker as long as it takes; a signal meanwhile
-    // stops it cleanly (start() then rejects because it was stopped, which is no failure).
-    const started = core.start().then(
-      (report) => ({ report }),
-      (err: unknown) => ({ err }),
-    );
-    const first = await Promise.race([started, stopRequested.then((signal) => ({ signal }))]);
-    if ('err' in first) throw first.err;
+    const started = core.start();
+    const first = await Promise.race([started.then((report) => ({ report })), signals.stop.then((signal) => ({ signal }))]);
     if ('signal' in first) {
-      logger.info({ signal: first.signal }, 'stopped before start-up finished');
-      await core.stop().catch(() => undefined);
-      await started;
+      // Stopped during start-up: start() ends at its next step and undoes what it had started.
+      logger.info({ signal: first.signal }, 'shutting down during start-up');
+      await core.stop();
+      await started.catch(() => undefined);
     } else {
       const { report } = first;
       const skipped = report.problems.length > 0 ? `, ${report.problems.length} skipped (see log)` : '';
       process.stdout.write(
         `edgetwin ready: broker ${core.brokerUrl}${modeNote(core)}, node ${config.nodeName}, ${report.devices} devices, ${report.models} models${skipped}, store ${core.storePath}, ${core.security}\n`,
       );
-      const signal = await stopRequested;
+      ready = true;
+      if (hangupDuringStart) reload();
+      const signal = await signals.stop;
       logger.info({ signal }, 'shutting down');
     }
   } finally {
+    ready = false;
     await core.stop().catch((err: unknown) => {
       logger.error({ err }, 'shutdown failed');
       process.exitCode = 1;
     });
+    signals.dispose();
     logger.flush();
   }
   process.stdout.write('edgetwin stopped\n');

@@ -63,10 +63,23 @@ export interface HandlerContext {
   noteReport(id: string, origin: MessageOrigin): void;
   /** May `origin` report actual values of `id`? (Always, without an authorizer or in-process.) */
   mayReport(id: string, origin: MessageOrigin): boolean;
-  /** Resolves when every change applied so far is committed (answers must not overtake them). */
-  settled(): Promise<void>;
+  /**
+   * Resolves when every change applied so far is committed (answers must not overtake them).
+   * With `id`, rejects (EDGETWIN_ERR_STORE_WRITE) if a change of that device still in flight
+   * failed: an answer that found nothing to change was judged against that change, so it must
+   * not be acknowledged either.
+   */
+  settled(id?: string): Promise<void>;
   /** Serialises and publishes; never throws (failures are logged). */
   publish(topic: string, message: BaseMessage): void;
+}
+
+/**
+ * A change that was not committed (the store failed or is closing): the message that carried it
+ * is refused, not acknowledged, so its sender sends it again (eventbus/bus.ts IngestHandler).
+ */
+export function notCommitted(error: EdgetwinError): boolean {
+  return error.code === 'EDGETWIN_ERR_STORE_WRITE' || error.code === 'EDGETWIN_ERR_STORE_CLOSED';
 }
 
 export function errorResult(eventId: string, now: number, error: EdgetwinError, version?: number): ResultMessage {

@@ -7,4 +7,4 @@ export { TwinClient, type TwinClientOptions, type TwinEvent } from './client.js'
 export { mergeUpdate, emptyDevice, type MergeContext, type MergeOutcome, type MergeSuccess, type UpdateOrigin } from './merge.js';
 export { computeDelta, twinToWire, twinsToWire } from './document.js';
 export { parseTwinUpdate, parseStateUpdate, parseBaseMessage, DEFAULT_PARSE_LIMITS, type ParseLimits, type ParsedUpdate, type TwinPatch } from './parse.js';
-export { SqliteTwinStore } from './store/index.js';
+export { SqliteTwinStore, makeDirectory } from './store/index.js';

@@ -97,7 +97,31 @@ export function decodeJson(payload: Buffer, limits: ParseLimits = DEFAULT_PARSE_
     return fail(edgetwinError('EDGETWIN_ERR_PAYLOAD_JSON', `payload is not valid JSON: ${(err as Error).message}`));
   }
   if (!isObject(value)) return fail(edgetwinError('EDGETWIN_ERR_PAYLOAD_SHAPE', 'payload must be a JSON object'));
+  // Valid UTF-8 cannot hold a lone UTF-16 surrogate, but a JSON escape can (`"\ud800"`, RFC 8259
+  // §8.2 leaves it to the parser). No store or peer can keep one: SQLite and Buffer write it
+  // as U+FFFD, so it would be acknowledged and read back changed. Refused whole, like bad UTF-8.
+  if (SURROGATE_ESCAPE.test(text) && !wellFormed(value)) {
+    // Answered as bad UTF-8 is: anonymously, with event_id "" (docs/mqtt-api.md).
+    return fail(edgetwinError('EDGETWIN_ERR_PAYLOAD_ENCODING', 'payload has a string with a lone UTF-16 surrogate escape (such as \\ud800), which UTF-8 cannot carry'));
+  }
   return { ok: true, value };
+}
+
+/** A `\u` escape of a UTF-16 surrogate (D800–DFFF): only then can a parsed string be ill-formed. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** In a `u` regex a surrogate pair is one code point, so only a lone surrogate is category Cs. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** Every string (keys included) is well-formed UTF-16; depth was bounded before parsing. */
+function wellFormed(value: unknown): boolean {
+  if (typeof value === 'string') return !LONE_SURROGATE.test(value);
+  if (Array.isArray(value)) return value.every(wellFormed);
+  if (typeof value !== 'object' || value === null) return true;
+  for (const key in value) {
+    if (LONE_SURROGATE.test(key) || !wellFormed((value as JsonObject)[key])) return false;
+  }
+  return true;
 }
 
 /** `event_id` if it is a string (KubeEdge echoes it), '' otherwise. */

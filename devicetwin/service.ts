@@ -76,6 +76,8 @@ export class DeviceTwin {
   private readonly declared = new Map<string, ReadonlyMap<string, BoundDevice>>();
   /** The newest commit still in flight; answers that change nothing wait for it. */
   private lastCommit: Promise<void> = Promise.resolve();
+  /** Per device, its commits still in flight, rejecting if one failed (see HandlerContext.settled). */
+  private readonly inFlight = new Map<string, Promise<void>>();
   private started = false;
 
   constructor(opts: DeviceTwinOptions) {
@@ -326,11 +328,27 @@ export class DeviceTwin {
     });
   }
 
-  private commit(changes: readonly StoreChange[]): Promise<void> {
+  private commit(changes: readonly StoreChange[], device?: string): Promise<void> {
     if (!this.started) return Promise.reject(edgetwinError('EDGETWIN_ERR_STORE_CLOSED', 'the twin store is not open'));
     const p = this.opts.store.commit(changes);
     this.lastCommit = p.catch(() => undefined);
+    if (device !== undefined) {
+      const earlier = this.inFlight.get(device);
+      const all = earlier === undefined ? p : Promise.all([earlier, p]).then(() => undefined);
+      this.inFlight.set(device, all);
+      const forget = (): void => {
+        if (this.inFlight.get(device) === all) this.inFlight.delete(device);
+      };
+      all.then(forget, forget);
+    }
     return p;
+  }
+
+  /** HandlerContext.settled: every commit so far, and none of `id`'s in flight failed. */
+  private async settled(id?: string): Promise<void> {
+    const device = id === undefined ? undefined : this.inFlight.get(id);
+    await this.lastCommit;
+    if (device) await device;
   }
 
   private async applyTwins(id: string, outcome: MergeSuccess, origin: UpdateOrigin): Promise<void> {
@@ -340,7 +358,7 @@ export class DeviceTwin {
     const next = outcome.next;
     this.entries.set(id, { ...entry, state: next });
     try {
-      await this.commit([{ kind: 'twins', device: next, changed: outcome.changed }]);
+      await this.commit([{ kind: 'twins', device: next, changed: outcome.changed }], id);
     } catch (err) {
       this.revert(id, prev, next, outcome.changed);
       this.ctx.observer.update('failed', origin, isEdgetwinError(err) ? err.code : 'EDGETWIN_ERR_STORE_WRITE');
@@ -409,7 +427,7 @@ export class DeviceTwin {
     const next = { ...prev, state, lastOnline };
     this.entries.set(id, { ...entry, state: next });
     try {
-      await this.commit([{ kind: 'state', id, state, lastOnline }]);
+      await this.commit([{ kind: 'state', id, state, lastOnline }], id);
     } catch (err) {
       const now = this.entries.get(id);
       if (now?.state === next) this.entries.set(id, { ...now, state: prev });
@@ -439,7 +457,7 @@ export class DeviceTwin {
       devices: () => this.entries.values(),
       applyTwins: (id, outcome, origin) => this.applyTwins(id, outcome, origin),
       applyState: (id, state, lastOnline) => this.applyState(id, state, lastOnline),
-      settled: () => this.lastCommit,
+      settled: (id) => this.settled(id),
       noteReport: (id, origin) => this.noteReport(id, origin),
       mayReport: (id, origin) => this.mayReport(id, origin),
       publish: (topic, message) => this.publish(topic, message),

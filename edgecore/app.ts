@@ -1,17 +1,20 @@
 // The composition root: builds every module from the config and starts and stops them in
-// order. Start: store → models and devices → twin → broker → serve topics → simulated devices →
-// in-process mappers. Stop: the reverse, with in-flight commits flushed before the store closes.
+// order. Start: data dir → store → models and devices → twin → broker → serve topics →
+// simulated devices → in-process mappers. Stop: the reverse, with in-flight commits flushed
+// before the store closes; a stop during start-up ends it at its next step. reload() re-reads
+// models and manifests while running.
 
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { formatError, toEdgetwinError, type EdgetwinError } from '../errors.js';
+import { edgetwinError, formatError, toEdgetwinError, type EdgetwinError } from '../errors.js';
 // Cloud sync and the simulators are imported when configured: @kubernetes/client-node alone
 // costs ~0.6 s of start-up and ~50 MB resident on a node that does not sync (docs/benchmarks.md).
 import type { CloudSync } from '../cloudsync/index.js';
 import { DeviceTwin, SqliteTwinStore, type TwinStore } from '../devicetwin/index.js';
 import { BridgedBus, BrokerAuth, ClientLimiter, EmbeddedBroker, loadTlsOptions, type Bus, type ExternalBus, type IngestBus } from '../eventbus/index.js';
-import { bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
+import { bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, type BoundDeviceInput, type MapperFactory } from '../mappers/index.js';
 import type { Simulation } from './simulation.js';
+import { DataDir } from './data-dir.js';
 import { EdgeMetrics } from './metrics.js';
 import { HealthServer, type Readiness, type ReadinessCheck } from './health.js';
 import { externalBusFromConfig, externalCheck } from './external.js';
@@ -55,9 +58,20 @@ export class EdgeCore {
   private health?: HealthServer;
   private phase: 'starting' | 'ready' | 'stopping' = 'starting';
   private storeOpen = false;
-  private models = new Map<string, DeviceModel>();
+  private dataDir?: DataDir;
+  /** Shared with cloud sync (cluster devices may use local models): reload() updates it in place. */
+  private readonly models = new Map<string, DeviceModel>();
   private devices: DeviceInstance[] = [];
+  /** Manifest devices the twin bound, and the cluster's (cloud sync): what in-process mappers serve. */
+  private bound: BoundDeviceInput[] = [];
+  private cluster: BoundDeviceInput[] = [];
+  /** Mapper updates one at a time: the runtime's setDevices is not re-entrant. */
+  private mapperSync: Promise<unknown> = Promise.resolve();
+  private reloading?: Promise<StartupReport>;
+  private reloadAgain = false;
   private manifests?: ManifestLoad;
+  private startup?: Promise<StartupReport>;
+  private shutdown?: Promise<void>;
   private stopping?: Promise<void>;
 
   constructor(opts: EdgeCoreOptions) {
@@ -119,20 +133,38 @@ export class EdgeCore {
     return path.join(this.config.dataDir, 'edgetwin.db');
   }
 
-  async start(): Promise<StartupReport> {
+  /** Starts everything; rejects with a coded error (after undoing what it started) if any step fails. */
+  start(): Promise<StartupReport> {
+    if (this.startup) return Promise.reject(edgetwinError('EDGETWIN_ERR_INTERNAL', 'edgetwin was already started'));
+    this.startup = this.doStart();
+    return this.startup;
+  }
+
+  private async doStart(): Promise<StartupReport> {
+    try {
+      return await this.startSteps();
+    } catch (err) {
+      await this.shutdownOnce();
+      throw err;
+    }
+  }
+
+  /** Between start-up steps: a stop() requested meanwhile ends the start here. */
+  private step(): void {
+    if (this.stopping) throw edgetwinError('EDGETWIN_ERR_INTERNAL', 'start-up cancelled: edgetwin was asked to stop');
+  }
+
+  private async startSteps(): Promise<StartupReport> {
     const { config, logger } = this;
     const problems: EdgetwinError[] = [];
+    // First: a data dir edgetwin cannot use, or one another edgetwin runs on, refuses the start
+    // before anything listens or reads a manifest.
+    this.dataDir = DataDir.open(config.dataDir);
 
-    const modelPaths = [...(config.bundledModels ? [BUNDLED_MODELS_DIR] : []), ...config.models];
-    const loaded = loadModels(modelPaths);
-    this.models = loaded.models;
+    const loaded = loadModels(this.modelPaths());
+    for (const [name, model] of loaded.models) this.models.set(name, model);
     problems.push(...loaded.errors);
-    // Many manifests are parsed in a worker while the store loads here (edgecore/manifests.ts).
-    // …and a restart with unchanged manifests skips parsing them (edgecore/manifest-cache.ts).
-    this.manifests = loadManifests(config.devices, modelPaths, this.models, undefined, {
-      file: path.join(config.dataDir, 'manifests.cache.json'),
-      version: VERSION,
-    });
+    this.manifests = this.readManifests(this.models);
     for (const p of problems) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
     // Auth and TLS settings are checked before anything listens: a bad one refuses the start.
     // In external mode there is no broker here: authentication and ACLs are the external one's.
@@ -155,10 +187,12 @@ export class EdgeCore {
     auth?.start();
     const tlsListener = embedded && tls ? { host: tls.host ?? config.mqtt.host, port: tls.port, options: loadTlsOptions(tls) } : undefined;
     if (config.metrics.enabled) await this.startMetrics();
+    this.step();
 
     this.store = new SqliteTwinStore({
       path: this.storePath,
       synchronous: config.store.synchronous,
+      pragmas: config.store.pragmas,
       logger: logger.child({ module: 'store' }),
       onCommit: this.metrics?.commitObserver,
     });
@@ -203,70 +237,157 @@ export class EdgeCore {
       ...(auth?.restrictsChanges ? { authorizeChange: auth.authorizeChange } : {}),
       observer: this.metrics?.twinObserver,
     });
-    try {
-      await this.twinModule.start();
-      this.storeOpen = true;
-      // The external broker first: until it is reached (retried with backoff, however long),
-      // nothing is served and /readyz says why. In both mode local clients wait too, so none
-      // has a message acknowledged before the twin listens.
-      if (this.external) await this.external.start();
-      if (this.broker) await this.broker.start();
-      await this.bridge?.start();
-      const devs = await this.manifests.result;
-      this.devices = devs.devices;
-      problems.push(...devs.errors);
-      for (const p of devs.errors) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
-      for (const d of this.devices) logDeviceWarnings(logger, d);
-      const declared = this.devices.map((instance) => ({ instance, model: this.models.get(instance.model)! }));
-      await this.twinModule.setDevices(declared);
-      // Devices over mqtt.limits get no twin: they are reported, and no mapper serves them.
-      problems.push(...this.twinModule.refusals());
-      const bound = declared.filter((d) => this.twinModule!.get(d.instance.id) !== undefined);
-      this.twinModule.listen();
-      // Ready means the broker has granted the QoS 1 subscriptions: from here on it queues for us.
-      await this.external?.subscribed();
-      const { bluetoothAdapter, enabled } = config.mappers;
-      if (config.simulate.length > 0 || (enabled.includes('bluetooth') && bluetoothAdapter === 'simulated')) {
-        const { startSimulation } = await import('./simulation.js');
-        this.simulation = await startSimulation(config.simulate, bound, logger.child({ module: 'simulators' }), { bluetoothAdapter });
-        problems.push(...this.simulation.problems);
-      }
-      const factories = this.mapperFactories();
-      if (factories.length > 0) {
-        this.mapperRuntime = new MapperRuntime({
-          bus: this.mapperBus,
-          factories,
-          logger: logger.child({ module: 'mappers' }),
-          timeoutMs: config.mappers.timeoutMs,
-          offlineAfter: config.mappers.offlineAfter,
-          resyncMs: config.mappers.resyncMs,
-          onPoll: this.metrics?.pollObserver,
-        });
-        problems.push(...(await this.mapperRuntime.setDevices(bound)));
-      }
-      // After the twin and mappers: cluster devices join the manifests' (the cluster's copy wins
-      // for the same <ns>/<name>), and in-process mappers serve them too.
-      const cloudsync = config.cloud.kubeconfig === undefined ? undefined : await import('../cloudsync/index.js');
-      const cloudOpts = cloudsync?.cloudSyncOptionsFromConfig(config, {
-        twin: this.twinModule,
-        logger: logger.child({ module: 'cloudsync' }),
-        localModels: this.models,
-        onDevices: async (cluster) => {
-          const ids = new Set(cluster.map((d) => d.instance.id));
-          const all = [...bound.filter((d) => !ids.has(d.instance.id)), ...cluster];
-          for (const p of (await this.mapperRuntime?.setDevices(all)) ?? []) logger.warn({ code: p.code }, `skipped: ${formatError(p)}`);
-        },
+    await this.twinModule.start();
+    this.storeOpen = true;
+    this.step();
+    // The external broker first: until it is reached (retried with backoff, however long),
+    // nothing is served and /readyz says why. In both mode local clients wait too, so none
+    // has a message acknowledged before the twin listens.
+    if (this.external) await this.external.start();
+    this.step();
+    if (this.broker) await this.broker.start();
+    await this.bridge?.start();
+    this.step();
+    const devs = await this.manifests.result;
+    this.step();
+    problems.push(...(await this.bindManifests(devs)));
+    this.step();
+    this.twinModule.listen();
+    // Ready means the broker has granted the QoS 1 subscriptions: from here on it queues for us.
+    await this.external?.subscribed();
+    this.step();
+    const { bluetoothAdapter, enabled } = config.mappers;
+    if (config.simulate.length > 0 || (enabled.includes('bluetooth') && bluetoothAdapter === 'simulated')) {
+      const { startSimulation } = await import('./simulation.js');
+      this.simulation = await startSimulation(config.simulate, this.bound, logger.child({ module: 'simulators' }), { bluetoothAdapter });
+      problems.push(...this.simulation.problems);
+      this.step();
+    }
+    const factories = this.mapperFactories();
+    if (factories.length > 0) {
+      this.mapperRuntime = new MapperRuntime({
+        bus: this.mapperBus,
+        factories,
+        logger: logger.child({ module: 'mappers' }),
+        timeoutMs: config.mappers.timeoutMs,
+        offlineAfter: config.mappers.offlineAfter,
+        resyncMs: config.mappers.resyncMs,
+        onPoll: this.metrics?.pollObserver,
       });
-      if (cloudsync && cloudOpts) {
-        this.cloud = new cloudsync.CloudSync(cloudOpts);
-        await this.cloud.start();
-      }
-    } catch (err) {
-      await this.stop();
-      throw err;
+      problems.push(...(await this.syncMappers()));
+      this.step();
+    }
+    // After the twin and mappers: cluster devices join the manifests' (the cluster's copy wins
+    // for the same <ns>/<name>), and in-process mappers serve them too.
+    const cloudsync = config.cloud.kubeconfig === undefined ? undefined : await import('../cloudsync/index.js');
+    const cloudOpts = cloudsync?.cloudSyncOptionsFromConfig(config, {
+      twin: this.twinModule,
+      logger: logger.child({ module: 'cloudsync' }),
+      localModels: this.models,
+      onDevices: async (cluster) => {
+        this.cluster = [...cluster];
+        for (const p of await this.syncMappers()) logger.warn({ code: p.code }, `skipped: ${formatError(p)}`);
+      },
+    });
+    if (cloudsync && cloudOpts) {
+      this.cloud = new cloudsync.CloudSync(cloudOpts);
+      await this.cloud.start();
+      this.step();
     }
     this.phase = 'ready';
     return { models: this.models.size, devices: this.devices.length, problems };
+  }
+
+  /**
+   * Re-reads models and manifests with the same validation as start(), then binds, unbinds and
+   * updates devices through the twin's and the mapper runtime's setDevices: a removed device
+   * leaves the node (membership/updated), a changed one is restarted, the others carry on. A
+   * device the cluster also declares keeps the cluster's copy. Simulated devices and the config
+   * file are not re-read. Calls made while one runs are folded into one more run after it.
+   */
+  reload(): Promise<StartupReport> {
+    if (this.phase !== 'ready') return Promise.reject(edgetwinError('EDGETWIN_ERR_INTERNAL', `cannot reload while ${this.phase}`));
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    const run = async (): Promise<StartupReport> => {
+      try {
+        let report: StartupReport;
+        do {
+          this.reloadAgain = false;
+          report = await this.reloadOnce();
+        } while (this.reloadAgain && this.phase === 'ready');
+        return report;
+      } finally {
+        this.reloading = undefined;
+      }
+    };
+    this.reloading = run();
+    return this.reloading;
+  }
+
+  private async reloadOnce(): Promise<StartupReport> {
+    const { logger } = this;
+    const loaded = loadModels(this.modelPaths());
+    const problems: EdgetwinError[] = [...loaded.errors];
+    for (const p of loaded.errors) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
+    // An unchanged model keeps its object, so the devices that use it are not restarted.
+    const models = new Map<string, DeviceModel>();
+    for (const [name, model] of loaded.models) {
+      const old = this.models.get(name);
+      models.set(name, old !== undefined && JSON.stringify(old.schema) === JSON.stringify(model.schema) ? old : model);
+    }
+    this.manifests = this.readManifests(models);
+    const devs = await this.manifests.result;
+    if (this.phase !== 'ready') throw edgetwinError('EDGETWIN_ERR_INTERNAL', 'reload cancelled: edgetwin is stopping');
+    this.models.clear();
+    for (const [name, model] of models) this.models.set(name, model);
+    problems.push(...(await this.bindManifests(devs)));
+    problems.push(...(await this.syncMappers()));
+    const report = { models: this.models.size, devices: this.devices.length, problems };
+    logger.info({ models: report.models, devices: report.devices, skipped: problems.length }, 'models and manifests reloaded');
+    return report;
+  }
+
+  private modelPaths(): string[] {
+    return [...(this.config.bundledModels ? [BUNDLED_MODELS_DIR] : []), ...this.config.models];
+  }
+
+  /**
+   * Many manifests are parsed in a worker while the store loads here (edgecore/manifests.ts),
+   * and a restart with unchanged manifests skips parsing them (edgecore/manifest-cache.ts).
+   */
+  private readManifests(models: ReadonlyMap<string, DeviceModel>): ManifestLoad {
+    return loadManifests(this.config.devices, this.modelPaths(), models, undefined, {
+      file: path.join(this.config.dataDir, 'manifests.cache.json'),
+      version: VERSION,
+    });
+  }
+
+  /** Binds the manifests' devices (origin `manifest`) to the twin; returns what was skipped. */
+  private async bindManifests(devs: { readonly devices: DeviceInstance[]; readonly errors: EdgetwinError[] }): Promise<EdgetwinError[]> {
+    const twin = this.twin;
+    this.devices = devs.devices;
+    for (const p of devs.errors) this.logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
+    for (const d of this.devices) logDeviceWarnings(this.logger, d);
+    const declared = this.devices.map((instance) => ({ instance, model: this.models.get(instance.model)! }));
+    await twin.setDevices(declared);
+    // Devices over mqtt.limits get no twin: they are reported, and no mapper serves them.
+    this.bound = declared.filter((d) => twin.get(d.instance.id) !== undefined);
+    return [...devs.errors, ...twin.refusals()];
+  }
+
+  /** Gives the in-process mappers the bound manifest devices and the cluster's (whose copy wins). */
+  private syncMappers(): Promise<EdgetwinError[]> {
+    const runtime = this.mapperRuntime;
+    if (!runtime) return Promise.resolve([]);
+    const next = this.mapperSync.then(() => {
+      const ids = new Set(this.cluster.map((d) => d.instance.id));
+      return runtime.setDevices([...this.bound.filter((d) => !ids.has(d.instance.id)), ...this.cluster]);
+    });
+    this.mapperSync = next.catch(() => undefined);
+    return next;
   }
 
   /**
@@ -343,10 +464,32 @@ export class EdgeCore {
     return this.mapperRuntime?.status() ?? [];
   }
 
-  /** Stops everything in reverse order; idempotent and safe after a failed start. */
+  /**
+   * Stops everything in reverse order; idempotent and safe after a failed start. During start()
+   * it ends the start-up at its next step (start() then rejects) and undoes what it had started.
+   */
   stop(): Promise<void> {
-    this.stopping ??= this.doStop();
+    if (this.stopping) return this.stopping;
+    // At once, as doStop does: /readyz says "stopping", and MQTT clients' publishes are refused.
+    this.phase = 'stopping';
+    this.limiter?.close();
+    // A start-up still waiting for the external broker (external mode waits as long as it
+    // takes) is released at once: start() then rejects. Nothing was taken from a broker never
+    // reached, so no acknowledgement is owed to it.
+    if (this.external && !this.external.connected) this.external.close().catch((err: unknown) => this.logger.debug({ err }, 'closing the external broker client'));
+    this.stopping = (async () => {
+      // A start-up or reload waiting for the manifest worker is released at once.
+      await this.manifests?.cancel();
+      await this.startup?.catch(() => undefined);
+      await this.reloading?.catch(() => undefined);
+      await this.shutdownOnce();
+    })();
     return this.stopping;
+  }
+
+  private shutdownOnce(): Promise<void> {
+    this.shutdown ??= this.doStop();
+    return this.shutdown;
   }
 
   private async doStop(): Promise<void> {
@@ -378,6 +521,8 @@ export class EdgeCore {
     this.storeOpen = false;
     // Last, so /readyz answers "stopping" while the rest shuts down.
     if (this.health) await step('metrics', () => this.health!.close());
+    // Only now may another process take the data dir: every file in it is closed.
+    this.dataDir?.release();
     if (errors.length > 0) throw errors[0];
   }
 }

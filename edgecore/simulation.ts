@@ -4,7 +4,7 @@
 // the unchanged Bluetooth mapper uses when `mappers.bluetoothAdapter` is `simulated`.
 
 import type { Logger } from 'pino';
-import { edgetwinError, type EdgetwinError } from '../errors.js';
+import { edgetwinError, formatError, toEdgetwinError, type EdgetwinError } from '../errors.js';
 import { parseModbusProtocolConfig } from '../mappers/index.js';
 import type { DeviceInstance, DeviceModel } from '../schemas/index.js';
 import { createSimulatedAdapter, ModbusSimulator, ModbusTcpServer, type SimulatedAdapter } from '../simulators/index.js';
@@ -27,6 +27,12 @@ export async function startSimulation(
   options: { readonly bluetoothAdapter: 'hci' | 'simulated' },
 ): Promise<Simulation> {
   const problems: EdgetwinError[] = [];
+  // Each problem is logged where it is found: the ready line only counts them ("N skipped (see log)").
+  const problem = (devices: readonly string[], err: unknown): void => {
+    const e = toEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_CONFIG');
+    problems.push(e);
+    logger.warn({ code: e.code, devices, details: e.details }, `simulated ${devices.join(', ') || 'device'} not started: ${formatError(e)}`);
+  };
   const description: string[] = [];
   const byId = new Map(devices.map((d) => [d.instance.id, d]));
   // Modbus units that share an endpoint share one server (as units behind one gateway do).
@@ -35,7 +41,7 @@ export async function startSimulation(
   for (const id of ids) {
     const d = byId.get(id);
     if (!d) {
-      problems.push(edgetwinError('EDGETWIN_ERR_MANIFEST_INVALID', `simulate: no loaded device ${id}`));
+      problem([id], edgetwinError('EDGETWIN_ERR_MANIFEST_INVALID', `simulate: no loaded device ${id}`));
       continue;
     }
     const protocol = d.instance.protocol?.protocolName;
@@ -44,7 +50,7 @@ export async function startSimulation(
       continue;
     }
     if (protocol !== 'modbus') {
-      problems.push(edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `simulate: ${id} uses protocol "${protocol ?? 'none'}", which has no simulator`));
+      problem([id], edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `simulate: ${id} uses protocol "${protocol ?? 'none'}", which has no simulator`));
       continue;
     }
     try {
@@ -58,7 +64,7 @@ export async function startSimulation(
       entry.units.push(new ModbusSimulator({ device: d.instance, model: d.model }));
       endpoints.set(key, entry);
     } catch (err) {
-      problems.push(err as EdgetwinError);
+      problem([id], err);
     }
   }
   const servers: ModbusTcpServer[] = [];
@@ -74,12 +80,12 @@ export async function startSimulation(
         description.push(`simulated Modbus device ${sim.device.id} (unit ${sim.unitId}) on ${host}:${port}`);
       }
     } catch (err) {
-      problems.push(err as EdgetwinError);
+      problem(sims.map((sim) => sim.device.id), err);
     }
   }
   let bluetooth: SimulatedAdapter | undefined;
   if (ble.length > 0 && options.bluetoothAdapter === 'hci') {
-    problems.push(edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `simulate: BLE devices (${ble.map((d) => d.instance.id).join(', ')}) need mappers.bluetoothAdapter: simulated`));
+    problem(ble.map((d) => d.instance.id), edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `simulate: BLE devices (${ble.map((d) => d.instance.id).join(', ')}) need mappers.bluetoothAdapter: simulated`));
   } else if (options.bluetoothAdapter === 'simulated') {
     bluetooth = createSimulatedAdapter({ devices: ble.map((d) => d.instance), models: new Map(ble.map((d) => [d.model.name, d.model])) });
     for (const d of ble) description.push(`simulated BLE peripheral ${d.instance.id} on the simulated adapter`);

@@ -5,7 +5,7 @@
 // place and the broker file only wires sockets.
 
 import type { Logger } from 'pino';
-import { edgetwinError, isEdgetwinError } from '../errors.js';
+import { edgetwinError, isEdgetwinError, type EdgetwinError } from '../errors.js';
 import { LogGate } from './log-fields.js';
 import type { IngestHandler, MessageOrigin, Subscription } from './bus.js';
 import { FilterIndex } from './filter-index.js';
@@ -35,15 +35,17 @@ export type ForwardAuthorizer = (client: ClientInfo, topic: string) => boolean;
 export interface AdmissionCounters {
   /** Ingest handler calls. */
   ingested: number;
-  /** Ingest handler calls that threw or rejected (the message was acknowledged anyway). */
+  /** Ingest handler calls that threw or rejected unexpectedly (the message was acknowledged anyway). */
   ingestFailures: number;
+  /** Messages an ingest handler could not take (a coded rejection, e.g. a failed commit): not acknowledged. */
+  unacknowledged: number;
   /** Publishes and subscriptions refused by an authorizer. */
   denied: number;
 }
 
 /** The ordered authorizer lists and the ingest filter index, shared by both publish paths. */
 export class Admission {
-  readonly counters: AdmissionCounters = { ingested: 0, ingestFailures: 0, denied: 0 };
+  readonly counters: AdmissionCounters = { ingested: 0, ingestFailures: 0, unacknowledged: 0, denied: 0 };
   private readonly ingest = new FilterIndex<IngestHandler>();
   /** Per prefix, the handler of client messages under it that no ingest filter owns. */
   private readonly unmatched = new Map<string, IngestHandler>();
@@ -141,15 +143,15 @@ export class Admission {
 
   /**
    * Runs the publish authorizers (for an MQTT client), then the matching ingest handlers.
-   * Resolves to the denial, or undefined once every handler has settled. Never rejects.
+   * Resolves to the denial or the handlers' refusal, or undefined once every handler has
+   * settled. Never rejects.
    */
   async admitPublish(client: ClientInfo | undefined, topic: string, payload: Buffer): Promise<Error | undefined> {
     if (client !== undefined) {
       const denial = await this.authorizePublish(client, topic);
       if (denial) return denial;
     }
-    await this.runIngest(topic, payload, client === undefined ? NO_ORIGIN : originOf(client));
-    return undefined;
+    return this.runIngest(topic, payload, client === undefined ? NO_ORIGIN : originOf(client));
   }
 
   /** Runs the publish authorizers only; resolves to the denial or undefined. Never rejects. */
@@ -164,28 +166,40 @@ export class Admission {
 
   /**
    * Runs the ingest handlers matching `topic` in registration order, or for a client message
-   * that none matches, the unmatched handler of its prefix; logs, never rejects.
+   * that none matches, the unmatched handler of its prefix. Resolves to the coded error of a
+   * handler that could not take the message (it must not be acknowledged), else undefined;
+   * logs, never rejects.
    */
-  async runIngest(topic: string, payload: Buffer, origin: MessageOrigin): Promise<void> {
+  async runIngest(topic: string, payload: Buffer, origin: MessageOrigin): Promise<EdgetwinError | undefined> {
     const handlers = this.ingest.match(topic);
     if (handlers.length === 0 && origin.clientId !== undefined) {
       const fallback = this.unmatchedHandler(topic);
-      if (fallback) await this.runOne(fallback, topic, payload, origin);
-      return;
+      return fallback ? this.runOne(fallback, topic, payload, origin) : undefined;
     }
-    for (const handler of handlers) await this.runOne(handler, topic, payload, origin);
+    for (const handler of handlers) {
+      const refusal = await this.runOne(handler, topic, payload, origin);
+      if (refusal) return refusal;
+    }
+    return undefined;
   }
 
-  private async runOne(handler: IngestHandler, topic: string, payload: Buffer, origin: MessageOrigin): Promise<void> {
+  private async runOne(handler: IngestHandler, topic: string, payload: Buffer, origin: MessageOrigin): Promise<EdgetwinError | undefined> {
     this.counters.ingested++;
     try {
       await handler(topic, payload, origin);
     } catch (err) {
-      // bus.ts: a handler answers bad input itself; a rejection here is a bug or a store
-      // failure. The message is acknowledged anyway so one bad message never stalls a client.
+      if (isEdgetwinError(err)) {
+        // bus.ts: not taken (its commit failed); the sender must send it again.
+        this.counters.unacknowledged++;
+        this.log.warn({ code: err.code, topic, clientId: origin.clientId }, `message not acknowledged: ${err.message}`);
+        return err;
+      }
+      // bus.ts: a handler answers bad input itself; anything else is a bug. The message is
+      // acknowledged anyway so one bad message never stalls a client.
       this.counters.ingestFailures++;
       this.log.error({ err, topic, clientId: origin.clientId }, 'ingest handler failed; message acknowledged anyway');
     }
+    return undefined;
   }
 
   private unmatchedHandler(topic: string): IngestHandler | undefined {

@@ -117,6 +117,29 @@ describe('ingest handlers', () => {
     expect(b.stats()).toMatchObject({ ingested: 1, ingestFailures: 1 });
   });
 
+  it('does not acknowledge a message whose handler rejects with a coded error: closes the client, rejects an in-process publish', async () => {
+    const { logger, lines } = captureLogs();
+    const b = await startBroker({ logger });
+    let attempts = 0;
+    b.handle(UPDATE_FILTER, () => {
+      attempts++;
+      return Promise.reject(edgetwinError('EDGETWIN_ERR_STORE_WRITE', 'could not commit: the disk is full'));
+    });
+    const app = await client(b);
+    await app.subscribeAsync(UPDATE);
+    let forwarded = false;
+    app.on('message', () => void (forwarded = true));
+    const mapper = await client(b, { clientId: 'mapper-3' });
+    let acked = false;
+    void mapper.publishAsync(UPDATE, 'x', { qos: 1 }).then(() => void (acked = true), () => undefined);
+    await within(closeOf(mapper), 5_000, 'the connection closed');
+    await expect(b.publish(UPDATE, 'y', { qos: 1 })).rejects.toMatchObject({ code: 'EDGETWIN_ERR_STORE_WRITE' });
+    await app.publishAsync('probe', 'p', { qos: 1 }); // a round trip: a forward would have arrived
+    expect({ acked, forwarded, attempts }).toEqual({ acked: false, forwarded: false, attempts: 2 });
+    expect(lines.find((l) => l.msg === 'message not acknowledged: could not commit: the disk is full')).toMatchObject({ level: 40, code: 'EDGETWIN_ERR_STORE_WRITE', clientId: 'mapper-3' });
+    expect(b.stats()).toMatchObject({ ingested: 2, ingestFailures: 0, unacknowledged: 2 });
+  });
+
   it('makes an in-process publish wait for the handler', async () => {
     const b = await startBroker();
     const gate = deferred();

@@ -79,6 +79,8 @@ export interface BrokerStats {
   readonly deliveredInProcess: number;
   readonly ingested: number;
   readonly ingestFailures: number;
+  /** Messages not acknowledged because an ingest handler could not take them (a failed commit). */
+  readonly unacknowledged: number;
   readonly denied: number;
   /** CONNECTs refused: credentials, anonymous policy, connection limit. */
   readonly refused: number;

@@ -241,7 +241,10 @@ export class EmbeddedBroker implements IngestBus {
     this.counters.publishedInProcess++;
     // No per-caller queue here (unlike MQTT clients): a handler that publishes in-process to
     // another ingest topic would wait on itself. Callers that need order await each publish.
-    if (this.admission.hasIngest(topic)) await this.admission.runIngest(topic, buffer, {});
+    if (this.admission.hasIngest(topic)) {
+      const refusal = await this.admission.runIngest(topic, buffer, {});
+      if (refusal) throw refusal; // not taken: the caller keeps the message and sends it again
+    }
     const packet: PublishPacket = {
       cmd: 'publish',
       topic,

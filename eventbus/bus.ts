@@ -27,8 +27,13 @@ export type MessageHandler = (topic: string, payload: Buffer, origin: MessageOri
  * An ingest handler owns a topic filter: it processes each matching message before the message
  * is acknowledged (MQTT PUBACK for QoS 1, promise resolution for an in-process publish). This is
  * what lets the twin module PUBACK an update only after it is committed to disk. The handler
- * must not throw for bad input: it answers on the result topic instead. A rejection is logged
- * and the message still acknowledged, so one bad message never stalls a client.
+ * must not throw for bad input: it answers on the result topic instead.
+ *
+ * A handler that could not take a message it should have (its commit failed: the disk is full)
+ * rejects with an EdgetwinError: the message is then not acknowledged. The broker closes the MQTT
+ * client's connection without a PUBACK, so a QoS 1 sender sends it again after reconnecting
+ * [MQTT-4.4.0-1]; an in-process publish rejects with the error. Any other rejection is a bug: it
+ * is logged and the message still acknowledged, so one bad message never stalls a client.
  */
 export type IngestHandler = (topic: string, payload: Buffer, origin: MessageOrigin) => Promise<void> | void;
 

@@ -385,7 +385,11 @@ export class ExternalBus implements IngestBus {
   }
 }
 
-/** A failure of the connection (not of the request): worth sending again once reconnected. */
+/**
+ * A failure of the connection (not of the request): worth sending again once reconnected. A
+ * QoS 1 publish MqttBus could not get acknowledged (not connected, or the connection closed
+ * before its PUBACK) is one: MqttBus rejects it instead of queueing it (mqtt-bus.ts).
+ */
 function isConnectionLoss(err: unknown): boolean {
-  return isEdgetwinError(err) && err.code === 'EDGETWIN_ERR_BROKER_CONNECT';
+  return isEdgetwinError(err) && (err.code === 'EDGETWIN_ERR_BROKER_CONNECT' || err.code === 'EDGETWIN_ERR_PUBLISH_UNACKNOWLEDGED');
 }

@@ -72,6 +72,9 @@ interface Local {
 
 const CLOSE_GRACE_MS = 2_000;
 
+/** mqtt.js's publish callback. */
+type PublishCallback = (err?: Error) => void;
+
 export class MqttBus implements Bus {
   private readonly options: MqttBusOptions;
   private readonly log: Logger;
@@ -81,6 +84,8 @@ export class MqttBus implements Bus {
   private readonly owned = new OwnedSubscriptions();
   private readonly counters = { connects: 0, messagesIn: 0, messagesOut: 0, retainedDropped: 0 };
   private readonly statusListeners = new Set<(connected: boolean) => void>();
+  /** QoS 1 publishes handed to mqtt.js and not yet acknowledged (see publish). */
+  private readonly unacked = new Set<PublishCallback>();
   private lastStatus = false;
   private client: MqttClient | undefined;
   private attempt = 0;
@@ -138,7 +143,10 @@ export class MqttBus implements Bus {
       this.log.info({ url: redactUrl(this.options.url) }, 'MQTT connected');
       this.setStatus(true);
     });
-    client.on('close', () => this.setStatus(false));
+    client.on('close', () => {
+      this.failUnacked(client);
+      this.setStatus(false);
+    });
     // Emitted before each reconnect attempt: the period set here is the wait after it fails.
     client.on('reconnect', () => {
       client.options.reconnectPeriod = this.backoff(++this.attempt);
@@ -161,18 +169,57 @@ export class MqttBus implements Bus {
     }
   }
 
+  /**
+   * QoS 0 resolves once written (queued while offline). QoS 1 resolves on the broker's PUBACK,
+   * and rejects with EDGETWIN_ERR_PUBLISH_UNACKNOWLEDGED when there is no connection, or when
+   * the connection closes before the PUBACK: the embedded broker does that to a message the
+   * twin could not commit (eventbus/bus.ts), and a broker may drop a connection for any reason.
+   * Nothing is known to be applied then, and the caller decides what to send again (the mapper
+   * runtime keeps the latest reading per property and resends it): mqtt.js's own resend from
+   * its outgoing store is cancelled, so a message is never sent twice behind the caller's back,
+   * and the store cannot grow while a broker keeps refusing.
+   */
   async publish(topic: string, payload: Payload, options: PublishOptions = {}): Promise<void> {
     const client = this.running();
     if (!isValidTopicName(topic)) {
       throw edgetwinError('EDGETWIN_ERR_TOPIC_INVALID', `Cannot publish to ${JSON.stringify(topic)}: not a topic name.`);
     }
+    const qos = options.qos ?? 0;
+    // Never retained under $hw/ (topics.ts isRetainable), whatever broker this is.
+    const retain = (options.retain ?? false) && isRetainable(topic);
+    if (qos === 1 && !client.connected) throw unacknowledged(topic, 'not connected to the broker');
     this.counters.messagesOut++;
+    if (qos === 1) return this.publishAcknowledged(client, topic, payload, retain);
     try {
-      // Resolves on PUBACK for QoS 1, once written for QoS 0; queued while offline.
-      // Never retained under $hw/ (topics.ts isRetainable), whatever broker this is.
-      await client.publishAsync(topic, payload, { qos: options.qos ?? 0, retain: options.retain === true && isRetainable(topic) });
+      await client.publishAsync(topic, payload, { qos, retain });
     } catch (err) {
       throw toEdgetwinError(err, 'EDGETWIN_ERR_BROKER_CONNECT');
+    }
+  }
+
+  private publishAcknowledged(client: MqttClient, topic: string, payload: Payload, retain: boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const settle: PublishCallback = (err) => {
+        if (!this.unacked.delete(settle)) return; // settled already (failUnacked, then mqtt.js's own callback)
+        if (err) reject(toEdgetwinError(err, 'EDGETWIN_ERR_BROKER_CONNECT'));
+        else resolve();
+      };
+      this.unacked.add(settle);
+      // Tagged, so failUnacked can find it among mqtt.js's outgoing messages.
+      const callback = Object.assign((err?: Error) => settle(err), { settles: settle });
+      client.publish(topic, payload, { qos: 1, retain }, callback);
+    });
+  }
+
+  /** The connection closed: every QoS 1 publish still waiting for its PUBACK fails, and mqtt.js forgets it. */
+  private failUnacked(client: MqttClient): void {
+    if (this.unacked.size === 0) return;
+    const waiting = [...this.unacked];
+    const error = unacknowledged('', 'the connection to the broker closed before it acknowledged the message');
+    for (const settle of waiting) settle(error);
+    // mqtt.js would send them again on its next connection; the callers now own that.
+    for (const [id, entry] of Object.entries(client.outgoing)) {
+      if (entry.cmd === 'publish' && waiting.some((s) => isCallbackOf(entry.cb, s))) client.removeOutgoingMessage(Number(id));
     }
   }
 
@@ -415,6 +462,18 @@ function firstConnect(client: MqttClient, timeoutMs: number | undefined): Promis
     client.on('error', onError);
     client.on('end', onEnd);
   });
+}
+
+function unacknowledged(topic: string, why: string): Error {
+  return edgetwinError(
+    'EDGETWIN_ERR_PUBLISH_UNACKNOWLEDGED',
+    `QoS 1 publish${topic ? ` to ${topic}` : ''} not acknowledged: ${why}; nothing is known to be applied, so publish it again`,
+  );
+}
+
+/** mqtt.js keeps the callback handed to client.publish as the message's `outgoing[id].cb`. */
+function isCallbackOf(kept: unknown, settle: PublishCallback): boolean {
+  return typeof kept === 'function' && (kept as { settles?: PublishCallback }).settles === settle;
 }
 
 /** The URL without its password, for logs and error messages. */

@@ -119,7 +119,7 @@ export class PublishPipeline {
     if (refusal) {
       started = Promise.resolve(refusal);
     } else if (gate === undefined && id === undefined && admission.hasNoPublishAuthorizers()) {
-      started = admission.runIngest(topic, toBuffer(packet.payload), this.o.originFor(client)).then(() => undefined);
+      started = admission.runIngest(topic, toBuffer(packet.payload), this.o.originFor(client));
     } else {
       const info = this.o.infoOf(client);
       const earlier = own?.duplicateOf;
@@ -141,8 +141,8 @@ export class PublishPipeline {
           await verdict.duplicateOf;
           return verdict;
         }
-        await admission.runIngest(topic, toBuffer(packet.payload), this.o.originFor(client));
-        return undefined;
+        // A coded refusal (bus.ts: its commit failed) is not acknowledged: the client resends.
+        return admission.runIngest(topic, toBuffer(packet.payload), this.o.originFor(client));
       });
     }
     // Only the acknowledgements are chained, to keep their order.

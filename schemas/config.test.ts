@@ -39,7 +39,7 @@ const DEFAULTS: EdgetwinConfig = {
       maxRetainedBytes: 16777216,
     },
   },
-  store: { synchronous: 'normal' },
+  store: { synchronous: 'normal', pragmas: {} },
   log: { level: 'info' },
   mappers: { enabled: ['modbus'], timeoutMs: 2000, offlineAfter: 3, resyncMs: 60000, bluetoothAdapter: 'hci' },
   simulate: [],

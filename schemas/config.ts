@@ -139,7 +139,12 @@ export const CONFIG_SCHEMA = {
       default: {},
       // SQLite PRAGMA synchronous in WAL mode: NORMAL may lose the last commits on power loss,
       // FULL does not, at a cost per commit.
-      properties: { synchronous: { type: 'string', enum: ['normal', 'full'], default: 'normal' } },
+      properties: {
+        synchronous: { type: 'string', enum: ['normal', 'full'], default: 'normal' },
+        // Extra SQLite PRAGMAs for the twin store (devicetwin/store/sqlite.ts checks them), e.g.
+        // cache_size, or max_page_count to cap the store's size on a disk it shares.
+        pragmas: { type: 'object', additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }] }, default: {} },
+      },
     },
     log: {
       type: 'object',

@@ -1,29 +1,36 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): installs the Debian peers the interop tests use if
 # they are missing (sessions and CI run as root), builds (tests spawn the compiled CLI), runs
-# every test, and ends with a plain `N passed, N failed` line.
+# every test, names every skipped test, and ends with a plain `N passed, N failed, N skipped`
+# line. With CI=true a test whose peer is missing fails instead of skipping (test/peers.ts).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export npm_config_nodedir=/usr
 
+# Every Debian package a test talks to (the same list as .ci/run). pymodbus needs pyserial and
+# serial_asyncio to import, which --no-install-recommends leaves out, hence the explicit names.
+PEERS=(mosquitto mosquitto-clients mbpoll socat python3-pymodbus python3-serial python3-serial-asyncio
+  python3-grpcio python3-grpc-tools prometheus influxdb redis-server mariadb-server chromium)
 need=()
-command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
-command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
-command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
-command -v socat >/dev/null 2>&1 || need+=(socat)
-/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
+if command -v dpkg-query >/dev/null 2>&1; then
+  for p in "${PEERS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+  done
+else
+  echo "warning: no dpkg here; the tests whose peers are missing will be skipped (and fail with CI=true)"
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing test peers: ${need[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
-      || echo "warning: could not install ${need[*]}; the interop tests that need them will be skipped"
+      || echo "warning: could not install ${need[*]}; the tests that need them will be skipped (and fail with CI=true)"
   else
-    echo "warning: not root, cannot install ${need[*]}; the interop tests that need them will be skipped"
+    echo "warning: not root, cannot install ${need[*]}; the tests that need them will be skipped (and fail with CI=true)"
   fi
 fi
 
 [ -d node_modules ] || npm ci
-npm run build --silent || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+npm run build --silent || { echo "build failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
 rm -f .vitest-report.json
 npx vitest run --reporter=default --reporter=json --outputFile=.vitest-report.json "$@"
@@ -33,7 +40,8 @@ if [ -f .vitest-report.json ]; then
   # count it as one failure so it can never pass silently.
   node -e '
     const r = require("./.vitest-report.json");
-    const brokenSuites = (r.testResults || []).filter((s) => s.status === "failed" && !(s.assertionResults || []).some((a) => a.status === "failed")).length;
+    const suites = r.testResults || [];
+    const brokenSuites = suites.filter((s) => s.status === "failed" && !(s.assertionResults || []).some((a) => a.status === "failed")).length;
     // vitest exits non-zero on an unhandled error even when every test passed: count it, so
     // this line never says 0 failed for a run that failed.
     const rc = Number(process.argv[1]);
@@ -42,10 +50,16 @@ if [ -f .vitest-report.json ]; then
       failed = 1;
       console.log("(vitest exited " + rc + " with no failed test: an unhandled error above counts as one failure)");
     }
+    // Every skipped test by name, so a skip is never silent (test/peers.ts says why each peer is needed).
+    const root = process.cwd() + "/";
+    const skipped = suites.flatMap((s) => (s.assertionResults || [])
+      .filter((a) => a.status === "skipped" || a.status === "pending" || a.status === "todo")
+      .map((a) => `skipped: ${s.name.replace(root, "")} > ${a.fullName || a.title}`));
+    for (const line of skipped) console.log(line);
     console.log(`${r.numPassedTests} passed, ${failed} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
   ' "$rc"
 else
-  echo "0 passed, 1 failed"
+  echo "0 passed, 1 failed, 0 skipped"
   [ $rc -eq 0 ] && rc=1
 fi
 exit $rc

@@ -83,8 +83,9 @@ describe('client-side rate limit', () => {
       const times = s.requests.map((r) => r.at);
       const span = Math.max(...times) - Math.min(...times);
       expect(s.requests.length).toBe(36);
+      // At most qps after the burst (a slower machine only spreads them more, so no upper bound:
+      // the 20 s wait above already fails a limiter stuck far below its rate).
       expect(span).toBeGreaterThanOrEqual(((36 - 6) / 60) * 1000 - 50);
-      expect(span).toBeLessThan(3000);
     } finally {
       await hh?.destroy();
       await s.stop();

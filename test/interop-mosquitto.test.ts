@@ -4,8 +4,9 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, thermostatManifest, writeManifests } from './helpers.js';
-import { HAS_MOSQUITTO_CLIENTS as HAS_CLIENTS, mosquittoPub, mosquittoSubWhile as subscribeWhile } from './mosquitto.js';
-import { BUILT, edgeArgs, spawnEdge, type RunningEdge } from './process.js';
+import { mosquittoPub, mosquittoSubWhile as subscribeWhile } from './mosquitto.js';
+import { requirePeer } from './peers.js';
+import { edgeArgs, spawnEdge, type RunningEdge } from './process.js';
 
 const DEV = '$hw/events/device/default/thermo';
 
@@ -13,7 +14,7 @@ function pub(port: number, topic: string, message: string): Promise<unknown> {
   return mosquittoPub(port, topic, message);
 }
 
-describe.skipIf(!BUILT || !HAS_CLIENTS)('mosquitto_pub / mosquitto_sub against edgetwin run', () => {
+describe.skipIf(!requirePeer('built', 'mosquitto-clients'))('mosquitto_pub / mosquitto_sub against edgetwin run', () => {
   const tmp = tempDir();
   let edge: RunningEdge;
 

@@ -2,7 +2,7 @@
 // mapper (in-process, and as its own `edgetwin mapper modbus` process), and the twin over MQTT.
 
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import ModbusSerial from 'modbus-serial';
@@ -11,6 +11,7 @@ import { MqttBus } from '../eventbus/index.js';
 import { TwinClient } from '../devicetwin/index.js';
 import { freePort } from '../bench/lib.js';
 import { eventually, startEdge, tempDir, writeManifests, type TestEdge } from './helpers.js';
+import { requirePeer } from './peers.js';
 import { BIN, BUILT, runCli, spawnEdge, type RunningEdge } from './process.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -86,7 +87,7 @@ describe('the demo: simulated Modbus thermostat, in-process mapper', () => {
     expect(await readSetpoint(port)).toBe(23.5);
   });
 
-  it.skipIf(!existsSync('/usr/bin/mbpoll'))('mbpoll (a peer no one here wrote) reads the value the twin shows, and the twin sees what mbpoll writes', async () => {
+  it.skipIf(!requirePeer('mbpoll'))('mbpoll (a peer no one here wrote) reads the value the twin shows, and the twin sees what mbpoll writes', async () => {
     const mbpoll = (...args: string[]): Promise<string> =>
       run('mbpoll', ['-m', 'tcp', '-a', '1', '-0', '-r', '0', '-t', '4:float', '-B', '-p', String(port), ...args]).then((r) => r.stdout);
     const read = await mbpoll('-c', '1', '-1', '127.0.0.1');

@@ -2,17 +2,18 @@
 // made by mosquitto_passwd, gives each role of docs/security.md its rights, with edgetwin
 // running in external mode as its own user (credentials in --mqtt-url).
 
+import { required, requirePeer } from './peers.js';
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, thermostatManifest, writeManifests } from './helpers.js';
-import { HAS_MOSQUITTO_CLIENTS, MOSQUITTO_PASSWD_BIN, mosquittoPub, mosquittoSubWhile, SKIP_WITHOUT_MOSQUITTO, startMosquitto, type Mosquitto } from './mosquitto.js';
+import { MOSQUITTO_PASSWD_BIN, mosquittoPub, mosquittoSubWhile, startMosquitto, type Mosquitto } from './mosquitto.js';
 import { BUILT, edgeArgs, runCli, spawnEdge, type RunningEdge } from './process.js';
 
 const run = promisify(execFile);
-const SKIP = !BUILT || SKIP_WITHOUT_MOSQUITTO || ((!HAS_MOSQUITTO_CLIENTS || !MOSQUITTO_PASSWD_BIN) && process.env.CI !== 'true');
+const SKIP = !BUILT || !requirePeer('mosquitto', 'mosquitto-clients') || !required('mosquitto_passwd', MOSQUITTO_PASSWD_BIN !== undefined, 'apt-get install mosquitto');
 const THERMO = '$hw/events/device/default/thermo';
 const PRESS = '$hw/events/device/plant/press-3';
 const PASSWORDS: Record<string, string> = { edgetwin: 'twin-pw', dashboard: 'app-pw', operator: 'writer-pw', 'acme-mapper': 'mapper-pw', root: 'admin-pw' };

@@ -2,6 +2,7 @@
 // optional persistence folder (so a restart keeps persistent sessions and their queued QoS 1
 // messages), ACL and password files. Reusable by any test that needs an outside broker.
 
+import { requirePeer } from './peers.js';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -17,7 +18,8 @@ export const HAS_MOSQUITTO_CLIENTS = existsSync('/usr/bin/mosquitto_pub') && exi
  * Skip a suite when mosquitto is missing, except in CI, where a missing outside peer must fail
  * the run instead (STYLE.md §17): the suite runs and `startMosquitto` throws.
  */
-export const SKIP_WITHOUT_MOSQUITTO = !HAS_MOSQUITTO && process.env.CI !== 'true';
+/** For describe.skipIf: true when mosquitto is missing here; with CI=true a missing mosquitto fails the run instead (peers.ts). */
+export const SKIP_WITHOUT_MOSQUITTO = !requirePeer('mosquitto');
 
 export interface MosquittoOptions {
   /** A fixed port (a restart reuses its port); default: a free one. */

@@ -1,13 +1,13 @@
 // Runs the real `edgetwin` command (bin/edgetwin.js → the compiled dist/) as a child process.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { REPO } from './helpers.js';
+import { requirePeer } from './peers.js';
 
 export const BIN = path.join(REPO, 'bin', 'edgetwin.js');
-/** The process tests need the compiled CLI (`npm test` builds it first). */
-export const BUILT = existsSync(path.join(REPO, 'dist', 'cli', 'main.js'));
+/** The process tests need the compiled CLI (`npm test` builds it first; with CI=true a missing one fails). */
+export const BUILT = requirePeer('built');
 
 export interface RunningEdge {
   readonly child: ChildProcess;

@@ -8,16 +8,8 @@ import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
+import { requirePeer } from './peers.js';
 import { connectAs, deviceManifest, refusedWith, request, startSecureEdge, type SecureEdge } from './security-rig.js';
-
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const D = '$hw/events/device/default';
 const certs = tempDir('edgetwin-certs-');
@@ -41,7 +33,7 @@ function issue(name: string, cn: string, ca?: string, ext?: string): void {
 
 const tls = (name: string): { key: Buffer; cert: Buffer } => ({ key: readFileSync(file(`${name}.key`)), cert: readFileSync(file(`${name}.crt`)) });
 
-describe.skipIf(!hasOpenssl())('TLS listener', () => {
+describe.skipIf(!requirePeer('openssl'))('TLS listener', () => {
   let edge: SecureEdge;
   const clients: MqttClient[] = [];
   const users = {

@@ -10,9 +10,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { device, twin, twinStoreConformance } from '../devicetwin/store/conformance.js';
 import type * as Sqlite from '../devicetwin/store/sqlite.js';
 import { REPO } from './helpers.js';
+import { required } from './peers.js';
 
 const COMPILED = path.join(REPO, 'dist', 'devicetwin', 'store', 'sqlite.js');
-const compiled = existsSync(COMPILED) ? ((await import(COMPILED)) as typeof Sqlite) : undefined;
+const compiled = required('the compiled store (dist/)', existsSync(COMPILED), 'npm run build') ? ((await import(COMPILED)) as typeof Sqlite) : undefined;
 
 if (compiled) {
   twinStoreConformance('SqliteTwinStore (compiled: WAL checkpoints in a worker)', (dir) => new compiled.SqliteTwinStore({ path: path.join(dir, 'twins.db') }));

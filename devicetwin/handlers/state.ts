@@ -5,9 +5,10 @@
 // unknown state or an unknown device is answered with a coded error instead of dropped, and
 // going offline keeps the last online time (KubeEdge blanks it, losing exactly what it names).
 
-import { edgetwinError, toEdgetwinError } from '../../errors.js';
+import { edgetwinError } from '../../errors.js';
 import { deviceTopic, type MessageOrigin } from '../../eventbus/index.js';
 import { errorResult, type HandlerContext } from '../context.js';
+import { refuse } from './update.js';
 import { parseStateUpdate } from '../parse.js';
 import type { DeviceStateName } from '../types.js';
 import type { DeviceStateResult } from '../wire.js';
@@ -51,11 +52,14 @@ export async function handleStateUpdate(ctx: HandlerContext, namespace: string, 
     try {
       await ctx.applyState(id, state as DeviceStateName, lastOnline);
     } catch (err) {
-      ctx.publish(topic, errorResult(eventId, ctx.now(), toEdgetwinError(err, 'EDGETWIN_ERR_STORE_WRITE')));
-      return;
+      return refuse(ctx, topic, eventId, err);
     }
   } else {
-    await ctx.settled();
+    try {
+      await ctx.settled(id);
+    } catch (err) {
+      return refuse(ctx, topic, eventId, err);
+    }
   }
   // KubeEdge's DeviceMsg: `lastOnlineTime` is omitempty, so it is absent until the device has
   // been online once.

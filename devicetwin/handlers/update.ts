@@ -3,7 +3,7 @@
 
 import { edgetwinError, toEdgetwinError } from '../../errors.js';
 import { ANONYMOUS_UPDATE_RESULT_TOPIC, deviceTopic, type MessageOrigin } from '../../eventbus/index.js';
-import { errorResult, type HandlerContext } from '../context.js';
+import { errorResult, notCommitted, type HandlerContext } from '../context.js';
 import { computeDelta } from '../document.js';
 import { mergeUpdate, type MergeSuccess, type UpdateOrigin } from '../merge.js';
 import { parseTwinUpdate, type ParsedUpdate } from '../parse.js';
@@ -50,6 +50,12 @@ export async function handleTwinUpdate(
   }
   if (outcome.changed.length === 0) {
     // Nothing to persist (DESIGN.md): answer, but only after earlier changes are durable.
+    try {
+      await ctx.settled(id);
+    } catch (err) {
+      ctx.observer.update('failed', origin, toEdgetwinError(err, 'EDGETWIN_ERR_STORE_WRITE').code);
+      return refuse(ctx, resultTopic, update.eventId, err);
+    }
     ctx.observer.update('unchanged', origin);
     if (reading) await onlineOnReadings(ctx, id, from);
     await ctx.settled();
@@ -60,8 +66,7 @@ export async function handleTwinUpdate(
   try {
     await ctx.applyTwins(id, outcome, origin);
   } catch (err) {
-    ctx.publish(resultTopic, errorResult(update.eventId, ctx.now(), toEdgetwinError(err, 'EDGETWIN_ERR_STORE_WRITE')));
-    return;
+    return refuse(ctx, resultTopic, update.eventId, err);
   }
   if (reading) await onlineOnReadings(ctx, id, from);
   const result: DeviceTwinResult = { event_id: update.eventId, timestamp: now, twin: outcome.result, version: outcome.next.version };
@@ -89,4 +94,15 @@ export function publishChange(ctx: Pick<HandlerContext, 'publish' | 'newEventId'
 function carries(update: ParsedUpdate, what: 'actual' | 'ack'): boolean {
   for (const patch of update.twins.values()) if (patch?.[what] !== undefined) return true;
   return false;
+}
+
+/**
+ * Answers a change that was not applied. One that was refused (e.g. by the sender's role) is
+ * answered and acknowledged; one that could not be committed is answered and then thrown, so
+ * the message is not acknowledged and its sender sends it again (eventbus/bus.ts).
+ */
+export function refuse(ctx: HandlerContext, topic: string, eventId: string, err: unknown): void {
+  const error = toEdgetwinError(err, 'EDGETWIN_ERR_STORE_WRITE');
+  ctx.publish(topic, errorResult(eventId, ctx.now(), error));
+  if (notCommitted(error)) throw error;
 }

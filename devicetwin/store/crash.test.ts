@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { required } from '../../test/peers.js';
 import { SqliteTwinStore } from './sqlite.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -18,8 +19,8 @@ const built = join(here, '..', '..', 'dist', 'devicetwin', 'store', 'sqlite.js')
 const sourcesChanged = existsSync(built) && existsSync(child) && readdirSync(here)
   .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
   .some((f) => statSync(join(here, f)).mtimeMs > statSync(built).mtimeMs);
-const skip = !existsSync(built) || !existsSync(child) || sourcesChanged;
 const why = sourcesChanged ? 'dist/ older than devicetwin/store sources' : 'dist/ missing';
+const skip = !required(`a current build (${why})`, existsSync(built) && existsSync(child) && !sourcesChanged, 'npm run build');
 
 interface Run { acked: number[]; stderr: string }
 

@@ -92,8 +92,10 @@ describe('SqliteTwinStore', () => {
     });
   });
 
-  it('a full disk rejects the whole group with EDGETWIN_ERR_STORE_WRITE and applies none of it', async () => {
+  it('a full disk rejects each change that needs space with EDGETWIN_ERR_STORE_WRITE and applies nothing of it; the rest of its group commits', async () => {
     // max_page_count caps the file as a full disk would, and fails with the same SQLITE_FULL.
+    // (Until the retry alone below, one change that did not fit failed its whole group commit,
+    // so under a burst of resends even changes that fit were refused.)
     const store = make({ pragmas: { max_page_count: 32 } });
     await store.open();
     const kept = device('ns/kept', { t: twin({ actual: { value: '1', timestamp: 1 } }) });
@@ -107,8 +109,9 @@ describe('SqliteTwinStore', () => {
     }
     group.push(store.commit([{ kind: 'unmember', id: kept.id }]));
     const results = await Promise.allSettled(group);
-    expect(results.every((r) => r.status === 'rejected')).toBe(true);
-    expect(results[0]).toMatchObject({
+    const refused = results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));
+    expect(refused.length).toBeGreaterThan(50); // 32 pages hold a few of 100 × 2 kB
+    expect(results[refused[0]!]).toMatchObject({
       status: 'rejected',
       reason: {
         code: 'EDGETWIN_ERR_STORE_WRITE',
@@ -116,14 +119,18 @@ describe('SqliteTwinStore', () => {
         cause: expect.objectContaining({ code: 'SQLITE_FULL' }),
       },
     });
+    expect(results[0]).toMatchObject({ status: 'fulfilled' }); // the member fits
+    expect(results.at(-1)).toMatchObject({ status: 'fulfilled' }); // a delete needs no page
 
-    // Still usable: a change that fits commits, and the failed group left no trace.
+    // Still usable, and each change is all or nothing: a refused one left no trace.
     const after = device('ns/after', { t: twin() });
     await store.commit([{ kind: 'twins', device: after }]);
     await store.close();
     const { devices, members } = await make().open();
-    expect(devices.map((d) => d.id).sort()).toEqual(['ns/after', 'ns/kept']);
-    expect(members).toEqual([]);
+    const committed = results.flatMap((r, i) => (r.status === 'fulfilled' && i > 0 && i <= 100 ? [`ns/big-${i - 1}`] : []));
+    expect(devices.map((d) => d.id).sort()).toEqual(['ns/after', ...committed].sort());
+    for (const d of devices) if (d.id.startsWith('ns/big-')) expect(d.twins.t?.actual?.value).toBe(big);
+    expect(members.map((m) => m.id)).toEqual(['ns/small']);
   });
 
   it('a lock held by another process fails the group with SQLITE_BUSY; the next group succeeds', async () => {
@@ -142,6 +149,26 @@ describe('SqliteTwinStore', () => {
     await store.commit([change]);
     await store.close();
     expect((await make().open()).devices).toEqual([change.device]);
+  });
+
+  it('on a full disk, a change that needs a new page fails alone: the others of its group that fit commit', async () => {
+    const first = make();
+    await first.open();
+    await first.commit([{ kind: 'twins', device: device('default/small', { t: twin({ actual: { value: '1', timestamp: 1 } }) }) }]);
+    await first.close();
+    const db = peer();
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.close();
+    const full = make({ pragmas: { max_page_count: pages } });
+    await full.open();
+    // Queued in one tick: one group commit, of which only the big one needs space.
+    const big = full.commit([{ kind: 'twins', device: device('default/big', { t: twin({ actual: { value: 'x'.repeat(20_000), timestamp: 2 } }) }) }]);
+    const fits = full.commit([{ kind: 'twins', device: device('default/small', { t: twin({ actual: { value: '2', timestamp: 3 } }) }, 2) }]);
+    await expect(big).rejects.toMatchObject({ code: 'EDGETWIN_ERR_STORE_WRITE', message: expect.stringMatching(/disk is full/) });
+    await expect(fits).resolves.toBeUndefined();
+    await full.close();
+    const data = await make().open();
+    expect(data.devices.map((d) => [d.id, d.twins.t?.actual?.value])).toEqual([['default/small', '2']]);
   });
 
   // root ignores file modes, so this runs only for an ordinary user.

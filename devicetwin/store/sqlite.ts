@@ -2,8 +2,7 @@
 // between two turns of the event loop: every commit() queued before it is in its transaction,
 // and none can arrive during it.
 
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import Database from 'better-sqlite3';
@@ -12,6 +11,7 @@ import type { Logger } from 'pino';
 import { edgetwinError, isEdgetwinError, type EdgetwinError, type ErrorCode } from '../../errors.js';
 import type { StoreChange, StoredData, TwinStore } from '../types.js';
 import { coalesce, splitId, type DevicePlan } from './coalesce.js';
+import { checkStoreFile, makeDirectory, markerOf, markStoreCreated } from './files.js';
 import { loadAll, prepareWriters, twinParams, type Writers } from './rows.js';
 import type { CheckpointWorkerInput } from './checkpoint-worker.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
@@ -167,7 +167,9 @@ export class SqliteTwinStore implements TwinStore {
     let db: Database.Database | undefined;
     try {
       const pragmas = checkPragmas(this.#pragmas);
-      mkdirSync(dirname(this.#path), { recursive: true });
+      makeDirectory(dirname(this.#path));
+      // A used store whose file went missing, empty or short is refused, not started afresh.
+      checkStoreFile(this.#path);
       db = new Database(this.#path, { timeout: BUSY_TIMEOUT_MS });
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (mode !== 'wal') {
@@ -183,6 +185,7 @@ export class SqliteTwinStore implements TwinStore {
       if (applied.length > 0) this.#log.info({ path: this.#path, applied }, 'store schema migrated');
       const writers = prepareWriters(db);
       const data = loadAll(db);
+      markStoreCreated(this.#path);
       this.#db = db;
       this.#writeGroup = db.transaction((plans: Map<string, DevicePlan>) => writePlans(writers, plans));
       if (mode === 'wal') this.#startCheckpointer(db);
@@ -197,7 +200,7 @@ export class SqliteTwinStore implements TwinStore {
       if (isEdgetwinError(err)) throw err;
       throw edgetwinError(
         'EDGETWIN_ERR_STORE_OPEN',
-        `could not open the store at ${this.#path}: ${messageOf(err)}; ${hint(err, 'EDGETWIN_ERR_STORE_OPEN')}`,
+        `could not open the store at ${this.#path}: ${messageOf(err)}; ${hint(err, 'EDGETWIN_ERR_STORE_OPEN', this.#path)}`,
         [],
         err,
       );
@@ -214,6 +217,27 @@ export class SqliteTwinStore implements TwinStore {
       for (const p of group) p.reject(closedError());
       return;
     }
+    const failure = this.#write(writeGroup, group);
+    if (failure === undefined) {
+      for (const p of group) p.resolve();
+      return;
+    }
+    if (group.length === 1 || !isFull(failure.cause)) {
+      for (const p of group) p.reject(failure);
+      return;
+    }
+    // The disk is full: one change that needs a new page must not take down the others of its
+    // group that fit (a burst of resends would otherwise fail every write). Each alone, in
+    // order, which is what the group's plan stands for (coalesce.ts).
+    for (const p of group) {
+      const alone = this.#write(writeGroup, [p]);
+      if (alone === undefined) p.resolve();
+      else p.reject(alone);
+    }
+  }
+
+  /** One transaction for `group`; the error if it failed (rolled back: nothing of it applied). */
+  #write(writeGroup: Database.Transaction<(plans: Map<string, DevicePlan>) => void>, group: readonly Pending[]): EdgetwinError | undefined {
     const started = this.#onCommit ? performance.now() : 0;
     try {
       // IMMEDIATE takes the write lock up front; a deferred BEGIN could fail with SQLITE_BUSY at
@@ -224,17 +248,16 @@ export class SqliteTwinStore implements TwinStore {
       const error = edgetwinError(
         'EDGETWIN_ERR_STORE_WRITE',
         `could not commit ${group.length} change group(s) to ${this.#path}; nothing was applied: ` +
-          `${messageOf(err)}; ${hint(err, 'EDGETWIN_ERR_STORE_WRITE')}`,
+          `${messageOf(err)}; ${hint(err, 'EDGETWIN_ERR_STORE_WRITE', this.#path)}`,
         [],
         err,
       );
       this.#log.warn({ err: error, path: this.#path }, 'store commit failed');
       this.#onCommit?.((performance.now() - started) / 1000, group.length, error);
-      for (const p of group) p.reject(error);
-      return;
+      return error;
     }
     this.#onCommit?.((performance.now() - started) / 1000, group.length);
-    for (const p of group) p.resolve();
+    return undefined;
   }
 
   #close(): void {
@@ -296,6 +319,11 @@ function checkPragmas(pragmas: Readonly<Record<string, string | number>>): strin
   });
 }
 
+/** SQLITE_FULL: the disk (or max_page_count) is full; changes that need no new page still fit. */
+function isFull(err: unknown): boolean {
+  return err instanceof Database.SqliteError && err.code === 'SQLITE_FULL';
+}
+
 function closedError(): Error {
   return edgetwinError('EDGETWIN_ERR_STORE_CLOSED', 'the store is closed (edgetwin is shutting down); the change was not saved');
 }
@@ -305,7 +333,7 @@ function messageOf(err: unknown): string {
 }
 
 /** What an operator should do about a failure, by SQLite result code or errno. */
-function hint(err: unknown, code: ErrorCode): string {
+function hint(err: unknown, code: ErrorCode, path: string): string {
   const cause = err instanceof Database.SqliteError ? err.code
     : err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : '';
   if (cause === 'SQLITE_FULL' || cause === 'ENOSPC') return 'the disk is full: free space on it, then retry';
@@ -316,7 +344,7 @@ function hint(err: unknown, code: ErrorCode): string {
     return 'another process holds a lock on the database: stop it (only one edgetwin may use a data directory)';
   }
   if (cause === 'SQLITE_NOTADB' || cause.startsWith('SQLITE_CORRUPT')) {
-    return 'the file is not a usable SQLite database: move it aside (edgetwin starts a new one) or restore a backup';
+    return `the file is not a usable SQLite database: restore a backup, or move it aside together with ${basename(markerOf(path))} (edgetwin then starts a new, empty one)`;
   }
   if (cause.startsWith('SQLITE_IOERR')) return 'the disk reported an I/O error: check the storage device';
   if (cause.startsWith('SQLITE_CANTOPEN')) return 'check that the path names a file in a directory edgetwin can write to';

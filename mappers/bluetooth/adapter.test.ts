@@ -8,6 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SimulatedBinding, startBleTestRig } from '../../simulators/bluetooth/index.js';
+import { required } from '../../test/peers.js';
 import { connect, deadline, rejection, SinkRecorder } from './harness.test-support.js';
 import { createBluetoothMapper, loadNoble, nobleFromBinding, type NobleCentral } from './index.js';
 
@@ -93,7 +94,7 @@ describe('a mapper without an adapter keeps running', () => {
 const here = fileURLToPath(new URL('.', import.meta.url));
 const built = `${here}../../dist/mappers/bluetooth/adapter.js`;
 const source = `${here}adapter.ts`;
-const fresh = existsSync(built) && statSync(built).mtimeMs >= statSync(source).mtimeMs;
+const fresh = required('a current build of mappers/bluetooth/adapter.ts (dist/)', existsSync(built) && statSync(built).mtimeMs >= statSync(source).mtimeMs, 'npm run build');
 
 describe('the host adapter (real @abandonware/noble, in a child process)', () => {
   it.skipIf(!fresh)(`loadNoble('hci') ends in ADAPTER_UNAVAILABLE or poweredOn, never a crash${fresh ? '' : ' (skipped: dist/ missing or older than adapter.ts; npm run build)'}`, async () => {

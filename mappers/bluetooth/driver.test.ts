@@ -95,11 +95,11 @@ describe('Bluetooth driver over the simulated adapter', () => {
   it('times a slow read out with a coded error, drops the link, and the next read reconnects', async () => {
     const connects = sim.stats.connects;
     sim.slowReads(1000);
-    const started = Date.now();
     const err = await rejection(deadline(3000, (s) => h.driver.read(h.pick('u8'), s)));
     sim.slowReads(0);
+    // The code alone says which timer fired, on any machine: the reply (1 s) would have been a
+    // value, the caller's deadline (3 s) MAPPER_ABORTED; only the request timeout gives this.
     expect(err.code).toBe('EDGETWIN_ERR_MAPPER_TIMEOUT');
-    expect(Date.now() - started).toBeLessThan(900);
     expect(h.driver.state()).toBe('offline');
     const [r] = await deadline(3000, (s) => h.driver.read(h.pick('u8'), s));
     expect(r?.ok).toBe(true);

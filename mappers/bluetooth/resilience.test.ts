@@ -15,9 +15,9 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-function setup(devices = 1, clock?: FakeClock): { rig: BleTestRig; hs: Harness[] } {
+function setup(devices = 1, clock?: FakeClock, protocol: Partial<typeof FAST> = {}): { rig: BleTestRig; hs: Harness[] } {
   const rig = startBleTestRig({
-    devices: Array.from({ length: devices }, (_, i) => ({ name: `ble-${i}`, macAddress: `C0:FF:EE:00:01:0${i}`, protocol: FAST })),
+    devices: Array.from({ length: devices }, (_, i) => ({ name: `ble-${i}`, macAddress: `C0:FF:EE:00:01:0${i}`, protocol: { ...FAST, ...protocol } })),
   });
   cleanup.push(() => rig.close());
   // No jitter: the test knows each delay exactly.
@@ -34,10 +34,9 @@ describe('Bluetooth resilience', () => {
     const [sim, h] = [rig.peripherals[0]!, hs[0]!];
     sim.stopAdvertising();
 
-    const started = Date.now();
+    // BLE_NOT_FOUND is the scan timeout's (150 ms) answer; the caller's deadline would give MAPPER_ABORTED.
     const first = await rejection(deadline(2000, (s) => h.driver.read(h.pick('u8'), s)));
     expect(first.code).toBe('EDGETWIN_ERR_BLE_NOT_FOUND');
-    expect(Date.now() - started).toBeLessThan(1000);
     expect(h.driver.state()).toBe('offline');
     expect(rig.adapter.binding.scanning).toBe(false);
 
@@ -182,14 +181,14 @@ describe('Bluetooth resilience', () => {
   });
 
   it('close() during a scan returns promptly', async () => {
-    const { rig, hs } = setup(1);
+    // A scan that would run for a minute and a read with no deadline: only close() can end
+    // them, so its ending them at all is the proof, on any machine.
+    const { rig, hs } = setup(1, undefined, { scanTimeoutMs: 60_000 });
     rig.peripherals[0]!.stopAdvertising();
     const h = hs[0]!;
     const pending = h.driver.read(h.pick('u8'), new AbortController().signal);
-    const started = Date.now();
     await h.driver.close();
     expect((await rejection(pending)).code).toBe('EDGETWIN_ERR_MAPPER_ABORTED');
-    expect(Date.now() - started).toBeLessThan(100);
     expect(rig.adapter.binding.scanning).toBe(false);
   });
 });

@@ -41,13 +41,12 @@ describe('ModbusDriver fault handling', () => {
     expect(await driver.read(props, signal())).toEqual(ok);
     rig.simulator.faults.silence();
     const started = performance.now();
-    await expect(driver.read(props, signal())).rejects.toMatchObject({ code: 'EDGETWIN_ERR_MAPPER_TIMEOUT' });
-    const took = performance.now() - started;
-    expect(took).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
-    expect(took).toBeLessThan(TIMEOUT_MS + 500);
+    // A caller signal that never fires: the timeout can only be the driver's own, on any machine.
+    await expect(driver.read(props, new AbortController().signal)).rejects.toMatchObject({ code: 'EDGETWIN_ERR_MAPPER_TIMEOUT' });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(TIMEOUT_MS - 5); // and not early
     expect(driver.state()).toBe('offline');
     // The link was closed after the timeout (a late reply must not answer the next request).
-    await vi.waitFor(() => expect(rig.server.connections).toBe(0), { timeout: 2000 });
+    await vi.waitFor(() => expect(rig.server.connections).toBe(0), { timeout: 10_000 });
     rig.simulator.faults.silence(false);
     expect(await driver.read(props, signal())).toEqual(ok);
     expect(driver.state()).toBe('online');
@@ -65,13 +64,12 @@ describe('ModbusDriver fault handling', () => {
   });
 
   it('a connection dropped mid-request → EDGETWIN_ERR_MAPPER_CONNECTION at once, then reconnects', async () => {
-    const { rig, driver, props } = await bench(2000);
+    const { rig, driver, props } = await bench(60_000);
     expect(await driver.read(props, signal())).toEqual(ok);
     rig.simulator.faults.dropNext();
-    const started = performance.now();
+    // The close itself fails the request: the driver's timeout (60 s) or the caller's 5 s signal
+    // would both be MAPPER_TIMEOUT.
     await expect(driver.read(props, signal())).rejects.toMatchObject({ code: 'EDGETWIN_ERR_MAPPER_CONNECTION' });
-    // Not after the 2 s timeout: the close itself fails the request.
-    expect(performance.now() - started).toBeLessThan(1000);
     expect(driver.state()).toBe('offline');
     expect(await driver.read(props, signal())).toEqual(ok);
     expect(driver.connects).toBe(2);
@@ -81,7 +79,7 @@ describe('ModbusDriver fault handling', () => {
     const { rig, driver, props } = await bench();
     expect(await driver.read(props, signal())).toEqual(ok);
     expect(rig.server.dropConnections()).toBe(1);
-    await vi.waitFor(() => expect(rig.server.connections).toBe(0), { timeout: 2000 });
+    await vi.waitFor(() => expect(rig.server.connections).toBe(0), { timeout: 10_000 });
     expect(await driver.read(props, signal())).toEqual(ok);
     expect(driver.connects).toBe(2);
   });
@@ -171,6 +169,6 @@ describe('ModbusDriver fault handling', () => {
     await expect(second).rejects.toMatchObject({ code: 'EDGETWIN_ERR_MAPPER_CONNECTION' });
     await driver.close();
     await expect(driver.read(props, signal())).rejects.toMatchObject({ code: 'EDGETWIN_ERR_MAPPER_CONNECTION' });
-    await vi.waitFor(() => expect(rig.server.connections).toBe(0), { timeout: 2000 });
+    await vi.waitFor(() => expect(rig.server.connections).toBe(0), { timeout: 10_000 });
   });
 });

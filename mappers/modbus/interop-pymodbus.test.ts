@@ -2,18 +2,19 @@
 // (Debian python3-pymodbus, run with /usr/bin/python3). Its register map has a hole, so a
 // coalesced read meets a real illegal-data-address exception and must split around it.
 
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileModel, parseDeviceManifest } from '../../schemas/index.js';
 import { bindDevice, type DeviceDriver, type DriverProperty } from '../sdk/index.js';
+import { requirePeer } from '../../test/peers.js';
 import { modbusMapper } from './index.js';
 
 const PYTHON = '/usr/bin/python3';
 const SERVER = fileURLToPath(new URL('../../simulators/modbus/pymodbus_server.py', import.meta.url));
-const hasPymodbus = spawnSync(PYTHON, ['-c', 'import pymodbus.server.async_io'], { stdio: 'ignore' }).status === 0;
+const hasPymodbus = requirePeer('pymodbus');
 
 // Holding registers 0..4 and 30..33 exist; 5..29 do not.
 const REGISTERS = {
@@ -62,7 +63,7 @@ describe.skipIf(!hasPymodbus)('ModbusDriver ⇄ pymodbus server', () => {
   let driver: DeviceDriver;
   let props: readonly DriverProperty[];
   const prop = (name: string): DriverProperty => props.find((p) => p.name === name)!;
-  const signal = (): AbortSignal => AbortSignal.timeout(5000);
+  const signal = (): AbortSignal => AbortSignal.timeout(30_000);
   const read = async (...names: string[]): Promise<unknown[]> =>
     (await driver.read(names.map(prop), signal())).map((r) => (r.ok ? r.value : r.error.code));
 
@@ -87,7 +88,7 @@ describe.skipIf(!hasPymodbus)('ModbusDriver ⇄ pymodbus server', () => {
       metadata: { name: 'pymodbus-peer' },
       spec: {
         deviceModelRef: { name: 'pymodbus-peer' },
-        protocol: { protocolName: 'modbus', configData: { communicateMode: 'TCP', ip: '127.0.0.1', port: String(port), slaveID: 5, timeout: 1000 } },
+        protocol: { protocolName: 'modbus', configData: { communicateMode: 'TCP', ip: '127.0.0.1', port: String(port), slaveID: 5, timeout: 10_000 } },
         properties: Object.entries(VISITORS).map(([name, configData]) => ({ name, visitors: { protocolName: 'modbus', configData } })),
       },
     };

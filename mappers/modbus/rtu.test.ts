@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasSocat, MODBUS_TEST_VALUES, ModbusRtuServer, ModbusSimulator, modbusTestDevice, modbusTestModel, openPtyPair, type PtyPair } from '../../simulators/index.js';
+import { requirePeer } from '../../test/peers.js';
+import { MODBUS_TEST_VALUES, ModbusRtuServer, ModbusSimulator, modbusTestDevice, modbusTestModel, openPtyPair, type PtyPair } from '../../simulators/index.js';
 import { bindDevice, type DeviceDriver, type DriverProperty } from '../sdk/index.js';
 import { ModbusDriver, modbusMapper } from './index.js';
 
-describe.skipIf(!hasSocat())('ModbusDriver over RTU (socat pty pair)', () => {
+describe.skipIf(!requirePeer('socat'))('ModbusDriver over RTU (socat pty pair)', () => {
   let dir: string;
   let pair: PtyPair;
   let sim: ModbusSimulator;

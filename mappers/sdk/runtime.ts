@@ -118,6 +118,7 @@ export class MapperRuntime {
   }
 }
 
+/** What a worker was started from: a change to any of it (a reload of the manifest or model) restarts it. */
 function keyOf(d: BoundDeviceInput): string {
-  return JSON.stringify([d.instance.protocol, d.instance.properties, d.model.name]);
+  return JSON.stringify([d.instance.protocol, d.instance.properties, d.model.name, d.model.schema]);
 }

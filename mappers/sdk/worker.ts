@@ -9,6 +9,7 @@ import { deviceTopic, type Bus, type Subscription } from '../../eventbus/index.j
 import type { DeviceInstance, DeviceModel, PropertyValue } from '../../schemas/index.js';
 import { bindDevice, type RuntimePropertyOptions } from './config.js';
 import { backoffMs, cycleMs, sameReading, shouldReport, type BackoffOptions, type LastReport } from './policy.js';
+import { ReportOutbox, type TwinEntry } from './outbox.js';
 import { SerialQueue } from './queue.js';
 import type { DeviceDriver, DriverProperty, MapperFactory, ReadResult } from './types.js';
 import type { PollReport } from './runtime.js';
@@ -60,6 +61,8 @@ export class DeviceWorker {
   private readonly last = new Map<string, LastReport>();
   private readonly desired = new Map<string, DesiredState>();
   private readonly inFlight = new Set<readonly DriverProperty[]>();
+  /** Readings, acks and availability until the twin acknowledges them (outbox.ts). */
+  private readonly outbox: ReportOutbox;
   private driver?: DeviceDriver;
   private props = new Map<string, DriverProperty>();
   private options: ReadonlyMap<string, RuntimePropertyOptions> = new Map();
@@ -79,6 +82,13 @@ export class DeviceWorker {
   constructor(options: WorkerOptions) {
     this.o = options;
     this.id = options.instance.id;
+    const { namespace, name } = options.instance;
+    this.outbox = new ReportOutbox({
+      backoff: options.backoff,
+      logger: options.logger,
+      sendTwin: (twin) => options.bus.publish(deviceTopic(namespace, name, 'twin/update'), JSON.stringify({ event_id: '', timestamp: options.now(), twin }), { qos: 1 }),
+      sendState: (state) => options.bus.publish(deviceTopic(namespace, name, 'state/update'), JSON.stringify({ event_id: '', timestamp: options.now(), state }), { qos: 1 }),
+    });
   }
 
   /** Validates the config (throws EDGETWIN_ERR_MAPPER_CONFIG), then starts polling and listening. */
@@ -91,7 +101,9 @@ export class DeviceWorker {
     this.driver = factory.connect({ logger: this.o.logger, now: this.o.now }, bound.driverDevice);
     const { namespace, name } = instance;
     this.deltaSub = await this.o.bus.subscribe(deviceTopic(namespace, name, 'twin/update/delta'), (_t, payload) => this.onDelta(payload), { qos: 1 });
-    await this.fetchDesired();
+    // A bus that is down right now must not keep the device unmapped: the reconnect hook below
+    // fetches again.
+    await this.fetchDesired().catch((err: unknown) => this.o.logger.warn({ err, device: this.id }, 'could not fetch desired values; fetched again on reconnect'));
     // Over MQTT, deltas sent while this process was cut off from the broker are lost (the twin
     // publishes them at QoS 0 by default, mqtt.answerQos): fetch the desired values again on
     // every reconnect.
@@ -149,6 +161,7 @@ export class DeviceWorker {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.outbox.close();
     for (const t of this.timers.splice(0)) clearInterval(t);
     this.queue.close();
     this.offConnection?.();
@@ -166,7 +179,7 @@ export class DeviceWorker {
     try {
       const results = await this.queue.push('read', this.o.timeoutMs, (signal) => this.driver!.read(group, signal));
       this.o.onPoll?.({ device: this.id, protocol: this.o.factory.protocol, seconds: (performance.now() - started) / 1000, ok: results.some((r) => r.ok) || group.length === 0 });
-      const ok = await this.report(group, results);
+      const ok = this.report(group, results);
       if (ok) this.succeeded();
       else this.failed(results.find((r): r is Extract<ReadResult, { ok: false }> => !r.ok)?.error);
     } catch (err) {
@@ -177,10 +190,10 @@ export class DeviceWorker {
     }
   }
 
-  /** Reports what changed; true if at least one property was read. */
-  private async report(group: readonly DriverProperty[], results: readonly ReadResult[]): Promise<boolean> {
+  /** Reports what changed (through the outbox, which keeps it until acknowledged); true if at least one property was read. */
+  private report(group: readonly DriverProperty[], results: readonly ReadResult[]): boolean {
     const now = this.o.now();
-    const twin: Record<string, object> = {};
+    const twin: Record<string, TwinEntry> = {};
     let anyOk = false;
     group.forEach((prop, i) => {
       const r = results[i];
@@ -197,7 +210,7 @@ export class DeviceWorker {
         twin[prop.name] = { actual: { value: checked.wire }, metadata: { type: prop.model.type } };
       }
     });
-    if (Object.keys(twin).length > 0) await this.publishTwin(twin);
+    if (Object.keys(twin).length > 0) this.outbox.putTwin(twin);
     return anyOk || group.length === 0;
   }
 
@@ -205,10 +218,7 @@ export class DeviceWorker {
   private onPush(name: string, result: ReadResult): void {
     const prop = this.props.get(name);
     if (!prop || this.stopped) return;
-    this.report([prop], [result]).then(
-      (ok) => (ok ? this.succeeded() : undefined),
-      (err: unknown) => this.o.logger.warn({ err, device: this.id }, 'could not report a pushed value'),
-    );
+    if (this.report([prop], [result])) this.succeeded();
   }
 
   private succeeded(): void {
@@ -239,10 +249,7 @@ export class DeviceWorker {
 
   private setAvailability(state: 'online' | 'offline'): void {
     this.availability = state;
-    const { namespace, name } = this.o.instance;
-    this.o.bus
-      .publish(deviceTopic(namespace, name, 'state/update'), JSON.stringify({ event_id: '', timestamp: this.o.now(), state }), { qos: 1 })
-      .catch((err: unknown) => this.o.logger.warn({ err, device: this.id }, 'could not publish the device state'));
+    this.outbox.putState(state);
   }
 
   private async subscribePush(): Promise<void> {
@@ -252,11 +259,6 @@ export class DeviceWorker {
     } catch (err) {
       this.o.logger.debug({ err, device: this.id }, 'subscribe failed; retried after the next successful poll');
     }
-  }
-
-  private async publishTwin(twin: Record<string, object>): Promise<void> {
-    const { namespace, name } = this.o.instance;
-    await this.o.bus.publish(deviceTopic(namespace, name, 'twin/update'), JSON.stringify({ event_id: '', timestamp: this.o.now(), twin }), { qos: 1 });
   }
 
   /**
@@ -356,7 +358,7 @@ export class DeviceWorker {
     return result.value;
   }
 
-  private async ack(prop: DriverProperty, state: DesiredState, status: 'applied' | 'rejected' | 'failed', actual?: string, error?: EdgetwinError): Promise<void> {
+  private ack(prop: DriverProperty, state: DesiredState, status: 'applied' | 'rejected' | 'failed', actual?: string, error?: EdgetwinError): void {
     if (this.desired.get(prop.name) !== state || this.stopped) return;
     state.status = status;
     if (error) this.o.logger.warn({ device: this.id, property: prop.name, code: error.code }, `desired value ${state.value} ${status}: ${error.message}`);
@@ -368,11 +370,7 @@ export class DeviceWorker {
       entry.actual = { value: actual };
       this.last.set(prop.name, { wire: actual, at: this.o.now() });
     }
-    try {
-      await this.publishTwin({ [prop.name]: entry });
-    } catch (err) {
-      this.o.logger.warn({ err, device: this.id }, 'could not publish an ack');
-    }
+    this.outbox.putTwin({ [prop.name]: entry });
   }
 }
 

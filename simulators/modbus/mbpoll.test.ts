@@ -2,7 +2,7 @@
 // thermostat, over TCP and over RTU through a socat pty pair, and sees the values the mapper (and
 // so the twin) sees.
 
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,12 +15,13 @@ import { modbusMapper } from '../../mappers/modbus/index.js';
 import { bindDevice } from '../../mappers/sdk/index.js';
 import { BUNDLED_MODELS_DIR, loadModels } from '../../schemas/index.js';
 import { simulateModbus, type ModbusSimulation } from './cli.js';
-import { hasSocat, openPtyPair, type PtyPair } from './pty.js';
+import { requirePeer } from '../../test/peers.js';
+import { openPtyPair, type PtyPair } from './pty.js';
 import { ModbusRtuServer } from './rtu-server.js';
 
 const run = promisify(execFile);
 const THERMOSTAT = fileURLToPath(new URL('../../examples/devices/thermostat.yaml', import.meta.url));
-const hasMbpoll = spawnSync('mbpoll', ['-V'], { stdio: 'ignore' }).error === undefined;
+const hasMbpoll = requirePeer('mbpoll');
 
 /** Runs mbpoll once and returns the values it printed, as `[index]: value` lines. */
 async function mbpoll(args: readonly string[]): Promise<string[]> {
@@ -84,7 +85,7 @@ describe.skipIf(!hasMbpoll)('mbpoll ⇄ simulator over TCP', () => {
   });
 });
 
-describe.skipIf(!hasMbpoll || !hasSocat())('mbpoll ⇄ simulator over RTU (socat pty pair)', () => {
+describe.skipIf(!hasMbpoll || !requirePeer('socat'))('mbpoll ⇄ simulator over RTU (socat pty pair)', () => {
   let dir: string;
   let pair: PtyPair;
   let sim: ModbusSimulation;
