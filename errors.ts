@@ -27,6 +27,10 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_STORE_OPEN: { status: 500, summary: 'The SQLite store could not be opened or migrated.' },
   EDGETWIN_ERR_STORE_WRITE: { status: 500, summary: 'A change could not be committed to the store; nothing was applied.' },
   EDGETWIN_ERR_STORE_CLOSED: { status: 500, summary: 'The store is closed (edgetwin is shutting down).' },
+  // History (docs/telemetry.md)
+  EDGETWIN_ERR_HISTORY_QUERY: { status: 400, summary: 'A history query is malformed: a time, range, step, property or kind that cannot be parsed or does not fit (e.g. `since` not before `until`); the message names the parameter and what is accepted.' },
+  EDGETWIN_ERR_HISTORY_TOO_MANY_POINTS: { status: 400, summary: 'A history query would return more points than `history.maxPoints`; the message says how many, and which step (or a shorter range) would fit.' },
+  EDGETWIN_ERR_HISTORY_DISABLED: { status: 404, summary: 'No history is recorded for this device: `history.enabled` is false, or a `history.devices` / `history.models` entry turns it off.' },
   // Models, manifests, config
   EDGETWIN_ERR_FILE_READ: { status: 500, summary: 'A file or folder named in the configuration could not be read.' },
   EDGETWIN_ERR_MODEL_INVALID: { status: 500, summary: 'A device model file is not a valid edgetwin JSON Schema model.' },
@@ -76,7 +80,9 @@ export const ERROR_CODES = {
   // Runtime
   EDGETWIN_ERR_BROKER_LISTEN: { status: 500, summary: 'The MQTT broker could not listen on the configured host and port.' },
   EDGETWIN_ERR_BROKER_CONNECT: { status: 500, summary: 'Could not connect to the MQTT broker.' },
-  EDGETWIN_ERR_METRICS_LISTEN: { status: 500, summary: 'The metrics and health HTTP server could not listen on `metrics.host`:`metrics.port` (e.g. the port is taken); edgetwin logs a warning and runs without it.' },
+  EDGETWIN_ERR_METRICS_LISTEN: { status: 500, summary: 'The HTTP server (metrics, health, HTTP API) could not listen on `http.host`:`http.port` (e.g. the port is taken); edgetwin logs a warning and runs without it.' },
+  EDGETWIN_ERR_HTTP_NOT_FOUND: { status: 404, summary: 'No HTTP endpoint has that path (docs/http-api.md lists them).' },
+  EDGETWIN_ERR_HTTP_METHOD: { status: 405, summary: 'The HTTP endpoint does not answer that method; the `Allow` header lists those it does.' },
   EDGETWIN_ERR_TIMEOUT: { status: 500, summary: 'No answer arrived in time.' },
   EDGETWIN_ERR_CLI_USAGE: { status: 400, summary: 'The command line is malformed.' },
   EDGETWIN_ERR_INTERNAL: { status: 500, summary: 'An unexpected internal error; please report it with the log.' },

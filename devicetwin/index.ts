@@ -8,3 +8,4 @@ export { mergeUpdate, emptyDevice, type MergeContext, type MergeOutcome, type Me
 export { computeDelta, twinToWire, twinsToWire } from './document.js';
 export { parseTwinUpdate, parseStateUpdate, parseBaseMessage, DEFAULT_PARSE_LIMITS, type ParseLimits, type ParsedUpdate, type TwinPatch } from './parse.js';
 export { SqliteTwinStore } from './store/index.js';
+export { DEFAULT_HISTORY_POLICY, HISTORY_KINDS, historyEntries, historyFor, type HistoryRequest, type HistoryResult } from './history.js';

@@ -14,7 +14,8 @@ import { handleTwinUpdate } from './handlers/update.js';
 import { admitDevices, changeKinds, type ChangeAuthorizer, type DeviceLimits } from './policy.js';
 import { emptyDevice, mergeUpdate, type MergeSuccess, type UpdateOrigin } from './merge.js';
 import { DEFAULT_PARSE_LIMITS, type ParseLimits, type TwinPatch } from './parse.js';
-import type { DeviceStateName, DeviceTwinState, MembershipEntry, StoreChange, TwinStore } from './types.js';
+import { historyEntries, historyFor, historyPossible, queryHistory, type HistoryRequest, type HistoryResult } from './history.js';
+import type { DeviceStateName, DeviceTwinState, HistoryPolicy, HistoryStats, MembershipEntry, StoreChange, TwinStore } from './types.js';
 import { computeDelta } from './document.js';
 import type { BaseMessage, DeviceTwinDelta, DeviceTwinDocument, MembershipUpdate, WireDevice } from './wire.js';
 
@@ -36,6 +37,11 @@ export interface DeviceTwinOptions {
   readonly deviceLimits?: DeviceLimits;
   /** Update outcomes and ack transitions, for metrics (edgecore/metrics.ts). */
   readonly observer?: TwinObserver;
+  /**
+   * What history to record (each committed value, in the same commit) and serve; no history
+   * without it. The store applies the same policy's retention.
+   */
+  readonly history?: HistoryPolicy;
 }
 
 /** An update through the API: property → expected/actual wire strings (or null to delete). */
@@ -62,10 +68,13 @@ export class DeviceTwin {
   /** The newest commit still in flight; answers that change nothing wait for it. */
   private lastCommit: Promise<void> = Promise.resolve();
   private started = false;
+  /** False when no device can have history: the hot path then skips the per-update check. */
+  private readonly historyOn: boolean;
 
   constructor(opts: DeviceTwinOptions) {
     this.opts = opts;
     this.ctx = this.makeContext();
+    this.historyOn = opts.history !== undefined && historyPossible(opts.history);
   }
 
   /** Opens the store and loads what it holds. Devices are bound by {@link setDevices}. */
@@ -141,7 +150,8 @@ export class DeviceTwin {
       const seeded = this.seedDesired(instance, model, state);
       if (seeded) {
         this.entries.set(instance.id, { instance, model, state: seeded.next });
-        changes.push({ kind: 'twins', device: seeded.next, changed: seeded.changed });
+        const history = this.recordsHistory(instance.id, model.name) ? historyEntries(state, seeded.next, seeded.changed) : undefined;
+        changes.push({ kind: 'twins', device: seeded.next, changed: seeded.changed, ...(history ? { history } : {}) });
       }
     }
     if (changes.length > 0) await this.commit(changes);
@@ -242,6 +252,27 @@ export class DeviceTwin {
     return outcome.next;
   }
 
+  /**
+   * The history of a bound device (docs/telemetry.md). Throws EDGETWIN_ERR_DEVICE_NOT_FOUND,
+   * EDGETWIN_ERR_HISTORY_DISABLED, EDGETWIN_ERR_PROPERTY_UNKNOWN, EDGETWIN_ERR_HISTORY_QUERY or
+   * EDGETWIN_ERR_HISTORY_TOO_MANY_POINTS.
+   */
+  async history(id: string, request: HistoryRequest): Promise<HistoryResult> {
+    const entry = this.entries.get(id);
+    if (!entry) throw edgetwinError('EDGETWIN_ERR_DEVICE_NOT_FOUND', `device ${id} is not bound to node ${this.opts.nodeName}`);
+    return queryHistory(this.opts.store, this.opts.history, entry, request);
+  }
+
+  /** Rows and estimated bytes of the history, per tier (metrics). */
+  historyStats(): Promise<HistoryStats> {
+    return this.opts.store.historyStats();
+  }
+
+  private recordsHistory(id: string, model: string): boolean {
+    const policy = this.opts.history;
+    return policy !== undefined && historyFor(policy, id, model).enabled;
+  }
+
   /** Listens to committed changes. Returns the function that removes the listener. */
   onChange(listener: ChangeListener): () => void {
     this.listeners.add(listener);
@@ -321,8 +352,9 @@ export class DeviceTwin {
     const prev = entry.state;
     const next = outcome.next;
     this.entries.set(id, { ...entry, state: next });
+    const history = this.historyOn && this.recordsHistory(id, entry.model.name) ? historyEntries(prev, next, outcome.changed) : undefined;
     try {
-      await this.commit([{ kind: 'twins', device: next, changed: outcome.changed }]);
+      await this.commit([{ kind: 'twins', device: next, changed: outcome.changed, ...(history ? { history } : {}) }]);
     } catch (err) {
       this.revert(id, prev, next, outcome.changed);
       this.ctx.observer.update('failed', origin, isEdgetwinError(err) ? err.code : 'EDGETWIN_ERR_STORE_WRITE');

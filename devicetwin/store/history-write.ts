@@ -1,0 +1,113 @@
+// The hot path of history: appending a group's entries inside the group commit's transaction
+// (sqlite.ts). Per entry one INSERT into history_raw (its primary key is the only index), per
+// group one counter upsert per hour touched. Series ids are interned once and cached here.
+
+import type { Database, Statement } from 'better-sqlite3';
+
+import type { HistoryEntry } from '../types.js';
+import { KIND_CODES, PART_MS, RAW, RAW_ROW_BYTES, partOf, valueBytes } from './history-buckets.js';
+
+/**
+ * A device's series ids, `ids[3 * i + kind]` for property `names[i]` (0 when not yet known).
+ * Arrays rather than a Map per device: ~100 bytes a device instead of ~1 kB, and a device has a
+ * handful of properties, so a linear search beats hashing.
+ */
+interface DeviceSeries {
+  readonly names: string[];
+  readonly ids: number[];
+}
+
+interface Statements {
+  readonly findSeries: Statement<[string, string, number], number>;
+  readonly addSeries: Statement<[string, string, number]>;
+  readonly insert: Statement<[number, number, number, number | string]>;
+  readonly insertNext: Statement<[number, number, number, number | string, number, number, number]>;
+  readonly count: Statement<[number, number, number]>;
+}
+
+export class HistoryWriter {
+  readonly #s: Statements;
+  readonly #devices = new Map<string, DeviceSeries>();
+  /** Series created by the transaction in progress: forgotten if it rolls back (their ids may be reused). */
+  #created: Array<[DeviceSeries, number]> = [];
+  /** Rows and bytes added per hour by the transaction in progress. */
+  #parts = new Map<number, [rows: number, bytes: number]>();
+
+  constructor(db: Database) {
+    this.#s = {
+      findSeries: db.prepare<[string, string, number], number>('SELECT id FROM history_series WHERE device = ? AND property = ? AND kind = ?').pluck(),
+      addSeries: db.prepare('INSERT INTO history_series (device, property, kind) VALUES (?, ?, ?)'),
+      insert: db.prepare('INSERT INTO history_raw (part, series, off, seq, value) VALUES (?, ?, ?, 0, ?) ON CONFLICT DO NOTHING'),
+      // Two entries of one series in the same ms (rare): the next free seq.
+      insertNext: db.prepare(
+        `INSERT INTO history_raw (part, series, off, seq, value)
+         SELECT ?, ?, ?, max(seq) + 1, ? FROM history_raw WHERE part = ? AND series = ? AND off = ?`,
+      ),
+      count: db.prepare(
+        `INSERT INTO history_parts (part, tier, rows, bytes) VALUES (?, ${RAW}, ?, ?)
+         ON CONFLICT (part, tier) DO UPDATE SET rows = rows + excluded.rows, bytes = bytes + excluded.bytes`,
+      ),
+    };
+  }
+
+  /** Appends one change's entries. Call inside the group's transaction, then {@link finish}. */
+  append(device: string, entries: readonly HistoryEntry[]): void {
+    const s = this.#s;
+    for (const e of entries) {
+      const series = this.#series(device, e.property, KIND_CODES[e.kind]);
+      const part = partOf(e.timestamp);
+      const off = e.timestamp - part * PART_MS;
+      if (s.insert.run(part, series, off, e.value).changes === 0) s.insertNext.run(part, series, off, e.value, part, series, off);
+      const counts = this.#parts.get(part);
+      const bytes = RAW_ROW_BYTES + valueBytes(e.value);
+      if (counts === undefined) this.#parts.set(part, [1, bytes]);
+      else {
+        counts[0]++;
+        counts[1] += bytes;
+      }
+    }
+  }
+
+  /** Writes the per-hour counters of the entries appended since the last commit or rollback. */
+  finish(): void {
+    for (const [part, [rows, bytes]] of this.#parts) this.#s.count.run(part, rows, bytes);
+    this.#parts.clear();
+  }
+
+  /** The transaction committed: the series it created are real. */
+  committed(): void {
+    this.#created = [];
+    this.#parts.clear();
+  }
+
+  /** The transaction rolled back: forget the series it created. */
+  rolledBack(): void {
+    for (const [series, index] of this.#created) series.ids[index] = 0;
+    this.#created = [];
+    this.#parts.clear();
+  }
+
+  #series(device: string, property: string, kind: number): number {
+    let known = this.#devices.get(device);
+    if (known === undefined) {
+      known = { names: [], ids: [] };
+      this.#devices.set(device, known);
+    }
+    let i = known.names.indexOf(property);
+    if (i < 0) {
+      i = known.names.length;
+      known.names.push(property);
+      known.ids.push(0, 0, 0);
+    }
+    const index = 3 * i + kind;
+    const cached = known.ids[index] ?? 0;
+    if (cached !== 0) return cached;
+    let id = this.#s.findSeries.get(device, property, kind);
+    if (id === undefined) {
+      id = Number(this.#s.addSeries.run(device, property, kind).lastInsertRowid);
+      this.#created.push([known, index]);
+    }
+    known.ids[index] = id;
+    return id;
+  }
+}
