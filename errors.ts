@@ -83,6 +83,8 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_METRICS_LISTEN: { status: 500, summary: 'The HTTP server (metrics, health, HTTP API) could not listen on `http.host`:`http.port` (e.g. the port is taken); edgetwin logs a warning and runs without it.' },
   EDGETWIN_ERR_HTTP_NOT_FOUND: { status: 404, summary: 'No HTTP endpoint has that path (docs/http-api.md lists them).' },
   EDGETWIN_ERR_HTTP_METHOD: { status: 405, summary: 'The HTTP endpoint does not answer that method; the `Allow` header lists those it does.' },
+  EDGETWIN_ERR_HTTP_NOT_READY: { status: 503, summary: 'edgetwin is starting or stopping, so the HTTP API cannot answer yet; retry (or wait for `/readyz` to say ready).' },
+  EDGETWIN_ERR_HTTP_REQUEST: { status: 400, summary: 'The HTTP request is malformed: a path segment that is not valid percent-encoding, or a query parameter the endpoint does not take (the message lists those it does).' },
   EDGETWIN_ERR_TIMEOUT: { status: 500, summary: 'No answer arrived in time.' },
   EDGETWIN_ERR_CLI_USAGE: { status: 400, summary: 'The command line is malformed.' },
   EDGETWIN_ERR_INTERNAL: { status: 500, summary: 'An unexpected internal error; please report it with the log.' },

@@ -4,8 +4,20 @@
 
 import { randomUUID } from 'node:crypto';
 import { ERROR_CODES, edgetwinError, type ErrorCode } from '../errors.js';
-import { deviceTopic, parseDeviceId, type Bus, type DeviceTopicKind, type Subscription } from '../eventbus/index.js';
+import { deviceTopic, extensionTopic, parseDeviceId, type Bus, type DeviceTopicKind, type Subscription } from '../eventbus/index.js';
+import type { HistoryResult } from './history.js';
 import type { DeviceTwinDelta, DeviceTwinDocument, DeviceTwinResult, MsgTwin, ResultMessage } from './wire.js';
+
+/** A history request of edgetwin's MQTT extension (docs/mqtt-api.md); times and the step as the server parses them. */
+export interface HistoryGetRequest {
+  readonly properties?: readonly string[];
+  readonly kinds?: readonly string[];
+  /** ISO 8601, ms since the epoch, a duration ago (`1h`) or `now`. */
+  readonly since?: string | number;
+  readonly until?: string | number;
+  /** `1m`, `10s`, or ms. */
+  readonly step?: string | number;
+}
 
 export interface TwinClientOptions {
   /** How long to wait for an answer (default 5000 ms). */
@@ -39,13 +51,19 @@ export class TwinClient {
   /** `twin/get` → the device's twins. Throws the coded error of an error answer. */
   async get(id: string): Promise<DeviceTwinResult> {
     const { namespace, name } = splitId(id);
-    return this.request(namespace, name, 'twin/get', 'twin/get/result', {});
+    return this.request(deviceTopic(namespace, name, 'twin/get'), deviceTopic(namespace, name, 'twin/get/result'), {});
+  }
+
+  /** `$edgetwin/device/<id>/history/get` → the device's history (an edgetwin extension). */
+  async history(id: string, request: HistoryGetRequest = {}): Promise<HistoryResult> {
+    const { namespace, name } = splitId(id);
+    return this.request(extensionTopic(namespace, name, 'history/get'), extensionTopic(namespace, name, 'history/get/result'), request);
   }
 
   /** `twin/update` → the update result. */
   async update(id: string, twin: Record<string, MsgTwin | null>, version?: number): Promise<DeviceTwinResult> {
     const { namespace, name } = splitId(id);
-    return this.request(namespace, name, 'twin/update', 'twin/update/result', { twin, ...(version !== undefined ? { version } : {}) });
+    return this.request(deviceTopic(namespace, name, 'twin/update'), deviceTopic(namespace, name, 'twin/update/result'), { twin, ...(version !== undefined ? { version } : {}) });
   }
 
   /** Sets desired (expected) values, e.g. `{ setpoint: '21' }`. */
@@ -81,12 +99,12 @@ export class TwinClient {
     return { unsubscribe: async () => void (await Promise.all(subs.map((s) => s.unsubscribe()))) };
   }
 
-  private async request<T>(namespace: string, name: string, kind: DeviceTopicKind, answer: DeviceTopicKind, body: object): Promise<T> {
+  private async request<T>(topic: string, answer: string, body: object): Promise<T> {
     const eventId = randomUUID();
     let settle!: { resolve: (v: T) => void; reject: (e: unknown) => void };
     const done = new Promise<T>((resolve, reject) => (settle = { resolve, reject }));
     const sub = await this.bus.subscribe(
-      deviceTopic(namespace, name, answer),
+      answer,
       (_topic, payload) => {
         let message: unknown;
         try {
@@ -104,11 +122,11 @@ export class TwinClient {
       { qos: 1 },
     );
     const timer = setTimeout(() => {
-      settle.reject(edgetwinError('EDGETWIN_ERR_TIMEOUT', `no answer on ${deviceTopic(namespace, name, answer)} within ${this.timeoutMs} ms: is edgetwin running and the device bound?`));
+      settle.reject(edgetwinError('EDGETWIN_ERR_TIMEOUT', `no answer on ${answer} within ${this.timeoutMs} ms: is edgetwin running and the device bound?`));
     }, this.timeoutMs);
     try {
       const message = { event_id: eventId, timestamp: Date.now(), ...body };
-      await this.bus.publish(deviceTopic(namespace, name, kind), JSON.stringify(message), { qos: 1 });
+      await this.bus.publish(topic, JSON.stringify(message), { qos: 1 });
       return await done;
     } finally {
       clearTimeout(timer);

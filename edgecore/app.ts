@@ -1,6 +1,7 @@
 // The composition root: builds every module from the config and starts and stops them in
-// order. Start: store → models and devices → twin → broker → serve topics → simulated devices →
-// in-process mappers. Stop: the reverse, with in-flight commits flushed before the store closes.
+// order. Start: HTTP server → store → models and devices → twin → broker → serve topics →
+// simulated devices → in-process mappers. Stop: the reverse, with in-flight commits flushed
+// before the store closes.
 
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -13,7 +14,8 @@ import { BrokerAuth, ClientLimiter, EmbeddedBroker, loadTlsOptions } from '../ev
 import { bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
 import type { Simulation } from './simulation.js';
 import { EdgeMetrics } from './metrics.js';
-import { HealthServer, type Readiness } from './health.js';
+import { HttpServer, Router, addHealthRoutes, addHistoryRoutes, type Readiness } from './http/index.js';
+import { HistoryResponder, historyPolicy } from '../telemetry/index.js';
 import { loadManifests, type ManifestLoad } from './manifests.js';
 import { VERSION } from './version.js';
 import {
@@ -48,7 +50,8 @@ export class EdgeCore {
   private mapperRuntime?: MapperRuntime;
   private simulation?: Simulation;
   private metrics?: EdgeMetrics;
-  private health?: HealthServer;
+  private http?: HttpServer;
+  private historyResponder?: HistoryResponder;
   private phase: 'starting' | 'ready' | 'stopping' = 'starting';
   private storeOpen = false;
   private models = new Map<string, DeviceModel>();
@@ -81,9 +84,14 @@ export class EdgeCore {
     return this.broker;
   }
 
-  /** `http://host:port` of /metrics, /healthz and /readyz; undefined when off or not listening. */
+  /** `http://host:port` of the HTTP server (/metrics, /healthz, /readyz, /api/v1); undefined when off or not listening. */
+  get httpUrl(): string | undefined {
+    return this.http?.url;
+  }
+
+  /** The same as {@link httpUrl} (the name from before the HTTP API). */
   get metricsUrl(): string | undefined {
-    return this.health?.url;
+    return this.http?.url;
   }
 
   /** How clients authenticate and where TLS listens, for the ready line (docs/security.md). */
@@ -127,13 +135,16 @@ export class EdgeCore {
     });
     this.auth.start();
     const tlsListener = tls ? { host: tls.host ?? config.mqtt.host, port: tls.port, options: loadTlsOptions(tls) } : undefined;
-    if (config.metrics.enabled) await this.startMetrics();
+    if (config.http.enabled) await this.startHttp(this.auth);
 
+    const history = historyPolicy(config.history);
     this.store = new SqliteTwinStore({
       path: this.storePath,
       synchronous: config.store.synchronous,
       logger: logger.child({ module: 'store' }),
       onCommit: this.metrics?.commitObserver,
+      history,
+      onMaintain: this.metrics?.maintenanceObserver,
     });
     this.broker = new EmbeddedBroker({
       host: config.mqtt.host,
@@ -158,7 +169,9 @@ export class EdgeCore {
       deviceLimits: limits,
       ...(this.auth.restrictsChanges ? { authorizeChange: this.auth.authorizeChange } : {}),
       observer: this.metrics?.twinObserver,
+      history,
     });
+    this.historyResponder = new HistoryResponder({ bus: this.broker, twin: this.twinModule, logger: logger.child({ module: 'telemetry' }) });
     try {
       await this.twinModule.start();
       this.storeOpen = true;
@@ -173,6 +186,7 @@ export class EdgeCore {
       problems.push(...this.twinModule.refusals());
       const bound = declared.filter((d) => this.twinModule!.get(d.instance.id) !== undefined);
       this.twinModule.listen();
+      this.historyResponder.start();
       const { bluetoothAdapter, enabled } = config.mappers;
       if (config.simulate.length > 0 || (enabled.includes('bluetooth') && bluetoothAdapter === 'simulated')) {
         const { startSimulation } = await import('./simulation.js');
@@ -218,32 +232,32 @@ export class EdgeCore {
 
   /**
    * Serves /metrics, /healthz and /readyz from the start, so a probe sees "not ready" during a
-   * long start-up. A taken port is a warning, not a failed start: devices must keep being served
-   * when a monitoring port collides (9464 is also OpenTelemetry's Prometheus exporter default).
+   * long start-up, and the HTTP API once ready. A taken port is a warning, not a failed start:
+   * devices must keep being served when a monitoring port collides (9464 is also
+   * OpenTelemetry's Prometheus exporter default).
    */
-  private async startMetrics(): Promise<void> {
-    const { host, port } = this.config.metrics;
+  private async startHttp(auth: BrokerAuth): Promise<void> {
+    const { host, port } = this.config.http;
     const metrics = new EdgeMetrics({
       broker: () => this.broker?.stats(),
       twin: () => this.twinModule,
       mappers: () => this.mapperStatus(),
       cloudSync: () => this.cloud,
     });
-    const health = new HealthServer({
-      host,
-      port,
-      logger: this.logger.child({ module: 'metrics' }),
-      metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
-      readiness: () => this.readiness(),
-    });
+    const logger = this.logger.child({ module: 'http' });
+    const router = new Router();
+    addHealthRoutes(router, { logger, metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }), readiness: () => this.readiness() });
+    addHistoryRoutes(router, { auth, twin: () => (this.phase === 'ready' ? this.twinModule : undefined) });
+    const http = new HttpServer({ host, port, logger, router });
     this.metrics = metrics;
     try {
-      await health.start();
-      this.health = health;
-      this.logger.info({ url: health.url }, 'metrics and health listening');
+      await http.start();
+      this.http = http;
+      // The message predates the HTTP API; tools and tests look for it.
+      this.logger.info({ url: http.url }, 'metrics and health listening');
     } catch (err) {
       const e = toEdgetwinError(err, 'EDGETWIN_ERR_METRICS_LISTEN');
-      this.logger.warn({ code: e.code }, `running without /metrics and /healthz: ${formatError(e)}`);
+      this.logger.warn({ code: e.code }, `running without /metrics, /healthz and the HTTP API: ${formatError(e)}`);
     }
   }
 
@@ -311,12 +325,13 @@ export class EdgeCore {
     if (this.cloud) await step('cloudsync', () => this.cloud!.stop());
     if (this.mapperRuntime) await step('mappers', () => this.mapperRuntime!.stop());
     if (this.simulation) await step('simulators', () => this.simulation!.close());
+    if (this.historyResponder) await step('telemetry', () => this.historyResponder!.stop());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
     if (this.broker) await step('broker', () => this.broker!.close());
     if (this.store) await step('store', () => this.store!.close());
     this.storeOpen = false;
     // Last, so /readyz answers "stopping" while the rest shuts down.
-    if (this.health) await step('metrics', () => this.health!.close());
+    if (this.http) await step('http', () => this.http!.close());
     if (errors.length > 0) throw errors[0];
   }
 }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { edgetwinError, type EdgetwinError } from '../../errors.js';
 import type { PublishAuthorizer, SubscribeAuthorizer } from '../admission.js';
 import type { MessageOrigin } from '../bus.js';
-import { checkPublish, checkSubscribe, TWIN_CHANGES, type AclContext, type DeviceRegistry, type TwinChangeKind } from './acl.js';
+import { checkHistoryRead, checkPublish, checkSubscribe, TWIN_CHANGES, type AclContext, type DeviceRegistry, type TwinChangeKind } from './acl.js';
 import { isLoopback, type Authenticator, type ConnectingClient } from './identity.js';
 import { verifyPassword } from './password.js';
 import type { ClientCertificates } from './tls.js';
@@ -171,6 +171,21 @@ export class BrokerAuth {
       if (!allowed.has(kind)) return denied(p, `may not ${CHANGE_WORDS[kind]} of ${id} (role ${p.role})`);
     }
     return undefined;
+  };
+
+  /**
+   * For the HTTP API (edgecore/http): may the user `authenticate` accepted (undefined: the
+   * anonymous principal) read the history of device `id`? The refusal, or undefined.
+   */
+  readonly authorizeHistory = (username: string | undefined, id: string): EdgetwinError | undefined => {
+    let p: Principal;
+    try {
+      p = this.principalOf(username);
+    } catch (err) {
+      return err as EdgetwinError;
+    }
+    const why = checkHistoryRead(p, id, this.acl);
+    return why === undefined ? undefined : denied(p, `may not read the history of ${id}: ${why}`);
   };
 
   /** The principal behind an authenticated name; throws for a user since removed from the file. */
