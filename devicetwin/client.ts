@@ -103,6 +103,9 @@ export class TwinClient {
     const eventId = randomUUID();
     let settle!: { resolve: (v: T) => void; reject: (e: unknown) => void };
     const done = new Promise<T>((resolve, reject) => (settle = { resolve, reject }));
+    // The answer can arrive before the publish resolves (edgetwin answers before its PUBACK):
+    // an error answer then rejects `done` before it is awaited, which must not count as unhandled.
+    done.catch(() => undefined);
     const sub = await this.bus.subscribe(
       answer,
       (_topic, payload) => {
