@@ -89,8 +89,8 @@ async function mosquitto(): Promise<Target | undefined> {
   return { url: m.url, topic: (i) => `bench/raw/${i}`, receiveFilter: 'bench/raw/+', stop: m.stop };
 }
 
-async function edgetwin(devices: number, metrics = true): Promise<Target> {
-  const edge = await startBenchEdge(devices, undefined, metrics ? {} : { metrics: { enabled: false } });
+async function edgetwin(devices: number, metrics = true, history = true): Promise<Target> {
+  const edge = await startBenchEdge(devices, undefined, { ...(metrics ? {} : { metrics: { enabled: false } }), ...(history ? {} : { history: { enabled: false } }) });
   return {
     url: edge.url,
     topic: (i) => `$hw/events/device/default/bench-${i}/twin/update`,
@@ -154,6 +154,17 @@ export async function benchTwinThroughput(opts: ThroughputOptions): Promise<Thro
     }
   }
   row('MQTT, 10 publishers, QoS 1, metrics on (vs metrics off as the baseline)', on, off, []);
+  // What history costs (every update keeps its value, in the same commit): on vs off, alternating.
+  const kept: number[] = [];
+  const unkept: number[] = [];
+  for (let r = 0; r < opts.runs; r++) {
+    for (const [history, into] of [[true, kept], [false, unkept]] as const) {
+      const e = await edgetwin(10, true, history);
+      into.push(await measure(e, 10, 1, opts));
+      await e.stop();
+    }
+  }
+  row('MQTT, 10 publishers, QoS 1, history on (vs history off as the baseline)', kept, unkept, []);
   printTable(
     `(a) Twin updates/s end to end (median of ${opts.runs} runs, ${fmt(opts.messagesPerPublisher)} messages per publisher, window ${opts.window})`,
     ['scenario', 'edgetwin updates/s', 'baseline msg/s (raw aedes)', 'edgetwin / baseline', 'mosquitto msg/s'],

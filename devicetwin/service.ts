@@ -14,7 +14,7 @@ import { handleTwinUpdate } from './handlers/update.js';
 import { admitDevices, changeKinds, type ChangeAuthorizer, type DeviceLimits } from './policy.js';
 import { emptyDevice, mergeUpdate, type MergeSuccess, type UpdateOrigin } from './merge.js';
 import { DEFAULT_PARSE_LIMITS, type ParseLimits, type TwinPatch } from './parse.js';
-import { historyEntries, historyFor, historyPossible, queryHistory, type HistoryRequest, type HistoryResult } from './history.js';
+import { historyEntries, historyPossible, queryHistory, type HistoryRequest, type HistoryResult } from './history.js';
 import type { DeviceStateName, DeviceTwinState, HistoryPolicy, HistoryStats, MembershipEntry, StoreChange, TwinStore } from './types.js';
 import { computeDelta } from './document.js';
 import type { BaseMessage, DeviceTwinDelta, DeviceTwinDocument, MembershipUpdate, WireDevice } from './wire.js';
@@ -268,9 +268,11 @@ export class DeviceTwin {
     return this.opts.store.historyStats();
   }
 
+  /** historyFor(…).enabled without its allocation: this runs once per committed update. */
   private recordsHistory(id: string, model: string): boolean {
     const policy = this.opts.history;
-    return policy !== undefined && historyFor(policy, id, model).enabled;
+    if (policy === undefined) return false;
+    return policy.devices.get(id)?.enabled ?? policy.models.get(model)?.enabled ?? policy.enabled;
   }
 
   /** Listens to committed changes. Returns the function that removes the listener. */

@@ -20,13 +20,15 @@ export const KIND_CODES: Readonly<Record<HistoryKind, number>> = { reported: 0, 
 
 /**
  * Estimated on-disk bytes of one row beyond its value: key, record header, cell pointer and
- * B-tree slack. Measured with SQLite's dbstat (sqlite.org/dbstat.html) over 50k entries of 100
- * devices × 5 properties written in arrival order: 27 bytes a raw row and 61 a bucket row with
- * ~7-byte values. history-store.test.ts keeps the estimate within 30 % of the measured size, so
- * `maxBytes` means what it says without measuring the tables on every check.
+ * B-tree slack. Measured with SQLite's dbstat (sqlite.org/dbstat.html) over 30–50k rows of 100
+ * devices × 5 properties written in arrival order: 27 bytes a raw row, 61 a bucket row and 38 a
+ * compact one (min/max/sum NULL: one number, or text), with 8-byte values.
+ * history-store.test.ts keeps the estimate within 30 % of the measured size, so `maxBytes`
+ * means what it says without measuring the tables on every check.
  */
 export const RAW_ROW_BYTES = 20;
 export const BUCKET_ROW_BYTES = 54;
+export const COMPACT_BUCKET_ROW_BYTES = 30;
 
 /** Bytes a value takes in a row: a REAL is 8; a TEXT its length (UTF-16 units: an estimate). */
 export function valueBytes(value: number | string): number {
@@ -71,6 +73,22 @@ export function mergeInto(into: Bucket, add: Bucket): Bucket {
     into.lastTs = add.lastTs;
   }
   return into;
+}
+
+/** A bucket's columns as stored: a bucket of one number keeps min/max/sum as NULL (they equal `last`), ~25 bytes less. */
+export function bucketColumns(b: Bucket): [min: number | null, max: number | null, sum: number | null] {
+  return b.n === 1 && typeof b.last === 'number' ? [null, null, null] : [b.min, b.max, b.sum];
+}
+
+/** Estimated bytes of a bucket's row, as stored. */
+export function bucketBytes(b: Bucket): number {
+  return (bucketColumns(b)[0] === null ? COMPACT_BUCKET_ROW_BYTES : BUCKET_ROW_BYTES) + valueBytes(b.last);
+}
+
+/** The bucket a stored row holds (the inverse of bucketColumns). */
+export function storedBucket(n: number, min: number | null, max: number | null, sum: number | null, last: number | string, lastTs: number): Bucket {
+  if (n === 1 && min === null && typeof last === 'number') return { n, min: last, max: last, sum: last, last, lastTs };
+  return { n, min, max, sum, last, lastTs };
 }
 
 /** Folds `bucket` into `map` under `key`. */

@@ -17,14 +17,18 @@ import type { HistoryMaintenanceReport, HistoryPolicy } from '../types.js';
 import {
   BUCKET_MS,
   BUCKET_ROW_BYTES,
+  COMPACT_BUCKET_ROW_BYTES,
   HOUR,
   MINUTE,
   PART_MS,
   RAW,
   RAW_ROW_BYTES,
+  bucketBytes,
+  bucketColumns,
   mergeInto,
   partOf,
   pointBucket,
+  storedBucket,
   valueBytes,
   type Bucket,
 } from './history-buckets.js';
@@ -38,7 +42,7 @@ type RawRow = [series: number, off: number, seq: number, value: number | string]
 type MinuteRow = [series: number, off: number, n: number, min: number | null, max: number | null, sum: number | null, last: number | string, lastOff: number];
 
 const RAW_SIZE = `(${RAW_ROW_BYTES} + CASE WHEN typeof(value) = 'text' THEN length(value) ELSE 8 END)`;
-const BUCKET_SIZE = `(${BUCKET_ROW_BYTES} + CASE WHEN typeof(last) = 'text' THEN length(last) ELSE 8 END)`;
+const BUCKET_SIZE = `(CASE WHEN min IS NULL THEN ${COMPACT_BUCKET_ROW_BYTES} ELSE ${BUCKET_ROW_BYTES} END + CASE WHEN typeof(last) = 'text' THEN length(last) ELSE 8 END)`;
 const NOT_IN = 'series NOT IN (SELECT value FROM json_each(?))';
 const IN = 'series IN (SELECT value FROM json_each(?))';
 
@@ -240,11 +244,11 @@ export class HistoryMaintainer {
     const buckets = new Map<number, { series: number; off: number; b: Bucket }>();
     let bytes = 0;
     for (const [series, , n, min, max, sum, value, lastOff] of rows) {
-      const b: Bucket = { n, min, max, sum, last: value, lastTs: lastOff };
+      const b = storedBucket(n, min, max, sum, value, lastOff);
+      bytes += bucketBytes(b);
       const had = buckets.get(series);
-      if (had === undefined) buckets.set(series, { series, off: 0, b });
+      if (had === undefined) buckets.set(series, { series, off: 0, b: { ...b } });
       else mergeInto(had.b, b);
-      bytes += BUCKET_ROW_BYTES + valueBytes(value);
     }
     this.#writeBuckets(part, HOUR, buckets.values());
     s.minuteFoldDelete.run(part, last[0], last[1]);
@@ -258,15 +262,17 @@ export class HistoryMaintainer {
     let rows = 0;
     let bytes = 0;
     for (const { series, off, b } of buckets) {
-      if (s.bucketInsert.run(part, tier, series, off, b.n, b.min, b.max, b.sum, b.last, b.lastTs).changes > 0) {
+      if (s.bucketInsert.run(part, tier, series, off, b.n, ...bucketColumns(b), b.last, b.lastTs).changes > 0) {
         rows++;
-        bytes += BUCKET_ROW_BYTES + valueBytes(b.last);
+        bytes += bucketBytes(b);
         continue;
       }
       const [n, min, max, sum, last, lastOff] = s.bucketGet.get(part, tier, series, off)!;
-      const merged = mergeInto({ n, min, max, sum, last, lastTs: lastOff }, b);
-      s.bucketUpdate.run(merged.n, merged.min, merged.max, merged.sum, merged.last, merged.lastTs, part, tier, series, off);
-      bytes += valueBytes(merged.last) - valueBytes(last);
+      const old = storedBucket(n, min, max, sum, last, lastOff);
+      const before = bucketBytes(old);
+      const merged = mergeInto(old, b);
+      s.bucketUpdate.run(merged.n, ...bucketColumns(merged), merged.last, merged.lastTs, part, tier, series, off);
+      bytes += bucketBytes(merged) - before;
     }
     this.#adjust(part, tier, rows, bytes);
   }

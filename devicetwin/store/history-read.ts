@@ -9,7 +9,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import { edgetwinError } from '../../errors.js';
 import { formatDuration } from '../../schemas/index.js';
 import type { HistoryBuckets, HistoryPoints, HistoryQuery, HistorySeries } from '../types.js';
-import { KIND_CODES, PART_MS, accumulate, bucketCount, bucketStart, partOf, pointBucket, type Bucket } from './history-buckets.js';
+import { KIND_CODES, PART_MS, accumulate, bucketCount, bucketStart, partOf, pointBucket, storedBucket, type Bucket } from './history-buckets.js';
 
 type RawRow = [part: number, off: number, value: number | string];
 type BucketRow = [part: number, off: number, n: number, min: number | null, max: number | null, sum: number | null, last: number | string, lastOff: number];
@@ -88,7 +88,7 @@ export class HistoryReader {
     }
     for (const [part, off, n, min, max, sum, last, lastOff] of this.#buckets.iterate(...range)) {
       const start = part * PART_MS + off;
-      accumulate(byStart, bucketStart(start, step), { n, min, max, sum, last, lastTs: part * PART_MS + lastOff });
+      accumulate(byStart, bucketStart(start, step), storedBucket(n, min, max, sum, last, part * PART_MS + lastOff));
     }
     const out: HistoryBuckets = { property, kind, t: [], count: [], min: [], max: [], mean: [], last: [] };
     for (const start of [...byStart.keys()].sort((a, b) => a - b)) {

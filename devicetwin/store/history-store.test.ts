@@ -98,6 +98,24 @@ describe('SqliteTwinStore history', () => {
     expect(raw.bytes / rawMeasured).toBeLessThan(1.3);
   });
 
+  it('estimates buckets of one value (compact rows) within 30 % too: a sparse series downsampled', async () => {
+    const store = make();
+    await store.open();
+    // One value per series every 2 minutes: every 1-minute bucket holds one number.
+    await fill(store, 60, 120_000);
+    now = H0 + 3 * DAY;
+    await store.maintainHistory();
+    const minute = (await store.historyStats()).tiers.minute;
+    await store.close();
+    const db = peer();
+    const measured = db.prepare<[], number>("SELECT sum(pgsize) FROM dbstat WHERE name = 'history_buckets'").pluck().get() ?? 0;
+    expect(db.prepare('SELECT count(*) FROM history_buckets WHERE min IS NULL').pluck().get()).toBe(30_000);
+    db.close();
+    expect(minute.rows).toBe(30_000);
+    expect(minute.bytes / measured).toBeGreaterThan(0.7);
+    expect(minute.bytes / measured).toBeLessThan(1.3);
+  });
+
   it('a failed group writes no history and leaves no stale series behind', async () => {
     const store = make({ pragmas: { max_page_count: 40 } });
     await store.open();
