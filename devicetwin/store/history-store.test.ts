@@ -130,6 +130,21 @@ describe('SqliteTwinStore history', () => {
     expect((await store.historyStats()).tiers.raw.rows).toBe(1);
   });
 
+  it('a device whose cached series ids were forgotten (over 10,000 devices) finds them again', async () => {
+    const store = make();
+    await store.open();
+    const entry = (timestamp: number): HistoryEntry => ({ property: 'p', kind: 'reported', timestamp, value: timestamp - H0 });
+    const write = (from: number, to: number, t: number): Promise<void[]> =>
+      Promise.all(Array.from({ length: to - from }, (_, i) => store.commit([{ kind: 'twins', device: dev(`ns/d${from + i}`), changed: [], history: [entry(t)] }])));
+    await write(0, 10_001, H0 + 1);
+    await write(0, 1, H0 + 2); // ns/d0 was the first cached, so the first forgotten
+    const series = await store.queryHistory({ device: 'ns/d0', series: [{ property: 'p', kind: 'reported' }], since: 0, until: H0 + DAY, maxPoints: 10 });
+    expect(series).toEqual([{ property: 'p', kind: 'reported', t: [H0 + 1, H0 + 2], value: [1, 2] }]);
+    const db = peer();
+    expect(db.prepare('SELECT count(*) FROM history_series').pluck().get()).toBe(10_001);
+    db.close();
+  });
+
   it('maintenance runs in short steps: commits made meanwhile are answered before it ends', async () => {
     const store = make({ history: { ...LONG, maxAgeMs: DAY } });
     await store.open();

@@ -9,13 +9,20 @@ import { KIND_CODES, PART_MS, RAW, RAW_ROW_BYTES, partOf, valueBytes } from './h
 
 /**
  * A device's series ids, `ids[3 * i + kind]` for property `names[i]` (0 when not yet known).
- * Arrays rather than a Map per device: ~100 bytes a device instead of ~1 kB, and a device has a
- * handful of properties, so a linear search beats hashing.
+ * Arrays rather than a Map per device (a device has a handful of properties, so a linear search
+ * beats hashing): ~460 bytes for a 5-property device with all its series known.
  */
 interface DeviceSeries {
   readonly names: string[];
   readonly ids: number[];
 }
+
+/**
+ * Devices whose series ids are cached: 10,000 (mqtt.limits.maxDevices' default) cost ~5 MB.
+ * Past that the oldest cached device is forgotten and looked up again in SQLite when it writes
+ * (an index seek): a node with 100k devices does not pay ~46 MB for the cache.
+ */
+const CACHED_DEVICES = 10_000;
 
 interface Statements {
   readonly findSeries: Statement<[string, string, number], number>;
@@ -28,8 +35,6 @@ interface Statements {
 export class HistoryWriter {
   readonly #s: Statements;
   readonly #devices = new Map<string, DeviceSeries>();
-  /** Series created by the transaction in progress: forgotten if it rolls back (their ids may be reused). */
-  #created: Array<[DeviceSeries, number]> = [];
   /** Rows and bytes added per hour by the transaction in progress. */
   #parts = new Map<number, [rows: number, bytes: number]>();
 
@@ -74,23 +79,33 @@ export class HistoryWriter {
     this.#parts.clear();
   }
 
-  /** The transaction committed: the series it created are real. */
+  /** The transaction committed. */
   committed(): void {
-    this.#created = [];
     this.#parts.clear();
   }
 
-  /** The transaction rolled back: forget the series it created. */
+  /**
+   * The transaction rolled back: the series it created do not exist, and SQLite may give their
+   * ids to others. Failed commits are rare, so the whole cache goes and refills from SQLite.
+   */
   rolledBack(): void {
-    for (const [series, index] of this.#created) series.ids[index] = 0;
-    this.#created = [];
+    this.#devices.clear();
     this.#parts.clear();
+  }
+
+  /** Map order is insertion order: the first key is the device cached longest ago. */
+  #forgetOldest(): void {
+    for (const [oldest] of this.#devices) {
+      this.#devices.delete(oldest);
+      return;
+    }
   }
 
   #series(device: string, property: string, kind: number): number {
     let known = this.#devices.get(device);
     if (known === undefined) {
       known = { names: [], ids: [] };
+      if (this.#devices.size >= CACHED_DEVICES) this.#forgetOldest();
       this.#devices.set(device, known);
     }
     let i = known.names.indexOf(property);
@@ -103,10 +118,7 @@ export class HistoryWriter {
     const cached = known.ids[index] ?? 0;
     if (cached !== 0) return cached;
     let id = this.#s.findSeries.get(device, property, kind);
-    if (id === undefined) {
-      id = Number(this.#s.addSeries.run(device, property, kind).lastInsertRowid);
-      this.#created.push([known, index]);
-    }
+    id ??= Number(this.#s.addSeries.run(device, property, kind).lastInsertRowid);
     known.ids[index] = id;
     return id;
   }
