@@ -147,6 +147,11 @@ describe('http and history settings', () => {
     expect(err.details.map((d) => d.path)).toEqual(expect.arrayContaining(['/history/retention/maxAge', '/history/devices/a~1b/keep']));
     expect(err.details.find((d) => d.path === '/history/retention/maxAge')?.message).toMatch(/must match pattern/);
     expect(err.details).toHaveLength(2);
+    const names = thrown(() => resolveConfig({ history: { devices: { thermo: {} }, models: { Thermostat: {} } } }));
+    expect(names.details.map((d) => [d.path, d.message])).toEqual([
+      ['/history/devices/thermo', expect.stringContaining('a device id: <namespace>/<name>')],
+      ['/history/models/Thermostat', expect.stringContaining('DNS-1123 subdomain')],
+    ]);
   });
 });
 

@@ -9,7 +9,7 @@ import { edgetwinError, type EdgetwinError, type ErrorDetail } from '../errors.j
 import { ajvErrorsToDetails, createAjv, joinDetails, type ValidateFunction } from './ajv.js';
 import { DURATION_PATTERN, SIZE_PATTERN } from './durations.js';
 import { isJsonFile, readTextFile } from './files.js';
-import { DNS1123_SUBDOMAIN } from './names.js';
+import { DEVICE_ID, DNS1123_SUBDOMAIN } from './names.js';
 
 const port = (defaultPort: number) => ({ type: 'integer', minimum: 0, maximum: 65535, default: defaultPort }) as const;
 const host = { type: 'string', minLength: 1, default: '127.0.0.1' } as const;
@@ -181,8 +181,8 @@ export const CONFIG_SCHEMA = {
         // The most points one query may return.
         maxPoints: { type: 'integer', minimum: 1, default: 100000 },
         // By `<namespace>/<name>` and by model name; a device's entry wins over its model's.
-        devices: { type: 'object', additionalProperties: historyOverride, default: {} },
-        models: { type: 'object', additionalProperties: historyOverride, default: {} },
+        devices: { type: 'object', propertyNames: { pattern: DEVICE_ID }, additionalProperties: historyOverride, default: {} },
+        models: { type: 'object', propertyNames: { pattern: DNS1123_SUBDOMAIN }, additionalProperties: historyOverride, default: {} },
       },
     },
     cloud: {
