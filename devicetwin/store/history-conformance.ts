@@ -101,6 +101,14 @@ export function historyConformance(label: string, makeStore: MakeStore): void {
         { property: 'setpoint', kind: 'ack', t: [H0 + 5, H0 + 5], value: ['pending', 'failed:EDGETWIN_ERR_MAPPER_TIMEOUT'] },
         { property: 'mode', kind: 'reported', t: [H0 + 6], value: ['heat'] },
       ]);
+      // The same after the store has moved recent entries to where it keeps them (if it does),
+      // and with one more entry in the same ms arriving afterwards.
+      await store.maintainHistory();
+      expect(await query(store, { series: all })).toEqual(got);
+      await commitEach(store, 'ns/a', [{ property: 'setpoint', kind: 'ack', timestamp: H0 + 5, value: 'applied' }]);
+      await store.maintainHistory();
+      const [, , ack] = await query(store, { series: all });
+      expect(ack).toEqual({ property: 'setpoint', kind: 'ack', t: [H0 + 5, H0 + 5, H0 + 5], value: ['pending', 'failed:EDGETWIN_ERR_MAPPER_TIMEOUT', 'applied'] });
     });
 
     it('answers [since, until) only, across hours; an unknown series has no entry in the answer', async () => {

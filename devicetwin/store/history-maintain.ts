@@ -5,7 +5,8 @@
 // write lock, and a commit meeting that lock sleeps in SQLite's busy handler with the event loop
 // blocked (sqlite.org/c3ref/busy_timeout.html), which is worse than running the step itself.
 //
-// In order: whole hours older than maxAge are dropped (except series of devices allowed to keep
+// First the log of recent entries is moved into history_raw (settle, also run every second on
+// its own). Then, in order: whole hours older than maxAge are dropped (except series of devices allowed to keep
 // more); devices with their own maxAge or maxBytes are trimmed to it; the whole history is
 // trimmed to maxBytes, oldest hours first; then raw hours old enough become 1-minute buckets,
 // and 1-minute hours old enough become 1-hour buckets.
@@ -55,10 +56,22 @@ export class HistoryMaintainer {
     this.#s = prepare(db);
   }
 
+  /** Moves the log into history_raw, BATCH entries per `next()`, until it is empty; returns how many moved. */
+  *settle(): Generator<void, number> {
+    let moved = 0;
+    for (let n = this.#step(() => this.#settleStep()); n > 0; n = this.#step(() => this.#settleStep())) {
+      moved += n;
+      yield;
+    }
+    return moved;
+  }
+
   /** One maintenance run; each `next()` is one transaction. Returns what the run did. */
   *run(policy: HistoryPolicy, now: number): Generator<void, HistoryMaintenanceReport> {
     const report: Mutable<HistoryMaintenanceReport> = { downsampled: 0, expired: 0, evicted: 0 };
     const s = this.#s;
+    // Every entry in its hour first, so each step below sees all of an hour's rows.
+    yield* this.settle();
     const special = this.#specialDevices(policy);
     const keepLonger = JSON.stringify(special.filter((d) => d.maxAgeMs > policy.maxAgeMs).flatMap((d) => d.series));
 
@@ -213,6 +226,21 @@ export class HistoryMaintainer {
     return rows;
   }
 
+  /**
+   * Moves the oldest BATCH log entries into history_raw in one INSERT … SELECT (no row crosses
+   * into JavaScript), sorted by key so that each series' entries go to its page together.
+   * Entries of one series in the same ms keep their log order in `seq`, after any already in
+   * history_raw. Returns how many moved.
+   */
+  #settleStep(): number {
+    const s = this.#s;
+    const end = s.logBatchEnd.get(BATCH - 1) ?? s.logLast.get();
+    if (end === undefined || end === null) return 0;
+    const moved = s.logSettle.run(end).changes;
+    s.logDelete.run(end);
+    return moved;
+  }
+
   /** Folds the first BATCH raw rows of an hour into 1-minute buckets; returns the rows folded. */
   #foldRaw(part: number): number {
     const s = this.#s;
@@ -328,6 +356,19 @@ function prepare(db: Database) {
       `SELECT tier, count(*), sum(${BUCKET_SIZE}) FROM history_buckets WHERE part = ? AND tier IN (1, 2) AND ${IN} GROUP BY tier`,
     ).raw(true),
     seriesBucketDelete: q<[number, string], unknown>(`DELETE FROM history_buckets WHERE part = ? AND tier IN (1, 2) AND ${IN}`),
+    // Settling the log.
+    logBatchEnd: q<[number], number>('SELECT id FROM history_log ORDER BY id LIMIT 1 OFFSET ?').pluck(),
+    logLast: q<[], number | null>('SELECT max(id) FROM history_log').pluck(),
+    // Timestamps are ms since the epoch, never negative, so SQLite's integer division is floor.
+    logSettle: q<[number], unknown>(
+      `INSERT INTO history_raw (part, series, off, seq, value)
+       SELECT ts / ${PART_MS}, series, ts % ${PART_MS},
+         row_number() OVER (PARTITION BY series, ts ORDER BY id) - 1 +
+           coalesce((SELECT max(r.seq) + 1 FROM history_raw AS r WHERE r.part = l.ts / ${PART_MS} AND r.series = l.series AND r.off = l.ts % ${PART_MS}), 0),
+         value
+       FROM history_log AS l WHERE id <= ? ORDER BY series, ts, id`,
+    ),
+    logDelete: q<[number], unknown>('DELETE FROM history_log WHERE id <= ?'),
     // Downsampling.
     rawFirst: q<[number, number], RawRow>('SELECT series, off, seq, value FROM history_raw WHERE part = ? ORDER BY series, off, seq LIMIT ?').raw(true),
     rawFoldDelete: q<[number, ...Key3], unknown>('DELETE FROM history_raw WHERE part = ? AND (series, off, seq) <= (?, ?, ?)'),

@@ -1,5 +1,6 @@
 // History queries: one series at a time, hour by hour (`part IN (…) AND series = ?` is one
-// primary-key seek per hour), from the raw entries and the downsampled buckets alike. Without
+// primary-key seek per hour), from the raw entries and the downsampled buckets alike, plus the
+// entries of the last second or so that still wait in history_log (a scan of a small table). Without
 // a step the points come as stored (a bucket gives its last value at its time); with a step
 // they are folded into epoch-aligned buckets. The point limit is checked before any row is
 // read into JavaScript: counted in SQLite without a step, bounded by the arithmetic with one.
@@ -14,6 +15,7 @@ import { KIND_CODES, PART_MS, accumulate, bucketCount, bucketStart, partOf, poin
 type RawRow = [part: number, off: number, value: number | string];
 type BucketRow = [part: number, off: number, n: number, min: number | null, max: number | null, sum: number | null, last: number | string, lastOff: number];
 type Range = [parts: string, series: number, since: number, until: number];
+type LogRange = [series: number, since: number, until: number];
 
 const TS = `part * ${PART_MS} + off`;
 const LAST_TS = `part * ${PART_MS} + last_off`;
@@ -30,6 +32,8 @@ export class HistoryReader {
   readonly #raw: Statement<Range, RawRow>;
   readonly #points: Statement<Range, RawRow>;
   readonly #buckets: Statement<Range, BucketRow>;
+  readonly #countLog: Statement<LogRange, number>;
+  readonly #log: Statement<LogRange, [ts: number, value: number | string]>;
 
   constructor(db: Database) {
     this.#findSeries = db.prepare<[string, string, number], number>('SELECT id FROM history_series WHERE device = ? AND property = ? AND kind = ?').pluck();
@@ -43,6 +47,8 @@ export class HistoryReader {
     this.#buckets = db.prepare<Range, BucketRow>(
       `SELECT part, off, n, min, max, sum, last, last_off FROM history_buckets WHERE ${PARTS} AND tier IN (1, 2) AND series = ? AND ${TS} >= ? AND ${TS} < ?`,
     ).raw(true);
+    this.#countLog = db.prepare<LogRange, number>('SELECT count(*) FROM history_log WHERE series = ? AND ts >= ? AND ts < ?').pluck();
+    this.#log = db.prepare<LogRange, [number, number | string]>('SELECT ts, value FROM history_log WHERE series = ? AND ts >= ? AND ts < ? ORDER BY id').raw(true);
   }
 
   query(q: HistoryQuery): HistorySeries[] {
@@ -56,7 +62,9 @@ export class HistoryReader {
     const step = q.stepMs;
     if (step === undefined) {
       let total = 0;
-      for (const { id } of found) total += (this.#countRaw.get(parts, id, q.since, q.until) ?? 0) + (this.#countBuckets.get(parts, id, q.since, q.until) ?? 0);
+      for (const { id } of found) {
+        total += (this.#countRaw.get(parts, id, q.since, q.until) ?? 0) + (this.#countBuckets.get(parts, id, q.since, q.until) ?? 0) + (this.#countLog.get(id, q.since, q.until) ?? 0);
+      }
       if (total > q.maxPoints) throw tooMany(q, found.length, total, false);
       return found.map(({ property, kind, id }) => this.#readPoints(property, kind, [parts, id, q.since, q.until]));
     }
@@ -74,8 +82,13 @@ export class HistoryReader {
         value.push(v);
       }
     }
+    for (const [ts, v] of this.#log.iterate(range[1], range[2], range[3])) {
+      t.push(ts);
+      value.push(v);
+    }
     if (isSorted(t)) return { property, kind, t, value };
-    // Buckets and raw entries of one hour interleave while that hour is being downsampled.
+    // Buckets and raw entries of one hour interleave while that hour is being downsampled (and
+    // an entry of a clock set back may wait in the log).
     const order = t.map((_, i) => i).sort((a, b) => t[a]! - t[b]! || a - b);
     return { property, kind, t: order.map((i) => t[i]!), value: order.map((i) => value[i]!) };
   }
@@ -86,6 +99,7 @@ export class HistoryReader {
       const ts = part * PART_MS + off;
       accumulate(byStart, bucketStart(ts, step), pointBucket(ts, v));
     }
+    for (const [ts, v] of this.#log.iterate(range[1], range[2], range[3])) accumulate(byStart, bucketStart(ts, step), pointBucket(ts, v));
     for (const [part, off, n, min, max, sum, last, lastOff] of this.#buckets.iterate(...range)) {
       const start = part * PART_MS + off;
       accumulate(byStart, bucketStart(start, step), storedBucket(n, min, max, sum, last, part * PART_MS + lastOff));

@@ -52,7 +52,8 @@ describe('SqliteTwinStore history', () => {
   function counters(db: Database.Database): { kept: unknown[]; counted: unknown[] } {
     return {
       kept: db.prepare('SELECT part, tier, rows FROM history_parts ORDER BY part, tier').all(),
-      counted: db.prepare(`SELECT part, 0 AS tier, count(*) AS rows FROM history_raw GROUP BY part
+      counted: db.prepare(`SELECT part, 0 AS tier, count(*) AS rows FROM
+          (SELECT part FROM history_raw UNION ALL SELECT ts / ${HOUR} AS part FROM history_log) GROUP BY part
         UNION ALL SELECT part, tier, count(*) FROM history_buckets GROUP BY part, tier ORDER BY part, tier`).all(),
     };
   }
@@ -90,6 +91,7 @@ describe('SqliteTwinStore history', () => {
     const again = make();
     await again.open();
     await fill(again, 100, 7000);
+    await again.maintainHistory(); // moves the log into history_raw; nothing is old enough for more
     await again.close();
     const db2 = peer();
     const rawMeasured = db2.prepare<[], number>("SELECT sum(pgsize) FROM dbstat WHERE name = 'history_raw'").pluck().get() ?? 0;
@@ -114,6 +116,23 @@ describe('SqliteTwinStore history', () => {
     expect(minute.rows).toBe(30_000);
     expect(minute.bytes / measured).toBeGreaterThan(0.7);
     expect(minute.bytes / measured).toBeLessThan(1.3);
+  });
+
+  it('a commit appends to the log; each second the log moves into its hours, and a query sees the entries either way', async () => {
+    const store = make({ historySettleMs: 20 });
+    await store.open();
+    await fill(store, 2, 1000);
+    const query = (): Promise<unknown> => store.queryHistory({ device: 'ns/d7', series: [{ property: 'voltage', kind: 'reported' }], since: 0, until: H0 + DAY, maxPoints: 10 });
+    const db = peer();
+    const inLog = db.prepare<[], number>('SELECT count(*) FROM history_log').pluck();
+    const inRaw = db.prepare<[], number>('SELECT count(*) FROM history_raw').pluck();
+    const before = await query();
+    expect(before).toEqual([expect.objectContaining({ t: [H0 + 7, H0 + 1007] })]);
+    await eventually(async () => (inLog.get() === 0 ? true : undefined));
+    expect(inRaw.get()).toBe(1000);
+    expect(await query()).toEqual(before);
+    expect(counters(db).kept).toEqual(counters(db).counted);
+    db.close();
   });
 
   it('a failed group writes no history and leaves no stale series behind', async () => {

@@ -1,6 +1,7 @@
-// History inside the SQLite store: appends in the group commit's transaction (history-write.ts),
-// queries (history-read.ts), and maintenance (history-maintain.ts) run periodically and on
-// demand, paced so it never takes more than a fifth of the event loop. sqlite.ts owns one.
+// History inside the SQLite store: appends to the log in the group commit's transaction
+// (history-write.ts), queries (history-read.ts), the log moved into its hours every second and
+// maintenance every minute (history-maintain.ts), both paced so they never take more than a
+// fifth of the event loop. sqlite.ts owns one.
 
 import type { Database, Statement } from 'better-sqlite3';
 
@@ -18,6 +19,8 @@ export interface SqliteHistoryOptions {
   readonly policy?: HistoryPolicy | undefined;
   /** ms between maintenance runs; 0 or less: only on demand. */
   readonly intervalMs?: number | undefined;
+  /** ms between moves of the log into history_raw (default 1000; 0 or less: only within maintenance). */
+  readonly settleMs?: number | undefined;
   readonly clock?: (() => number) | undefined;
   readonly onMaintain?: ((report: HistoryMaintenanceReport, seconds: number) => void) | undefined;
   /** Turns a failure of a maintenance step into the store's coded error. */
@@ -25,6 +28,7 @@ export interface SqliteHistoryOptions {
 }
 
 const INTERVAL_MS = 60_000;
+const SETTLE_MS = 1000;
 /** After each step the run waits this many times the step's duration (≥ 1 ms): ≤ 1/5 of the loop. */
 const PAUSE_FACTOR = 4;
 const NOTHING: HistoryMaintenanceReport = { downsampled: 0, expired: 0, evicted: 0 };
@@ -37,8 +41,10 @@ export class SqliteHistory {
   readonly #reader: HistoryReader;
   readonly #maintainer: HistoryMaintainer;
   readonly #tiers: Statement<[], [tier: number, rows: number, bytes: number, oldest: number]>;
-  #running: Promise<HistoryMaintenanceReport> | undefined;
+  /** The run in progress (maintenance or settle): one at a time, chained. */
+  #running: Promise<unknown> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #settleTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
   constructor(db: Database, options: SqliteHistoryOptions) {
@@ -51,15 +57,17 @@ export class SqliteHistory {
     this.#tiers = db.prepare<[], [number, number, number, number]>('SELECT tier, sum(rows), sum(bytes), min(part) FROM history_parts GROUP BY tier').raw(true);
   }
 
-  /** Starts the periodic maintenance. */
+  /** Starts the periodic maintenance and settling. */
   start(): void {
     this.#schedule();
+    this.#scheduleSettle();
   }
 
-  /** Stops it; resolves once a run in progress has stopped at its next step. */
+  /** Stops them; resolves once a run in progress has stopped at its next step. */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#settleTimer);
     await this.#running?.catch(() => undefined);
   }
 
@@ -101,34 +109,55 @@ export class SqliteHistory {
 
   /** Runs retention and downsampling now; one run at a time (a call during a run gets the next one). */
   maintain(): Promise<HistoryMaintenanceReport> {
-    const run = (this.#running ?? Promise.resolve(NOTHING)).catch(() => NOTHING).then(() => this.#run());
-    this.#running = run;
-    return run;
+    return this.#queue(async () => {
+      const started = performance.now();
+      const report = await this.#drive(this.#maintainer.run(this.#policy, this.#clock()), NOTHING);
+      if (!this.#stopped) this.#o.onMaintain?.(report, (performance.now() - started) / 1000);
+      return report;
+    }, NOTHING);
   }
 
-  async #run(): Promise<HistoryMaintenanceReport> {
-    if (this.#stopped) return NOTHING;
-    const started = performance.now();
-    const run = this.#maintainer.run(this.#policy, this.#clock());
+  /** Moves the log into history_raw now; resolves with how many entries moved. */
+  settle(): Promise<number> {
+    return this.#queue(() => this.#drive(this.#maintainer.settle(), 0), 0);
+  }
+
+  /** Runs `run` after the run in progress; once stopped, resolves with `stopped` instead. */
+  #queue<T>(run: () => Promise<T>, stopped: T): Promise<T> {
+    const next = (this.#running ?? Promise.resolve()).catch(() => undefined).then(() => (this.#stopped ? stopped : run()));
+    this.#running = next;
+    return next;
+  }
+
+  /** Runs a generator one step (one transaction) at a time, pausing after each. */
+  async #drive<T>(run: Generator<void, T>, stopped: T): Promise<T> {
     for (;;) {
       const t0 = performance.now();
-      let step: IteratorResult<void, HistoryMaintenanceReport>;
+      let step: IteratorResult<void, T>;
       try {
         step = run.next();
       } catch (err) {
         throw this.#o.failed(err);
       }
-      if (step.done) {
-        this.#o.onMaintain?.(step.value, (performance.now() - started) / 1000);
-        return step.value;
-      }
+      if (step.done) return step.value;
       await new Promise((resolve) => setTimeout(resolve, Math.max(1, PAUSE_FACTOR * (performance.now() - t0))));
       if (this.#stopped) {
         // Closing: what ran is committed, the rest waits for the next start.
-        run.return(NOTHING);
-        return NOTHING;
+        run.return(stopped);
+        return stopped;
       }
     }
+  }
+
+  #scheduleSettle(): void {
+    const interval = this.#o.settleMs ?? SETTLE_MS;
+    if (interval <= 0 || this.#stopped) return;
+    this.#settleTimer = setTimeout(() => {
+      this.settle()
+        .catch((err: unknown) => this.#o.logger.warn({ err, path: this.#o.path }, 'moving history entries into their hours failed; retried in a second'))
+        .finally(() => this.#scheduleSettle());
+    }, interval);
+    this.#settleTimer.unref();
   }
 
   #schedule(): void {

@@ -1,11 +1,11 @@
 // The hot path of history: appending a group's entries inside the group commit's transaction
-// (sqlite.ts). Per entry one INSERT into history_raw (its primary key is the only index), per
-// group one counter upsert per hour touched. Series ids are interned once and cached here.
+// (sqlite.ts). Per entry one INSERT at the end of history_log (schema.ts v2 says why), per group
+// one counter upsert per hour touched. Series ids are interned once and cached here.
 
 import type { Database, Statement } from 'better-sqlite3';
 
 import type { HistoryEntry } from '../types.js';
-import { KIND_CODES, PART_MS, RAW, RAW_ROW_BYTES, partOf, valueBytes } from './history-buckets.js';
+import { KIND_CODES, RAW, RAW_ROW_BYTES, partOf, valueBytes } from './history-buckets.js';
 
 /**
  * A device's series ids, `ids[3 * i + kind]` for property `names[i]` (0 when not yet known).
@@ -27,8 +27,7 @@ const CACHED_DEVICES = 10_000;
 interface Statements {
   readonly findSeries: Statement<[string, string, number], number>;
   readonly addSeries: Statement<[string, string, number]>;
-  readonly insert: Statement<[number, number, number, number | string]>;
-  readonly insertNext: Statement<[number, number, number, number | string, number, number, number]>;
+  readonly append: Statement<[number, number, number | string]>;
   readonly count: Statement<[number, number, number]>;
 }
 
@@ -42,12 +41,7 @@ export class HistoryWriter {
     this.#s = {
       findSeries: db.prepare<[string, string, number], number>('SELECT id FROM history_series WHERE device = ? AND property = ? AND kind = ?').pluck(),
       addSeries: db.prepare('INSERT INTO history_series (device, property, kind) VALUES (?, ?, ?)'),
-      insert: db.prepare('INSERT INTO history_raw (part, series, off, seq, value) VALUES (?, ?, ?, 0, ?) ON CONFLICT DO NOTHING'),
-      // Two entries of one series in the same ms (rare): the next free seq.
-      insertNext: db.prepare(
-        `INSERT INTO history_raw (part, series, off, seq, value)
-         SELECT ?, ?, ?, max(seq) + 1, ? FROM history_raw WHERE part = ? AND series = ? AND off = ?`,
-      ),
+      append: db.prepare('INSERT INTO history_log (series, ts, value) VALUES (?, ?, ?)'),
       count: db.prepare(
         `INSERT INTO history_parts (part, tier, rows, bytes) VALUES (?, ${RAW}, ?, ?)
          ON CONFLICT (part, tier) DO UPDATE SET rows = rows + excluded.rows, bytes = bytes + excluded.bytes`,
@@ -59,10 +53,10 @@ export class HistoryWriter {
   append(device: string, entries: readonly HistoryEntry[]): void {
     const s = this.#s;
     for (const e of entries) {
-      const series = this.#series(device, e.property, KIND_CODES[e.kind]);
+      s.append.run(this.#series(device, e.property, KIND_CODES[e.kind]), e.timestamp, e.value);
+      // The log's rows count as raw entries of their hour from the start: moving them into
+      // history_raw changes no counter.
       const part = partOf(e.timestamp);
-      const off = e.timestamp - part * PART_MS;
-      if (s.insert.run(part, series, off, e.value).changes === 0) s.insertNext.run(part, series, off, e.value, part, series, off);
       const counts = this.#parts.get(part);
       const bytes = RAW_ROW_BYTES + valueBytes(e.value);
       if (counts === undefined) this.#parts.set(part, [1, bytes]);

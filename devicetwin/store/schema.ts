@@ -67,7 +67,14 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // v2: history (devicetwin/store/history-write.ts, docs/telemetry.md).
   //
-  // Rows are keyed by the hour they fall in (`part` = ms / 3,600,000) first, so everything the
+  // A commit appends its entries to `history_log`, a rowid table: every insert lands on its last
+  // page, so a group dirties one or two pages however many series it touches. Inserting into a
+  // table keyed by series instead dirties one page per series touched (measured: 1.4 µs an entry
+  // appended, 6 µs keyed with 10 series per transaction, 12–15 µs with 100). Every second the
+  // log is moved, sorted, into `history_raw` in batches (history-maintain.ts), where a batch
+  // touches each series' page once for many entries.
+  //
+  // `history_raw` rows are keyed by the hour they fall in (`part` = ms / 3,600,000) first, so everything the
   // maintenance does — expire the oldest hours, fold an hour into buckets, trim to a size — is a
   // range of the primary key, never a scan, and costs no index on the hot path. A query reads
   // one series hour by hour (`part IN (…) AND series = ?`: one seek per hour). `off` is the ms
@@ -88,6 +95,13 @@ export const MIGRATIONS: readonly Migration[] = [
         property TEXT NOT NULL,
         kind     INTEGER NOT NULL,
         UNIQUE (device, property, kind)
+      ) STRICT;
+
+      CREATE TABLE history_log (
+        id     INTEGER PRIMARY KEY,
+        series INTEGER NOT NULL,
+        ts     INTEGER NOT NULL,
+        value  ANY NOT NULL
       ) STRICT;
 
       CREATE TABLE history_raw (

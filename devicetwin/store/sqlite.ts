@@ -50,6 +50,8 @@ export interface SqliteTwinStoreOptions {
   readonly history?: HistoryPolicy;
   /** How often history maintenance runs on its own, in ms (default 60 s; 0: only when maintainHistory() is called). */
   readonly historyMaintenanceMs?: number;
+  /** How often new history entries move from their log into their hours, in ms (default 1 s; 0: only within maintenance). */
+  readonly historySettleMs?: number;
   /** Injectable clock (ms since the epoch) for history retention, for tests. */
   readonly clock?: () => number;
   /** Called after every history maintenance run (metrics). */
@@ -213,14 +215,14 @@ export class SqliteTwinStore implements TwinStore {
       if (applied.length > 0) this.#log.info({ path: this.#path, applied }, 'store schema migrated');
       const writers = prepareWriters(db);
       const data = loadAll(db);
-      const { history: policy, historyMaintenanceMs: intervalMs, clock, onMaintain } = this.#options;
+      const { history: policy, historyMaintenanceMs: intervalMs, historySettleMs: settleMs, clock, onMaintain } = this.#options;
       const failed = (err: unknown): EdgetwinError => edgetwinError(
         'EDGETWIN_ERR_STORE_WRITE',
         `history maintenance of ${this.#path} failed: ${messageOf(err)}; ${hint(err, 'EDGETWIN_ERR_STORE_WRITE')}`,
         [],
         err,
       );
-      const history = new SqliteHistory(db, { path: this.#path, logger: this.#log, policy, intervalMs, clock, onMaintain, failed });
+      const history = new SqliteHistory(db, { path: this.#path, logger: this.#log, policy, intervalMs, settleMs, clock, onMaintain, failed });
       this.#db = db;
       this.#history = history;
       this.#writeGroup = db.transaction((plans: Map<string, DevicePlan>, group: readonly Pending[]) => {
