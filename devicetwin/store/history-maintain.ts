@@ -36,6 +36,8 @@ import {
 
 /** Rows one step touches at most (~2–5 ms of SQLite work on the benchmark machine). */
 export const BATCH = 2000;
+/** Thrown to roll back a settle step's fast insert (#settleStep). */
+const SAME_MS = Symbol('entries in the same ms');
 
 type Counts = { rows: number; bytes: number };
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -229,16 +231,28 @@ export class HistoryMaintainer {
   /**
    * Moves the oldest BATCH log entries into history_raw in one INSERT … SELECT (no row crosses
    * into JavaScript), sorted by key so that each series' entries go to its page together.
-   * Entries of one series in the same ms keep their log order in `seq`, after any already in
-   * history_raw. Returns how many moved.
+   * Entries of one series in the same ms are numbered in log order (`seq`, a window function;
+   * ~1.5 µs an entry). Should one of them meet an entry of an earlier batch with the same key
+   * (a pair split by the batch boundary: the insert then skips it), the insert is rolled back to
+   * its savepoint and the batch moved by the exact statement, which numbers after the entries
+   * already stored (a seek per entry, ~2.2 µs). Returns how many moved.
    */
   #settleStep(): number {
     const s = this.#s;
     const end = s.logBatchEnd.get(BATCH - 1) ?? s.logLast.get();
     if (end === undefined || end === null) return 0;
-    const moved = s.logSettle.run(end).changes;
+    const count = s.logCount.get(end) ?? 0;
+    try {
+      // Nested in the step's transaction, so a throw rolls back this insert only (a savepoint).
+      this.#db.transaction(() => {
+        if (s.logSettleFast.run(end).changes !== count) throw SAME_MS;
+      })();
+    } catch (err) {
+      if (err !== SAME_MS) throw err;
+      s.logSettle.run(end);
+    }
     s.logDelete.run(end);
-    return moved;
+    return count;
   }
 
   /** Folds the first BATCH raw rows of an hour into 1-minute buckets; returns the rows folded. */
@@ -359,6 +373,14 @@ function prepare(db: Database) {
     // Settling the log.
     logBatchEnd: q<[number], number>('SELECT id FROM history_log ORDER BY id LIMIT 1 OFFSET ?').pluck(),
     logLast: q<[], number | null>('SELECT max(id) FROM history_log').pluck(),
+    logCount: q<[number], number>('SELECT count(*) FROM history_log WHERE id <= ?').pluck(),
+    // WHERE true: SQLite's parser needs it between INSERT … SELECT and an ON CONFLICT clause.
+    logSettleFast: q<[number], unknown>(
+      `INSERT INTO history_raw (part, series, off, seq, value)
+       SELECT ts / ${PART_MS}, series, ts % ${PART_MS}, row_number() OVER (PARTITION BY series, ts ORDER BY id) - 1, value
+       FROM history_log WHERE id <= ? AND true ORDER BY series, ts, id
+       ON CONFLICT DO NOTHING`,
+    ),
     // Timestamps are ms since the epoch, never negative, so SQLite's integer division is floor.
     logSettle: q<[number], unknown>(
       `INSERT INTO history_raw (part, series, off, seq, value)
