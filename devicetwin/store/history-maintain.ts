@@ -37,7 +37,8 @@ import {
 /** Rows one step touches at most (~2–5 ms of SQLite work on the benchmark machine). */
 export const BATCH = 2000;
 /** Thrown to roll back a settle step's fast insert (#settleStep). */
-const SAME_MS = Symbol('entries in the same ms');
+class SameMs extends Error {}
+const SAME_MS = new SameMs('an entry of the batch meets one already stored with the same key');
 
 type Counts = { rows: number; bytes: number };
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
