@@ -29,6 +29,10 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_STORE_WRITE: { status: 500, summary: 'A change could not be committed to the store; nothing was applied.' },
   EDGETWIN_ERR_STORE_CLOSED: { status: 500, summary: 'The store is closed (edgetwin is shutting down).' },
   EDGETWIN_ERR_STORE_DAMAGED: { status: 500, summary: 'The store file of a data directory that has held a store is missing, empty or shorter than its header says (deleted, truncated, a failed copy or disk); edgetwin refuses to start with an empty store in its place. Restore it from a backup, or move it and `edgetwin.db.created` aside to start with no twins.' },
+  // History (docs/telemetry.md)
+  EDGETWIN_ERR_HISTORY_QUERY: { status: 400, summary: 'A history query is malformed: a time, range, step, property or kind that cannot be parsed or does not fit (e.g. `since` not before `until`); the message names the parameter and what is accepted.' },
+  EDGETWIN_ERR_HISTORY_TOO_MANY_POINTS: { status: 400, summary: 'A history query would return more points than `history.maxPoints`; the message says how many, and which step (or a shorter range) would fit.' },
+  EDGETWIN_ERR_HISTORY_DISABLED: { status: 404, summary: 'No history is recorded for this device: `history.enabled` is false, or a `history.devices` / `history.models` entry turns it off.' },
   // Models, manifests, config
   EDGETWIN_ERR_FILE_READ: { status: 500, summary: 'A file or folder named in the configuration could not be read.' },
   EDGETWIN_ERR_MODEL_INVALID: { status: 500, summary: 'A device model file is not a valid edgetwin JSON Schema model.' },
@@ -92,7 +96,11 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_PUBLISH_UNACKNOWLEDGED: { status: 503, summary: 'The connection to the broker closed before it acknowledged a QoS 1 publish (the embedded broker does so when the twin could not commit the message, e.g. the disk is full); nothing is known to be applied, so publish it again (the mapper runtime does).' },
   EDGETWIN_ERR_DATA_DIR: { status: 500, summary: 'The data directory (`dataDir`, `--data-dir`) cannot be created or written: a path under /proc or /sys, a read-only or full file system, a file in the way, or no permission.' },
   EDGETWIN_ERR_DATA_DIR_LOCKED: { status: 500, summary: 'Another edgetwin process (its PID is named) already runs on this data directory; a second one would lose acknowledged changes, so it refuses to start. Stop the other process, or give this one its own `--data-dir`.' },
-  EDGETWIN_ERR_METRICS_LISTEN: { status: 500, summary: 'The metrics and health HTTP server could not listen on `metrics.host`:`metrics.port` (e.g. the port is taken); edgetwin logs a warning and runs without it.' },
+  EDGETWIN_ERR_METRICS_LISTEN: { status: 500, summary: 'The HTTP server (metrics, health, HTTP API) could not listen on `http.host`:`http.port` (e.g. the port is taken); edgetwin logs a warning and runs without it.' },
+  EDGETWIN_ERR_HTTP_NOT_FOUND: { status: 404, summary: 'No HTTP endpoint has that path (docs/http-api.md lists them).' },
+  EDGETWIN_ERR_HTTP_METHOD: { status: 405, summary: 'The HTTP endpoint does not answer that method; the `Allow` header lists those it does.' },
+  EDGETWIN_ERR_HTTP_NOT_READY: { status: 503, summary: 'edgetwin is starting or stopping, so the HTTP API cannot answer yet; retry (or wait for `/readyz` to say ready).' },
+  EDGETWIN_ERR_HTTP_REQUEST: { status: 400, summary: 'The HTTP request is malformed: a path segment that is not valid percent-encoding, or a query parameter the endpoint does not take (the message lists those it does).' },
   EDGETWIN_ERR_TIMEOUT: { status: 500, summary: 'No answer arrived in time.' },
   EDGETWIN_ERR_CLI_USAGE: { status: 400, summary: 'The command line is malformed.' },
   EDGETWIN_ERR_INTERNAL: { status: 500, summary: 'An unexpected internal error; please report it with the log.' },

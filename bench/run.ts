@@ -10,7 +10,7 @@ import { benchExternal } from './external.js';
 import { benchFootprint } from './footprint.js';
 import { benchLatency } from './latency.js';
 import { benchModbus } from './modbus.js';
-import { benchTwinThroughput } from './twin-throughput.js';
+import { benchHistoryCost, benchTwinThroughput } from './twin-throughput.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -26,6 +26,8 @@ type Section = () => Promise<unknown>;
 
 const sections: Record<string, Section> = {
   a: () => benchTwinThroughput(quick ? { messagesPerPublisher: 200, runs: 1, window: 32 } : { messagesPerPublisher: 20_000, runs: runs(5), window: 64 }),
+  // `--only a` runs this too (section ids match by substring); `--only a2` only this.
+  a2: () => benchHistoryCost(quick ? { messagesPerPublisher: 200, runs: 1, window: 32 } : { messagesPerPublisher: 20_000, runs: runs(7), window: 64 }),
   b: () => benchLatency(quick ? { rate: 1000, seconds: 0.5, warmupSeconds: 0.2, publishers: 2, runs: 1 } : { rate: 5000, seconds: 5, warmupSeconds: 1, publishers: 10, runs: runs(3) }),
   cd: () => benchFootprint(quick ? { sizes: [0, 200], restartDevices: 200, runs: 1, idleMs: 100 } : { sizes: [0, 10_000, 100_000], restartDevices: 100_000, runs: runs(3), idleMs: 2000 }),
   e: () => benchModbus(quick ? { units: 2, propertiesPerUnit: 20, warmupMs: 1200, windowMs: 1500, throughputMs: 200 } : { units: 10, propertiesPerUnit: 100, warmupMs: 2000, windowMs: 20_000, throughputMs: 3000 }),

@@ -89,8 +89,8 @@ async function mosquitto(): Promise<Target | undefined> {
   return { url: m.url, topic: (i) => `bench/raw/${i}`, receiveFilter: 'bench/raw/+', stop: m.stop };
 }
 
-async function edgetwin(devices: number, metrics = true): Promise<Target> {
-  const edge = await startBenchEdge(devices, undefined, metrics ? {} : { metrics: { enabled: false } });
+async function edgetwin(devices: number, metrics = true, history = true): Promise<Target> {
+  const edge = await startBenchEdge(devices, undefined, { ...(metrics ? {} : { metrics: { enabled: false } }), ...(history ? {} : { history: { enabled: false } }) });
   return {
     url: edge.url,
     topic: (i) => `$hw/events/device/default/bench-${i}/twin/update`,
@@ -160,4 +160,42 @@ export async function benchTwinThroughput(opts: ThroughputOptions): Promise<Thro
     out.map((r) => [r.scenario, fmt(r.edgetwin), fmt(r.aedes), pct(r.edgetwin, r.aedes), r.mosquitto > 0 ? fmt(r.mosquitto) : 'n/a']),
   );
   return out;
+}
+
+export interface HistoryCostRow extends ResultRow {
+  readonly on: number;
+  readonly off: number;
+  readonly ratio: number;
+  readonly runsOn: string;
+  readonly runsOff: string;
+}
+
+/**
+ * (a2) What history costs on the hottest durable path: the 10-publisher QoS 1 run of (a), every
+ * update keeping its value in the same commit, against the same with `history.enabled: false`.
+ * Rounds alternate on and off so machine noise falls on both; medians and their ratio.
+ */
+export async function benchHistoryCost(opts: ThroughputOptions): Promise<HistoryCostRow[]> {
+  const on: number[] = [];
+  const off: number[] = [];
+  for (let r = 0; r < opts.runs; r++) {
+    for (const [history, into] of [[true, on], [false, off]] as const) {
+      const e = await edgetwin(10, true, history);
+      into.push(await measure(e, 10, 1, opts));
+      await e.stop();
+    }
+  }
+  const row: HistoryCostRow = {
+    on: Math.round(median(on)),
+    off: Math.round(median(off)),
+    ratio: median(on) / median(off),
+    runsOn: on.map((x) => Math.round(x)).join(' '),
+    runsOff: off.map((x) => Math.round(x)).join(' '),
+  };
+  printTable(
+    `(a2) Twin updates/s with history on vs off (10 publishers, QoS 1, durable; median of ${opts.runs} alternating rounds, ${fmt(opts.messagesPerPublisher)} messages per publisher)`,
+    ['history on updates/s', 'history off updates/s', 'on / off', 'rounds on', 'rounds off'],
+    [[fmt(row.on), fmt(row.off), pct(row.on, row.off), row.runsOn, row.runsOff]],
+  );
+  return [row];
 }

@@ -8,6 +8,7 @@ import { registerCloudCommands } from './cloud.js';
 import { runCommand } from './run.js';
 import { mapperCommand } from './mapper.js';
 import { simulateCommand } from './simulate.js';
+import { historyCommand, type HistoryCommandOptions } from './history.js';
 import { twinGet, twinSet, twinWatch } from './twin.js';
 import { registerUserCommands } from './user.js';
 
@@ -46,9 +47,12 @@ export function buildProgram(): Command {
     .option('--devices <path>', 'a Device manifest file or folder (repeatable)', collect)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .option('--kubeconfig <file>', 'sync twins with Device resources of this cluster (config cloud.kubeconfig)')
-    .option('--metrics-port <n>', 'port of /metrics, /healthz, /readyz (0 = any free port)', intOption(0, 65535))
-    .option('--metrics-host <host>', 'listen address of /metrics, /healthz, /readyz')
-    .option('--no-metrics', 'serve no /metrics, /healthz, /readyz')
+    .option('--http-port <n>', 'port of the HTTP server: /metrics, /healthz, /readyz, /api/v1 (0 = any free port)', intOption(0, 65535))
+    .option('--http-host <host>', 'listen address of the HTTP server')
+    .option('--no-http', 'serve no HTTP at all (no /metrics, /healthz, /readyz, API)')
+    .option('--metrics-port <n>', 'the same as --http-port', intOption(0, 65535))
+    .option('--metrics-host <host>', 'the same as --http-host')
+    .option('--no-metrics', 'the same as --no-http')
     .action(async (opts: Parameters<typeof runCommand>[0]) => runCommand(opts));
 
   const twin = program.command('twin').description("read, set and watch a device's twin over MQTT");
@@ -71,6 +75,18 @@ export function buildProgram(): Command {
       .description('print documents, deltas and results as JSON lines until Ctrl-C')
       .option('-n, --count <n>', 'exit after n events', intOption(1, Number.MAX_SAFE_INTEGER)),
   ).action(async (device: string, opts: { broker: string; timeout: number; count?: number }) => twinWatch(device, opts));
+
+  brokerOpts(
+    program
+      .command('history <device> [properties...]')
+      .description("a device's value history (every property unless named): table on a terminal, CSV when piped")
+      .option('--since <time>', 'from: ISO 8601, ms since the epoch, a duration ago (15m, 1h, 7d) or now', '1h')
+      .option('--until <time>', 'to (exclusive), as --since', 'now')
+      .option('--step <duration>', 'aggregate into buckets (count, min, max, mean, last), e.g. 10s, 1m, 1h')
+      .option('--kind <kinds>', 'reported, desired, ack, comma-separated (default: all)')
+      .option('--csv', 'CSV (time,property,kind,value…) even on a terminal')
+      .option('--json', 'the answer as JSON (docs/http-api.md has its shape)'),
+  ).action(async (device: string, properties: string[], opts: HistoryCommandOptions) => historyCommand(device, properties, opts));
 
   program
     .command('mapper <protocol>')

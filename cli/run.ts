@@ -19,10 +19,23 @@ export interface RunOptions {
   readonly devices?: readonly string[];
   readonly logLevel?: string;
   readonly kubeconfig?: string;
+  readonly httpPort?: number;
+  readonly httpHost?: string;
+  /** false with --no-http (commander sets true otherwise). */
+  readonly http?: boolean;
+  /** --metrics-port, --metrics-host, --no-metrics: the names --http-* had before the HTTP API. */
   readonly metricsPort?: number;
   readonly metricsHost?: string;
-  /** false with --no-metrics (commander sets true otherwise). */
   readonly metrics?: boolean;
+}
+
+/** --http-* (and their --metrics-* aliases; an --http-* flag wins) as an `http` override. */
+function httpOverrides(opts: RunOptions): RawConfig {
+  const port = opts.httpPort ?? opts.metricsPort;
+  const host = opts.httpHost ?? opts.metricsHost;
+  const off = opts.http === false || opts.metrics === false;
+  if (!off && port === undefined && host === undefined) return {};
+  return { http: { ...(off ? { enabled: false } : {}), ...(port !== undefined ? { port } : {}), ...(host !== undefined ? { host } : {}) } };
 }
 
 export async function runCommand(opts: RunOptions): Promise<void> {
@@ -47,15 +60,7 @@ export async function runCommand(opts: RunOptions): Promise<void> {
       : {}),
     ...(opts.logLevel !== undefined ? { log: { level: opts.logLevel as NonNullable<RawConfig['log']>['level'] } } : {}),
     ...(opts.kubeconfig !== undefined ? { cloud: { kubeconfig: opts.kubeconfig } } : {}),
-    ...(opts.metrics === false || opts.metricsPort !== undefined || opts.metricsHost !== undefined
-      ? {
-          metrics: {
-            ...(opts.metrics === false ? { enabled: false } : {}),
-            ...(opts.metricsPort !== undefined ? { port: opts.metricsPort } : {}),
-            ...(opts.metricsHost !== undefined ? { host: opts.metricsHost } : {}),
-          },
-        }
-      : {}),
+    ...httpOverrides(opts),
   };
   const config = resolveConfig(raw, overrides);
   const logger = createLogger(config.log.level);
@@ -87,7 +92,8 @@ export async function runCommand(opts: RunOptions): Promise<void> {
       const { report } = first;
       const skipped = report.problems.length > 0 ? `, ${report.problems.length} skipped (see log)` : '';
       process.stdout.write(
-        `edgetwin ready: broker ${core.brokerUrl}${modeNote(core)}, node ${config.nodeName}, ${report.devices} devices, ${report.models} models${skipped}, store ${core.storePath}, ${core.security}\n`,
+        `edgetwin ready: broker ${core.brokerUrl}${modeNote(core)}, node ${config.nodeName}, ${report.devices} devices, ${report.models} models${skipped}, store ${core.storePath}, ${core.security}` +
+          `${core.httpUrl !== undefined ? `, http ${core.httpUrl}` : ''}\n`,
       );
       ready = true;
       if (hangupDuringStart) reload();

@@ -4,9 +4,21 @@
 
 import { randomUUID } from 'node:crypto';
 import { ERROR_CODES, edgetwinError, type ErrorCode } from '../errors.js';
-import { deviceTopic, parseDeviceId, type Bus, type DeviceTopicKind, type Subscription } from '../eventbus/index.js';
+import { deviceTopic, extensionTopic, parseDeviceId, type Bus, type DeviceTopicKind, type Subscription } from '../eventbus/index.js';
 import { TWIN_KEY } from '../schemas/index.js';
+import type { HistoryResult } from './history.js';
 import type { DeviceTwinDelta, DeviceTwinDocument, DeviceTwinResult, MsgTwin, ResultMessage } from './wire.js';
+
+/** A history request of edgetwin's MQTT extension (docs/mqtt-api.md); times and the step as the server parses them. */
+export interface HistoryGetRequest {
+  readonly properties?: readonly string[];
+  readonly kinds?: readonly string[];
+  /** ISO 8601, ms since the epoch, a duration ago (`1h`) or `now`. */
+  readonly since?: string | number;
+  readonly until?: string | number;
+  /** `1m`, `10s`, or ms. */
+  readonly step?: string | number;
+}
 
 export interface TwinClientOptions {
   /** How long to wait for an answer (default 5000 ms). */
@@ -42,7 +54,13 @@ export class TwinClient {
   /** `twin/get` → the device's twins. Throws the coded error of an error answer. */
   async get(id: string): Promise<DeviceTwinResult> {
     const { namespace, name } = splitId(id);
-    return this.request(namespace, name, 'twin/get', 'twin/get/result', {});
+    return this.request(deviceTopic(namespace, name, 'twin/get'), deviceTopic(namespace, name, 'twin/get/result'), {});
+  }
+
+  /** `$edgetwin/device/<id>/history/get` → the device's history (an edgetwin extension). */
+  async history(id: string, request: HistoryGetRequest = {}): Promise<HistoryResult> {
+    const { namespace, name } = splitId(id);
+    return this.request(extensionTopic(namespace, name, 'history/get'), extensionTopic(namespace, name, 'history/get/result'), request);
   }
 
   /** `twin/update` → the update result. */
@@ -55,7 +73,7 @@ export class TwinClient {
       const details = bad.map((k) => ({ path: k, code: 'EDGETWIN_ERR_PROPERTY_NAME' as const, message: 'twin keys must match ^[a-zA-Z0-9-_.,:/@#]{1,128}$' }));
       throw edgetwinError('EDGETWIN_ERR_PROPERTY_NAME', `update rejected: ${bad.map((k) => `"${k}"`).join(', ')}: twin keys must match ^[a-zA-Z0-9-_.,:/@#]{1,128}$`, details);
     }
-    return this.request(namespace, name, 'twin/update', 'twin/update/result', { twin, ...(version !== undefined ? { version } : {}) });
+    return this.request(deviceTopic(namespace, name, 'twin/update'), deviceTopic(namespace, name, 'twin/update/result'), { twin, ...(version !== undefined ? { version } : {}) });
   }
 
   /** Sets desired (expected) values, e.g. `{ setpoint: '21' }`. */
@@ -91,14 +109,16 @@ export class TwinClient {
     return { unsubscribe: async () => void (await Promise.all(subs.map((s) => s.unsubscribe()))) };
   }
 
-  private async request<T>(namespace: string, name: string, kind: DeviceTopicKind, answer: DeviceTopicKind, body: object): Promise<T> {
+  private async request<T>(topic: string, answer: string, body: object): Promise<T> {
     const eventId = randomUUID();
     let settle!: { resolve: (v: T) => void; reject: (e: unknown) => void };
     const done = new Promise<T>((resolve, reject) => (settle = { resolve, reject }));
-    // Settled by a timer or a message, possibly while nothing awaits it yet (the subscribe below).
+    // The answer can arrive before the publish resolves (edgetwin answers before its PUBACK):
+    // an error answer then rejects `done` before it is awaited, which must not count as unhandled.
+    // It may also be settled by the timer while nothing awaits it yet (the subscribe below).
     done.catch(() => undefined);
     const sub = await this.bus.subscribe(
-      deviceTopic(namespace, name, answer),
+      answer,
       (_topic, payload) => {
         let message: unknown;
         try {
@@ -116,7 +136,7 @@ export class TwinClient {
       { qos: 1 },
     );
     const timer = setTimeout(() => {
-      settle.reject(edgetwinError('EDGETWIN_ERR_TIMEOUT', `no answer on ${deviceTopic(namespace, name, answer)} within ${this.timeoutMs} ms: is edgetwin running and the device bound?`));
+      settle.reject(edgetwinError('EDGETWIN_ERR_TIMEOUT', `no answer on ${answer} within ${this.timeoutMs} ms: is edgetwin running and the device bound?`));
     }, this.timeoutMs);
     try {
       const message = { event_id: eventId, timestamp: Date.now(), ...body };
@@ -124,7 +144,7 @@ export class TwinClient {
       // answers on the result topic and closes the connection (eventbus/denial.ts), and mqtt.js
       // then holds the publish to resend it. So the answer (or the timeout) decides, and a
       // publish that fails first is the error.
-      const sent = this.bus.publish(deviceTopic(namespace, name, kind), JSON.stringify(message), { qos: 1 });
+      const sent = this.bus.publish(topic, JSON.stringify(message), { qos: 1 });
       sent.catch(() => undefined); // still pending when the answer wins: its later failure is moot
       await Promise.race([sent, done]);
       return await done;

@@ -266,6 +266,17 @@ export function parseBaseMessage(payload: Buffer, limits?: ParseLimits): Parsed<
   return { ok: true, value: { eventId: eventIdOf(decoded.value) } };
 }
 
+/**
+ * A request of edgetwin's own API (`$edgetwin/…`, docs/mqtt-api.md): its `event_id`, and the
+ * whole object for the caller to read its fields from. An empty payload is `{}`.
+ */
+export function parseRequestMessage(payload: Buffer, limits?: ParseLimits): Parsed<{ eventId: string; body: Readonly<Record<string, unknown>> }> {
+  if (payload.length === 0) return { ok: true, value: { eventId: '', body: {} } };
+  const decoded = decodeJson(payload, limits);
+  if (!decoded.ok) return decoded;
+  return { ok: true, value: { eventId: eventIdOf(decoded.value), body: decoded.value } };
+}
+
 /** `state/update`: `{event_id, timestamp, state}`. */
 export function parseStateUpdate(payload: Buffer, limits?: ParseLimits): Parsed<{ eventId: string; state: string }> {
   const decoded = decodeJson(payload, limits);

@@ -16,7 +16,8 @@ import { handleTwinUpdate, publishChange } from './handlers/update.js';
 import { admitDevices, changeKinds, type ChangeAuthorizer, type DeviceLimits } from './policy.js';
 import { emptyDevice, mergeUpdate, type MergeSuccess, type UpdateOrigin } from './merge.js';
 import { DEFAULT_PARSE_LIMITS, type ParseLimits, type TwinPatch } from './parse.js';
-import type { DeviceStateName, DeviceTwinState, MembershipEntry, StoreChange, TwinStore } from './types.js';
+import { historyEntries, historyPossible, queryHistory, type HistoryRequest, type HistoryResult } from './history.js';
+import type { DeviceStateName, DeviceTwinState, HistoryPolicy, HistoryStats, MembershipEntry, StoreChange, TwinStore } from './types.js';
 import { IN_PROCESS_REPORTER, ReporterWatch } from './reporters.js';
 import type { BaseMessage, MembershipUpdate, WireDevice } from './wire.js';
 
@@ -50,6 +51,11 @@ export interface DeviceTwinOptions {
    * (config `mqtt.answerQos`, docs/reliability.md).
    */
   readonly answerQos?: 0 | 1;
+  /**
+   * What history to record (each committed value, in the same commit) and serve; no history
+   * without it. The store applies the same policy's retention.
+   */
+  readonly history?: HistoryPolicy;
 }
 
 /** An update through the API: property → expected/actual wire strings (or null to delete). */
@@ -79,11 +85,14 @@ export class DeviceTwin {
   /** Per device, its commits still in flight, rejecting if one failed (see HandlerContext.settled). */
   private readonly inFlight = new Map<string, Promise<void>>();
   private started = false;
+  /** False when no device can have history: the hot path then skips the per-update check. */
+  private readonly historyOn: boolean;
 
   constructor(opts: DeviceTwinOptions) {
     this.opts = opts;
     this.reporters = new ReporterWatch(opts.reporterWindowMs ?? 60_000);
     this.ctx = this.makeContext();
+    this.historyOn = opts.history !== undefined && historyPossible(opts.history);
   }
 
   /** Opens the store and loads what it holds. Devices are bound by {@link setDevices}. */
@@ -164,7 +173,8 @@ export class DeviceTwin {
       const seeded = this.seedDesired(instance, model, state);
       if (seeded) {
         this.entries.set(instance.id, { instance, model, state: seeded.next });
-        changes.push({ kind: 'twins', device: seeded.next, changed: seeded.changed });
+        const history = this.recordsHistory(instance.id, model.name) ? historyEntries(state, seeded.next, seeded.changed) : undefined;
+        changes.push({ kind: 'twins', device: seeded.next, changed: seeded.changed, ...(history ? { history } : {}) });
       }
     }
     if (changes.length > 0) await this.commit(changes);
@@ -257,6 +267,29 @@ export class DeviceTwin {
       publishChange(this.ctx, outcome, update.eventId, this.now());
     }
     return outcome.next;
+  }
+
+  /**
+   * The history of a bound device (docs/telemetry.md). Throws EDGETWIN_ERR_DEVICE_NOT_FOUND,
+   * EDGETWIN_ERR_HISTORY_DISABLED, EDGETWIN_ERR_PROPERTY_UNKNOWN, EDGETWIN_ERR_HISTORY_QUERY or
+   * EDGETWIN_ERR_HISTORY_TOO_MANY_POINTS.
+   */
+  async history(id: string, request: HistoryRequest): Promise<HistoryResult> {
+    const entry = this.entries.get(id);
+    if (!entry) throw edgetwinError('EDGETWIN_ERR_DEVICE_NOT_FOUND', `device ${id} is not bound to node ${this.opts.nodeName}`);
+    return queryHistory(this.opts.store, this.opts.history, entry, request);
+  }
+
+  /** Rows and estimated bytes of the history, per tier (metrics). */
+  historyStats(): Promise<HistoryStats> {
+    return this.opts.store.historyStats();
+  }
+
+  /** historyFor(…).enabled without its allocation: this runs once per committed update. */
+  private recordsHistory(id: string, model: string): boolean {
+    const policy = this.opts.history;
+    if (policy === undefined) return false;
+    return policy.devices.get(id)?.enabled ?? policy.models.get(model)?.enabled ?? policy.enabled;
   }
 
   /** Listens to committed changes. Returns the function that removes the listener. */
@@ -357,8 +390,9 @@ export class DeviceTwin {
     const prev = entry.state;
     const next = outcome.next;
     this.entries.set(id, { ...entry, state: next });
+    const history = this.historyOn && this.recordsHistory(id, entry.model.name) ? historyEntries(prev, next, outcome.changed) : undefined;
     try {
-      await this.commit([{ kind: 'twins', device: next, changed: outcome.changed }], id);
+      await this.commit([{ kind: 'twins', device: next, changed: outcome.changed, ...(history ? { history } : {}) }], id);
     } catch (err) {
       this.revert(id, prev, next, outcome.changed);
       this.ctx.observer.update('failed', origin, isEdgetwinError(err) ? err.code : 'EDGETWIN_ERR_STORE_WRITE');

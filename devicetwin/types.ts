@@ -66,13 +66,116 @@ export interface MembershipEntry {
   readonly origin: string;
 }
 
+/** What a history entry records: a reported (actual) value, a desired (expected) value, or an ack transition. */
+export type HistoryKind = 'reported' | 'desired' | 'ack';
+
+/** One value kept in a property's history (devicetwin/history.ts makes them from a change). */
+export interface HistoryEntry {
+  readonly property: string;
+  readonly kind: HistoryKind;
+  /** Milliseconds since the epoch: the twin's timestamp of the value (or of the ack). */
+  readonly timestamp: number;
+  /**
+   * A number for a numeric property (int, float, double), the canonical wire string otherwise;
+   * for an ack, its state (`applied`), or `state:CODE` when it carries a code.
+   */
+  readonly value: number | string;
+}
+
 /** One unit of durable work: everything one message changed. */
 export type StoreChange =
-  /** The device's twins after the change; `changed` names the properties that differ (all when omitted). */
-  | { readonly kind: 'twins'; readonly device: DeviceTwinState; readonly changed?: readonly string[] }
+  /**
+   * The device's twins after the change; `changed` names the properties that differ (all when
+   * omitted). `history` is appended to the history in the same transaction, entry by entry
+   * (group commit folds twin rows, never history entries).
+   */
+  | { readonly kind: 'twins'; readonly device: DeviceTwinState; readonly changed?: readonly string[]; readonly history?: readonly HistoryEntry[] }
   | { readonly kind: 'state'; readonly id: string; readonly state: DeviceStateName; readonly lastOnline: string }
   | { readonly kind: 'member'; readonly entry: MembershipEntry }
   | { readonly kind: 'unmember'; readonly id: string };
+
+/** Per device or per model, what differs from the history defaults. */
+export interface HistoryOverride {
+  readonly enabled?: boolean;
+  readonly maxAgeMs?: number;
+  readonly maxBytes?: number;
+}
+
+/** How history is kept (docs/telemetry.md); telemetry/ builds it from the config's `history` section. */
+export interface HistoryPolicy {
+  /** Record history at all (a device or model override may still turn it off, or on). */
+  readonly enabled: boolean;
+  /** Entries older than this are dropped. */
+  readonly maxAgeMs: number;
+  /** The history's estimated size is kept under this: the oldest hours go first. */
+  readonly maxBytes: number;
+  /** Raw entries older than this are folded into 1-minute buckets (min/max/mean/last). */
+  readonly minuteBucketsAfterMs: number;
+  /** 1-minute buckets older than this are folded into 1-hour buckets. */
+  readonly hourBucketsAfterMs: number;
+  /** The most points one query may return. */
+  readonly maxPoints: number;
+  /** By `<namespace>/<name>`; a device's entry wins over its model's. */
+  readonly devices: ReadonlyMap<string, HistoryOverride>;
+  /** By model name. */
+  readonly models: ReadonlyMap<string, HistoryOverride>;
+}
+
+/** A store-level history query: resolved series, absolute times, a step or none. */
+export interface HistoryQuery {
+  readonly device: string;
+  readonly series: ReadonlyArray<{ readonly property: string; readonly kind: HistoryKind }>;
+  /** Inclusive, ms since the epoch. */
+  readonly since: number;
+  /** Exclusive, ms since the epoch. */
+  readonly until: number;
+  /** Aggregate into buckets of this many ms (aligned to the epoch); absent: the points as stored. */
+  readonly stepMs?: number;
+  /** Refuse (EDGETWIN_ERR_HISTORY_TOO_MANY_POINTS) a query that would return more points. */
+  readonly maxPoints: number;
+}
+
+/** One series as stored: raw entries, and one point per downsampled bucket (its last value). */
+export interface HistoryPoints {
+  readonly property: string;
+  readonly kind: HistoryKind;
+  readonly t: number[];
+  readonly value: Array<number | string>;
+}
+
+/** One series aggregated by step: non-empty buckets only; min/max/mean are null for text values. */
+export interface HistoryBuckets {
+  readonly property: string;
+  readonly kind: HistoryKind;
+  /** Bucket starts. */
+  readonly t: number[];
+  readonly count: number[];
+  readonly min: Array<number | null>;
+  readonly max: Array<number | null>;
+  readonly mean: Array<number | null>;
+  readonly last: Array<number | string>;
+}
+
+export type HistorySeries = HistoryPoints | HistoryBuckets;
+
+export type HistoryTier = 'raw' | 'minute' | 'hour';
+
+export interface HistoryStats {
+  /** Rows and estimated bytes per tier (raw entries, 1-minute buckets, 1-hour buckets). */
+  readonly tiers: Readonly<Record<HistoryTier, { readonly rows: number; readonly bytes: number }>>;
+  /** Start of the oldest hour that holds history, or undefined when there is none. */
+  readonly oldest?: number;
+}
+
+/** What one maintenance run did, in rows. */
+export interface HistoryMaintenanceReport {
+  /** Raw entries and 1-minute buckets folded into coarser buckets. */
+  readonly downsampled: number;
+  /** Dropped for being older than their maxAge. */
+  readonly expired: number;
+  /** Dropped to keep the history under maxBytes (globally, or a device's own). */
+  readonly evicted: number;
+}
 
 export interface StoredData {
   readonly devices: readonly DeviceTwinState[];
@@ -93,6 +196,17 @@ export interface TwinStore {
    * EDGETWIN_ERR_STORE_CLOSED.
    */
   commit(changes: readonly StoreChange[]): Promise<void>;
+  /**
+   * Reads history (entries committed so far). Rejects with EDGETWIN_ERR_HISTORY_TOO_MANY_POINTS
+   * when the answer would exceed `query.maxPoints`, EDGETWIN_ERR_STORE_CLOSED when not open.
+   */
+  queryHistory(query: HistoryQuery): Promise<HistorySeries[]>;
+  /**
+   * Applies retention (maxAge, maxBytes, overrides) and downsampling now, in small
+   * transactions that let commits run between them. Stores also do this periodically on their own.
+   */
+  maintainHistory(): Promise<HistoryMaintenanceReport>;
+  historyStats(): Promise<HistoryStats>;
   /** Flushes pending commits, then closes. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 // The composition root: builds every module from the config and starts and stops them in
-// order. Start: data dir → store → models and devices → twin → broker → serve topics →
+// order. Start: data dir → HTTP server → store → models and devices → twin → broker → serve topics →
 // simulated devices → in-process mappers. Stop: the reverse, with in-flight commits flushed
 // before the store closes; a stop during start-up ends it at its next step. reload() re-reads
 // models and manifests while running.
@@ -16,7 +16,8 @@ import { bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, ty
 import type { Simulation } from './simulation.js';
 import { DataDir } from './data-dir.js';
 import { EdgeMetrics } from './metrics.js';
-import { HealthServer, type Readiness, type ReadinessCheck } from './health.js';
+import { HttpServer, Router, addHealthRoutes, addHistoryRoutes, type Readiness, type ReadinessCheck } from './http/index.js';
+import { HistoryResponder, historyPolicy } from '../telemetry/index.js';
 import { externalBusFromConfig, externalCheck } from './external.js';
 import { loadManifests, type ManifestLoad } from './manifests.js';
 import { VERSION } from './version.js';
@@ -55,7 +56,8 @@ export class EdgeCore {
   private mapperRuntime?: MapperRuntime;
   private simulation?: Simulation;
   private metrics?: EdgeMetrics;
-  private health?: HealthServer;
+  private http?: HttpServer;
+  private historyResponder?: HistoryResponder;
   private phase: 'starting' | 'ready' | 'stopping' = 'starting';
   private storeOpen = false;
   private dataDir?: DataDir;
@@ -114,9 +116,14 @@ export class EdgeCore {
     return bus;
   }
 
-  /** `http://host:port` of /metrics, /healthz and /readyz; undefined when off or not listening. */
+  /** `http://host:port` of the HTTP server (/metrics, /healthz, /readyz, /api/v1); undefined when off or not listening. */
+  get httpUrl(): string | undefined {
+    return this.http?.url;
+  }
+
+  /** The same as {@link httpUrl} (the name from before the HTTP API). */
   get metricsUrl(): string | undefined {
-    return this.health?.url;
+    return this.http?.url;
   }
 
   /** How clients authenticate and where TLS listens, for the ready line (docs/security.md). */
@@ -167,13 +174,14 @@ export class EdgeCore {
     this.manifests = this.readManifests(this.models);
     for (const p of problems) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
     // Auth and TLS settings are checked before anything listens: a bad one refuses the start.
-    // In external mode there is no broker here: authentication and ACLs are the external one's.
+    // In external mode there is no broker here: MQTT authentication and ACLs are the external
+    // one's, and the users file serves the HTTP API alone.
     const { auth: authConfig, tls, limits, mode } = config.mqtt;
     const embedded = mode !== 'external';
     if (!embedded && (authConfig.usersFile !== undefined || tls)) {
-      logger.warn('mqtt.auth and mqtt.tls configure the embedded broker; in external mode they are unused (see `edgetwin acl mosquitto`)');
+      logger.warn('in external mode mqtt.auth serves only the HTTP API and mqtt.tls is unused: MQTT clients authenticate with the external broker (see `edgetwin acl mosquitto`)');
     }
-    const auth = embedded ? new BrokerAuth({
+    const auth = new BrokerAuth({
       nodeName: config.nodeName,
       registry: { protocolOf: (id) => this.twinModule?.protocolOf(id) },
       logger: logger.child({ module: 'auth' }),
@@ -182,21 +190,24 @@ export class EdgeCore {
       ...(authConfig.usersFile !== undefined ? { usersFile: authConfig.usersFile } : {}),
       ...(authConfig.anonymous !== undefined ? { anonymous: authConfig.anonymous } : {}),
       ...(tls ? { clientCertificates: tls.clientCertificates } : {}),
-    }) : undefined;
+    });
     this.auth = auth;
-    auth?.start();
+    auth.start();
     const tlsListener = embedded && tls ? { host: tls.host ?? config.mqtt.host, port: tls.port, options: loadTlsOptions(tls) } : undefined;
-    if (config.metrics.enabled) await this.startMetrics();
+    if (config.http.enabled) await this.startHttp(auth);
     this.step();
 
+    const history = historyPolicy(config.history);
     this.store = new SqliteTwinStore({
       path: this.storePath,
       synchronous: config.store.synchronous,
       pragmas: config.store.pragmas,
       logger: logger.child({ module: 'store' }),
       onCommit: this.metrics?.commitObserver,
+      history,
+      onMaintain: this.metrics?.maintenanceObserver,
     });
-    if (auth) {
+    if (embedded) {
       this.broker = new EmbeddedBroker({
         host: config.mqtt.host,
         port: config.mqtt.port,
@@ -234,9 +245,11 @@ export class EdgeCore {
       logger: logger.child({ module: 'devicetwin' }),
       limits: { maxPayloadBytes: config.mqtt.maxPayloadBytes, maxDepth: 16, maxTwinsPerMessage: limits.maxTwinsPerMessage },
       deviceLimits: limits,
-      ...(auth?.restrictsChanges ? { authorizeChange: auth.authorizeChange } : {}),
+      ...(embedded && auth.restrictsChanges ? { authorizeChange: auth.authorizeChange } : {}),
       observer: this.metrics?.twinObserver,
+      history,
     });
+    this.historyResponder = new HistoryResponder({ bus: twinBus, twin: this.twinModule, logger: logger.child({ module: 'telemetry' }) });
     await this.twinModule.start();
     this.storeOpen = true;
     this.step();
@@ -253,6 +266,7 @@ export class EdgeCore {
     problems.push(...(await this.bindManifests(devs)));
     this.step();
     this.twinModule.listen();
+    this.historyResponder.start();
     // Ready means the broker has granted the QoS 1 subscriptions: from here on it queues for us.
     await this.external?.subscribed();
     this.step();
@@ -392,11 +406,12 @@ export class EdgeCore {
 
   /**
    * Serves /metrics, /healthz and /readyz from the start, so a probe sees "not ready" during a
-   * long start-up. A taken port is a warning, not a failed start: devices must keep being served
-   * when a monitoring port collides (9464 is also OpenTelemetry's Prometheus exporter default).
+   * long start-up, and the HTTP API once ready. A taken port is a warning, not a failed start:
+   * devices must keep being served when a monitoring port collides (9464 is also
+   * OpenTelemetry's Prometheus exporter default).
    */
-  private async startMetrics(): Promise<void> {
-    const { host, port } = this.config.metrics;
+  private async startHttp(auth: BrokerAuth): Promise<void> {
+    const { host, port } = this.config.http;
     const metrics = new EdgeMetrics({
       broker: () => this.broker?.stats(),
       auth: () => this.auth?.stats(),
@@ -405,21 +420,20 @@ export class EdgeCore {
       cloudSync: () => this.cloud,
       external: () => this.external?.status(),
     });
-    const health = new HealthServer({
-      host,
-      port,
-      logger: this.logger.child({ module: 'metrics' }),
-      metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
-      readiness: () => this.readiness(),
-    });
+    const logger = this.logger.child({ module: 'http' });
+    const router = new Router();
+    addHealthRoutes(router, { logger, metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }), readiness: () => this.readiness() });
+    addHistoryRoutes(router, { auth, twin: () => (this.phase === 'ready' ? this.twinModule : undefined) });
+    const http = new HttpServer({ host, port, logger, router });
     this.metrics = metrics;
     try {
-      await health.start();
-      this.health = health;
-      this.logger.info({ url: health.url }, 'metrics and health listening');
+      await http.start();
+      this.http = http;
+      // The message predates the HTTP API; tools and tests look for it.
+      this.logger.info({ url: http.url }, 'metrics and health listening');
     } catch (err) {
       const e = toEdgetwinError(err, 'EDGETWIN_ERR_METRICS_LISTEN');
-      this.logger.warn({ code: e.code }, `running without /metrics and /healthz: ${formatError(e)}`);
+      this.logger.warn({ code: e.code }, `running without /metrics, /healthz and the HTTP API: ${formatError(e)}`);
     }
   }
 
@@ -511,6 +525,7 @@ export class EdgeCore {
     if (this.cloud) await step('cloudsync', () => this.cloud!.stop());
     if (this.mapperRuntime) await step('mappers', () => this.mapperRuntime!.stop());
     if (this.simulation) await step('simulators', () => this.simulation!.close());
+    if (this.historyResponder) await step('telemetry', () => this.historyResponder!.stop());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
     if (this.bridge) await step('bridge', () => this.bridge!.stop());
     if (this.broker) await step('broker', () => this.broker!.close());
@@ -520,7 +535,7 @@ export class EdgeCore {
     if (this.store) await step('store', () => this.store!.close());
     this.storeOpen = false;
     // Last, so /readyz answers "stopping" while the rest shuts down.
-    if (this.health) await step('metrics', () => this.health!.close());
+    if (this.http) await step('http', () => this.http!.close());
     // Only now may another process take the data dir: every file in it is closed.
     this.dataDir?.release();
     if (errors.length > 0) throw errors[0];

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { edgetwinError } from '../errors.js';
 import { ExternalBus, TWIN_INGEST_FILTERS, type ExternalBusStatus } from '../eventbus/index.js';
 import type { EdgetwinConfig } from '../schemas/index.js';
-import type { ReadinessCheck } from './health.js';
+import type { ReadinessCheck } from './http/index.js';
 
 /** KubeEdge writes broker addresses as tcp:// and ssl:// (eventBus.mqttServerExternal); mqtt.js names them mqtt:// and mqtts://. */
 const SCHEMES: Readonly<Record<string, string>> = { 'mqtt:': 'mqtt:', 'tcp:': 'mqtt:', 'mqtts:': 'mqtts:', 'ssl:': 'mqtts:' };

@@ -14,6 +14,7 @@ import type { MapperRuntime, MapperRuntimeOptions } from '../mappers/index.js';
 export type TwinObserver = NonNullable<DeviceTwinOptions['observer']>;
 export type UpdateOutcome = Parameters<TwinObserver['update']>[0];
 export type CommitObserver = NonNullable<ConstructorParameters<typeof SqliteTwinStore>[0]['onCommit']>;
+export type MaintenanceObserver = NonNullable<ConstructorParameters<typeof SqliteTwinStore>[0]['onMaintain']>;
 export type PollObserver = NonNullable<MapperRuntimeOptions['onPoll']>;
 type MapperStatus = ReturnType<MapperRuntime['status']>[number];
 
@@ -36,7 +37,7 @@ export interface MetricsSources {
   broker(): BrokerStats | undefined;
   /** The broker's auth policy (eventbus/auth); absent in setups without one. */
   auth?(): AuthStats | undefined;
-  twin(): Pick<DeviceTwin, 'list'> | undefined;
+  twin(): Pick<DeviceTwin, 'list' | 'historyStats'> | undefined;
   mappers(): readonly MapperStatus[];
   cloudSync(): CloudSyncProbe | undefined;
   /** The outside broker's client (mqtt.mode external or both). */
@@ -48,6 +49,8 @@ const ORIGINS = ['edge', 'cloud', 'sync'] as const satisfies readonly UpdateOrig
 const ACKS = ['pending', 'applied', 'rejected', 'failed'] as const satisfies readonly AckState[];
 const DEVICE_STATES = ['online', 'offline', 'ok', 'unknown', 'unhealthy'] as const satisfies readonly DeviceStateName[];
 const CLOUD_STATES = ['off', 'stopped', 'starting', 'synced', 'degraded'] as const;
+const HISTORY_TIERS = ['raw', 'minute', 'hour'] as const;
+const MAINTENANCE_ACTIONS = ['downsampled', 'expired', 'evicted'] as const;
 
 type Cells = Record<UpdateOutcome, Record<UpdateOrigin, number>>;
 const cells = (): Cells => Object.fromEntries(OUTCOMES.map((o) => [o, { edge: 0, cloud: 0, sync: 0 }])) as Cells;
@@ -60,6 +63,8 @@ const GROUP_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000];
 const POLL_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 // The closed loop: a write plus a read-back is milliseconds; a device offline for hours is not.
 const ACK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600];
+// A maintenance run with nothing to do takes a millisecond; trimming a month, paced, minutes.
+const MAINTENANCE_BUCKETS = [0.001, 0.01, 0.1, 1, 10, 60, 600];
 
 export class EdgeMetrics {
   readonly registry = new Registry();
@@ -71,6 +76,7 @@ export class EdgeMetrics {
   private readonly conflicts = new Map<string, number>();
   private commitFailures = 0;
   private lastCommitError: string | undefined;
+  private readonly maintained: Record<(typeof MAINTENANCE_ACTIONS)[number], number> = { downsampled: 0, expired: 0, evicted: 0 };
   private readonly m;
 
   constructor(sources: MetricsSources) {
@@ -129,6 +135,10 @@ export class EdgeMetrics {
       lag: new Gauge({ name: 'edgetwin_cloudsync_lag_seconds', help: 'How long the oldest waiting change has waited (0 when the outbox is empty)', registers }),
       apiCalls: new Counter({ name: 'edgetwin_cloudsync_api_requests_total', help: 'Requests made to the Kubernetes API server', registers }),
       apiBytes: new Counter({ name: 'edgetwin_cloudsync_api_bytes_total', help: 'Bytes sent to and received from the Kubernetes API server', registers }),
+      historyRows: new Gauge({ name: 'edgetwin_history_rows', help: 'Rows of value history in the store, by tier (raw entries, minute and hour buckets)', labelNames: ['tier'], registers }),
+      historyBytes: new Gauge({ name: 'edgetwin_history_bytes', help: 'Estimated size of the value history in the store, by tier (what history.retention.maxBytes limits)', labelNames: ['tier'], registers }),
+      maintainedRows: new Counter({ name: 'edgetwin_history_maintained_rows_total', help: 'History rows downsampled into coarser buckets, expired (older than maxAge) or evicted (over maxBytes)', labelNames: ['action'], registers }),
+      maintenanceSeconds: new Histogram({ name: 'edgetwin_history_maintenance_duration_seconds', help: 'Duration of one history maintenance run (retention and downsampling, paced between commits)', buckets: MAINTENANCE_BUCKETS, registers }),
       info: new Gauge({ name: 'edgetwin_build_info', help: 'Constant 1, labelled with the edgetwin and Node.js versions', labelNames: ['version', 'nodejs'], registers }),
     };
     this.m.info.set({ version: VERSION, nodejs: process.version }, 1);
@@ -158,6 +168,12 @@ export class EdgeMetrics {
     this.lastCommitError = error?.code;
   };
 
+  /** Passed to the store: one call per history maintenance run. */
+  readonly maintenanceObserver: MaintenanceObserver = (report, seconds) => {
+    for (const action of MAINTENANCE_ACTIONS) this.maintained[action] += report[action];
+    this.m.maintenanceSeconds.observe(seconds);
+  };
+
   /**
    * Passed to the mapper runtime: one call per poll. Failed polls are counted (polls_total,
    * timeouts_total), not timed: a timeout would only record the deadline.
@@ -184,6 +200,8 @@ export class EdgeMetrics {
     m.commitFailures.inc(this.commitFailures);
     m.conflicts.reset();
     for (const [device, n] of this.conflicts) m.conflicts.inc({ device }, n);
+    m.maintainedRows.reset();
+    for (const action of MAINTENANCE_ACTIONS) m.maintainedRows.inc({ action }, this.maintained[action]);
     this.refreshTwins(now);
     this.refreshMappers();
     this.refreshBroker();
@@ -193,6 +211,7 @@ export class EdgeMetrics {
   /** The text exposition: this registry's series, then the process's (see processRegistry). */
   async render(): Promise<string> {
     this.refresh();
+    await this.refreshHistory();
     return `${await this.registry.metrics()}\n${await processRegistry().metrics()}`;
   }
 
@@ -227,6 +246,15 @@ export class EdgeMetrics {
     this.m.properties.set(properties);
     this.m.deltas.set(deltas);
     this.m.deltaAge.set(deltas > 0 ? Math.max(0, now - oldest) / 1000 : 0);
+  }
+
+  /** A few hundred rows of per-hour counters summed in SQLite (never a scan of the history). */
+  private async refreshHistory(): Promise<void> {
+    const stats = await this.sources.twin()?.historyStats().catch(() => undefined);
+    for (const tier of HISTORY_TIERS) {
+      this.m.historyRows.set({ tier }, stats?.tiers[tier].rows ?? 0);
+      this.m.historyBytes.set({ tier }, stats?.tiers[tier].bytes ?? 0);
+    }
   }
 
   private refreshMappers(): void {

@@ -4,6 +4,12 @@
 export const DEVICE_PREFIX = '$hw/events/device/';
 export const NODE_PREFIX = '$hw/events/node/';
 export const DATA_PREFIX = '$ke/events/device/';
+/**
+ * edgetwin's own device topics, extensions of KubeEdge's API (docs/mqtt-api.md). Kept out of
+ * `$hw/` so they can never collide with a topic a later KubeEdge adds, and `$`-prefixed so a `#`
+ * subscription does not receive them [MQTT-4.7.2-1] (history answers can be large).
+ */
+export const EDGETWIN_DEVICE_PREFIX = '$edgetwin/device/';
 
 /** The suffixes after `$hw/events/device/<ns>/<name>/`. */
 export const DEVICE_TOPIC_KINDS = [
@@ -24,6 +30,10 @@ export type DeviceTopicKind = (typeof DEVICE_TOPIC_KINDS)[number];
 export const NODE_TOPIC_KINDS = ['membership/get', 'membership/get/result', 'membership/updated'] as const;
 export type NodeTopicKind = (typeof NODE_TOPIC_KINDS)[number];
 
+/** The suffixes after `$edgetwin/device/<ns>/<name>/`. */
+export const EXTENSION_TOPIC_KINDS = ['history/get', 'history/get/result'] as const;
+export type ExtensionTopicKind = (typeof EXTENSION_TOPIC_KINDS)[number];
+
 export interface DeviceId {
   readonly namespace: string;
   readonly name: string;
@@ -32,9 +42,11 @@ export interface DeviceId {
 export type ParsedTopic =
   | { readonly scope: 'device'; readonly namespace: string; readonly name: string; readonly id: string; readonly kind: DeviceTopicKind }
   | { readonly scope: 'node'; readonly node: string; readonly kind: NodeTopicKind }
-  | { readonly scope: 'data'; readonly namespace: string; readonly name: string; readonly id: string };
+  | { readonly scope: 'data'; readonly namespace: string; readonly name: string; readonly id: string }
+  | { readonly scope: 'edgetwin'; readonly namespace: string; readonly name: string; readonly id: string; readonly kind: ExtensionTopicKind };
 
 const deviceKinds = new Set<string>(DEVICE_TOPIC_KINDS);
+const extensionKinds = new Set<string>(EXTENSION_TOPIC_KINDS);
 const nodeKinds = new Set<string>(NODE_TOPIC_KINDS);
 
 // A DNS-1123 label (namespaces) or subdomain (names), as Kubernetes requires of both.
@@ -93,18 +105,31 @@ export function dataTopic(namespace: string, name: string): string {
   return `${DATA_PREFIX}${namespace}/${name}/data/update`;
 }
 
+export function extensionTopic(namespace: string, name: string, kind: ExtensionTopicKind): string {
+  return `${EDGETWIN_DEVICE_PREFIX}${namespace}/${name}/${kind}`;
+}
+
+/** `<ns>/<name>/<kind>` after a prefix, checked; undefined if malformed. */
+function splitDeviceRest<K extends string>(rest: string, kinds: ReadonlySet<string>): { namespace: string; name: string; kind: K } | undefined {
+  const first = rest.indexOf('/');
+  const second = first < 0 ? -1 : rest.indexOf('/', first + 1);
+  if (second < 0) return undefined;
+  const namespace = rest.slice(0, first);
+  const name = rest.slice(first + 1, second);
+  const kind = rest.slice(second + 1);
+  if (!kinds.has(kind) || !isValidNamespace(namespace) || !isValidName(name)) return undefined;
+  return { namespace, name, kind: kind as K };
+}
+
 /** Parses any edgetwin/KubeEdge topic; undefined for anything else (including pre-1.17 one-segment ids). */
 export function parseTopic(topic: string): ParsedTopic | undefined {
   if (topic.startsWith(DEVICE_PREFIX)) {
-    const rest = topic.slice(DEVICE_PREFIX.length);
-    const first = rest.indexOf('/');
-    const second = first < 0 ? -1 : rest.indexOf('/', first + 1);
-    if (second < 0) return undefined;
-    const namespace = rest.slice(0, first);
-    const name = rest.slice(first + 1, second);
-    const kind = rest.slice(second + 1);
-    if (!deviceKinds.has(kind) || !isValidNamespace(namespace) || !isValidName(name)) return undefined;
-    return { scope: 'device', namespace, name, id: `${namespace}/${name}`, kind: kind as DeviceTopicKind };
+    const parts = splitDeviceRest<DeviceTopicKind>(topic.slice(DEVICE_PREFIX.length), deviceKinds);
+    return parts && { scope: 'device', ...parts, id: `${parts.namespace}/${parts.name}` };
+  }
+  if (topic.startsWith(EDGETWIN_DEVICE_PREFIX)) {
+    const parts = splitDeviceRest<ExtensionTopicKind>(topic.slice(EDGETWIN_DEVICE_PREFIX.length), extensionKinds);
+    return parts && { scope: 'edgetwin', ...parts, id: `${parts.namespace}/${parts.name}` };
   }
   if (topic.startsWith(NODE_PREFIX)) {
     const rest = topic.slice(NODE_PREFIX.length);
@@ -206,6 +231,9 @@ export function deviceTopicProblem(topic: string): DeviceTopicProblem {
   }
   return { problem: 'kind' };
 }
+
+/** The history requests telemetry/ serves (docs/mqtt-api.md, edgetwin extensions). */
+export const HISTORY_GET_FILTER = `${EDGETWIN_DEVICE_PREFIX}+/+/history/get`;
 
 /** The subscriptions the twin module serves (what KubeEdge's eventbus subscribes to, §1). */
 export const TWIN_INGEST_FILTERS = [

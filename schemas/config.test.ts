@@ -43,7 +43,16 @@ const DEFAULTS: EdgetwinConfig = {
   log: { level: 'info' },
   mappers: { enabled: ['modbus'], timeoutMs: 2000, offlineAfter: 3, resyncMs: 60000, bluetoothAdapter: 'hci' },
   simulate: [],
-  metrics: { enabled: true, host: '127.0.0.1', port: 9464 },
+  http: { enabled: true, host: '127.0.0.1', port: 9464 },
+  metrics: {},
+  history: {
+    enabled: true,
+    retention: { maxAge: '7d', maxBytes: '256MiB' },
+    downsample: { minutesAfter: '24h', hoursAfter: '7d' },
+    maxPoints: 100000,
+    devices: {},
+    models: {},
+  },
   cloud: {},
 };
 
@@ -142,6 +151,36 @@ describe('resolveConfig', () => {
     expect(err.message).toContain('12 problems');
     expect(err.details.find((d) => d.path === '/log/level')?.message).toMatch(/must be one of "fatal", "error"/);
     expect(err.details.find((d) => d.path === '/extra')?.message).toBe('is not an allowed key');
+  });
+});
+
+describe('http and history settings', () => {
+  it('metrics.* are aliases of http.*: moved there, an http.* key of the same layer wins, a later layer wins', () => {
+    expect(resolveConfig({ metrics: { port: 0, enabled: false } })).toMatchObject({ http: { enabled: false, host: '127.0.0.1', port: 0 }, metrics: {} });
+    expect(resolveConfig({ http: { port: 8080 }, metrics: { port: 9000, host: '0.0.0.0' } }).http).toEqual({ enabled: true, host: '0.0.0.0', port: 8080 });
+    expect(resolveConfig({ http: { port: 8080 } }, { metrics: { port: 0 } }).http.port).toBe(0);
+    expect(resolveConfig({ metrics: { port: 9000 } }, { http: { port: 0 } }).http.port).toBe(0);
+  });
+
+  it('a bad alias is reported where it was written', () => {
+    const err = thrown(() => resolveConfig({ metrics: { port: 70000 } }));
+    expect(err.details).toEqual([{ path: '/metrics/port', message: 'must be <= 65535' }]);
+  });
+
+  it('history takes durations and sizes with units, or plain ms and bytes, per device and model too', () => {
+    const config = resolveConfig({
+      history: { retention: { maxAge: '30d', maxBytes: 1_000_000 }, devices: { 'plant/meter-1': { maxAge: '90d', maxBytes: '1GiB' } }, models: { thermostat: { enabled: false } } },
+    });
+    expect(config.history).toMatchObject({ retention: { maxAge: '30d', maxBytes: 1_000_000 }, devices: { 'plant/meter-1': { maxAge: '90d' } } });
+    const err = thrown(() => resolveConfig({ history: { retention: { maxAge: '7 days' }, devices: { 'a/b': { keep: 1 } } } } as unknown as RawConfig));
+    expect(err.details.map((d) => d.path)).toEqual(expect.arrayContaining(['/history/retention/maxAge', '/history/devices/a~1b/keep']));
+    expect(err.details.find((d) => d.path === '/history/retention/maxAge')?.message).toMatch(/must match pattern/);
+    expect(err.details).toHaveLength(2);
+    const names = thrown(() => resolveConfig({ history: { devices: { thermo: {} }, models: { Thermostat: {} } } }));
+    expect(names.details.map((d) => [d.path, d.message])).toEqual([
+      ['/history/devices/thermo', expect.stringContaining('a device id: <namespace>/<name>')],
+      ['/history/models/Thermostat', expect.stringContaining('DNS-1123 subdomain')],
+    ]);
   });
 });
 

@@ -7,12 +7,24 @@ import type { FromSchema } from 'json-schema-to-ts';
 import { parseDocument } from 'yaml';
 import { edgetwinError, type EdgetwinError, type ErrorDetail } from '../errors.js';
 import { ajvErrorsToDetails, createAjv, joinDetails, type ValidateFunction } from './ajv.js';
+import { DURATION_PATTERN, SIZE_PATTERN } from './durations.js';
 import { isJsonFile, readTextFile } from './files.js';
-import { DNS1123_SUBDOMAIN } from './names.js';
+import { DEVICE_ID, DNS1123_SUBDOMAIN } from './names.js';
 
 const port = (defaultPort: number) => ({ type: 'integer', minimum: 0, maximum: 65535, default: defaultPort }) as const;
 const host = { type: 'string', minLength: 1, default: '127.0.0.1' } as const;
 const paths = { type: 'array', items: { type: 'string', minLength: 1 }, default: [] } as const;
+// `7d`, `24h`, `90m`, `30s`, `500ms`, or ms as an integer (schemas/durations.ts).
+// (One schema for both types, not anyOf, so a bad value gets one sentence, not three.)
+const duration = { type: ['string', 'integer'], pattern: DURATION_PATTERN, minimum: 0 } as const;
+// `256MiB`, `1GB`, or bytes as an integer.
+const size = { type: ['string', 'integer'], pattern: SIZE_PATTERN, minimum: 0 } as const;
+// What one device or model keeps differently from the history defaults.
+const historyOverride = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { enabled: { type: 'boolean' }, maxAge: duration, maxBytes: size },
+} as const;
 
 export const CONFIG_SCHEMA = {
   type: 'object',
@@ -178,11 +190,48 @@ export const CONFIG_SCHEMA = {
     // device gets a simulated slave on its manifest's ip:port (loopback only), a BLE device a
     // simulated peripheral on the simulated adapter.
     simulate: { type: 'array', items: { type: 'string', minLength: 3 }, uniqueItems: true, default: [] },
-    metrics: {
+    // edgetwin's one HTTP server: /metrics, /healthz, /readyz and the HTTP API (docs/http-api.md).
+    http: {
       type: 'object',
       additionalProperties: false,
       default: {},
       properties: { enabled: { type: 'boolean', default: true }, host, port: port(9464) },
+    },
+    // The names http.* had before the HTTP API: still read, as aliases of http.enabled, http.host
+    // and http.port (resolveConfig moves them there; an http.* key in the same layer wins).
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { enabled: { type: 'boolean' }, host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 } },
+    },
+    // Value history on the node (docs/telemetry.md).
+    history: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        retention: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { maxAge: { ...duration, default: '7d' }, maxBytes: { ...size, default: '256MiB' } },
+        },
+        // Raw entries older than minutesAfter become 1-minute buckets; those older than
+        // hoursAfter become 1-hour buckets.
+        downsample: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { minutesAfter: { ...duration, default: '24h' }, hoursAfter: { ...duration, default: '7d' } },
+        },
+        // The most points one query may return.
+        maxPoints: { type: 'integer', minimum: 1, default: 100000 },
+        // By `<namespace>/<name>` and by model name; a device's entry wins over its model's.
+        devices: { type: 'object', propertyNames: { pattern: DEVICE_ID }, additionalProperties: historyOverride, default: {} },
+        models: { type: 'object', propertyNames: { pattern: DNS1123_SUBDOMAIN }, additionalProperties: historyOverride, default: {} },
+      },
     },
     cloud: {
       type: 'object',
@@ -227,8 +276,9 @@ let validators: ConfigValidators | undefined;
 
 function getValidators(): ConfigValidators {
   validators ??= {
-    raw: createAjv({ allErrors: true }).compile<RawConfig>(CONFIG_SCHEMA),
-    withDefaults: createAjv({ allErrors: true, useDefaults: true }).compile<EdgetwinConfig>(CONFIG_SCHEMA),
+    // allowUnionTypes: durations and sizes are a string with a unit or a plain integer.
+    raw: createAjv({ allErrors: true, allowUnionTypes: true }).compile<RawConfig>(CONFIG_SCHEMA),
+    withDefaults: createAjv({ allErrors: true, useDefaults: true, allowUnionTypes: true }).compile<EdgetwinConfig>(CONFIG_SCHEMA),
   };
   return validators;
 }
@@ -315,8 +365,19 @@ function merge(base: unknown, over: unknown): unknown {
  * every problem, e.g. a `--mqtt-port` out of range.
  */
 export function resolveConfig(raw: RawConfig = {}, overrides: RawConfig = {}): EdgetwinConfig {
-  const merged = merge(raw, overrides) ?? {};
-  const { withDefaults: validate } = getValidators();
+  // Checked as written first, so a problem is reported at the key the user wrote (metrics.port).
+  const { raw: check, withDefaults: validate } = getValidators();
+  const written = merge(raw, overrides) ?? {};
+  if (!check(written)) throw configInvalid('(after overrides)', ajvErrorsToDetails(check.errors));
+  // Each layer's metrics.* become its http.*, so an override's --metrics-port beats the file's http.port.
+  const merged = merge(httpAliases(raw), httpAliases(overrides)) ?? {};
   if (!validate(merged)) throw configInvalid('(after overrides)', ajvErrorsToDetails(validate.errors));
   return merged;
+}
+
+/** Moves `metrics.{enabled,host,port}` to `http.*` where the layer does not set those itself. */
+function httpAliases(layer: RawConfig): RawConfig {
+  const { metrics, ...rest } = layer;
+  if (metrics === undefined) return layer;
+  return { ...rest, metrics: {}, http: { ...metrics, ...layer.http } };
 }

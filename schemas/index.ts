@@ -30,3 +30,4 @@ export {
   type KubeModelType,
   type ToDeviceModelOptions,
 } from './devicemodel.js';
+export { DURATION_PATTERN, SIZE_PATTERN, formatDuration, parseDuration, parseSize } from './durations.js';

@@ -24,7 +24,7 @@ describe.skipIf(!BUILT)('edgetwin run and twin get|set|watch', () => {
   });
 
   it('prints one ready line with the broker URL', () => {
-    expect(edge.readyLine).toMatch(/^edgetwin ready: broker mqtt:\/\/127\.0\.0\.1:\d+, node edge-test, 1 devices, 3 models, store .*edgetwin\.db, auth: anonymous from loopback only \(admin\)$/);
+    expect(edge.readyLine).toMatch(/^edgetwin ready: broker mqtt:\/\/127\.0\.0\.1:\d+, node edge-test, 1 devices, 3 models, store .*edgetwin\.db, auth: anonymous from loopback only \(admin\)(, http http:\/\/127\.0\.0\.1:\d+)?$/);
   });
 
   it('twin set sets desired values and twin get shows them', async () => {

@@ -16,7 +16,9 @@ const COMPILED = path.join(REPO, 'dist', 'devicetwin', 'store', 'sqlite.js');
 const compiled = required('the compiled store (dist/)', existsSync(COMPILED), 'npm run build') ? ((await import(COMPILED)) as typeof Sqlite) : undefined;
 
 if (compiled) {
-  twinStoreConformance('SqliteTwinStore (compiled: WAL checkpoints in a worker)', (dir) => new compiled.SqliteTwinStore({ path: path.join(dir, 'twins.db') }));
+  // The suite's clock and history policy when it gives them; maintenance only when it asks.
+  twinStoreConformance('SqliteTwinStore (compiled: WAL checkpoints in a worker)', (dir, env) =>
+    new compiled.SqliteTwinStore({ path: path.join(dir, 'twins.db'), ...(env ? { clock: env.clock, history: env.history, historyMaintenanceMs: 0 } : {}) }));
 }
 
 describe.skipIf(!compiled)('WAL checkpoint worker', () => {

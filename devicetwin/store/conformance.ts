@@ -1,8 +1,9 @@
 // The conformance suite every TwinStore passes, as aedes-persistence's abstract.js is for aedes
 // persistences. Call it from a test file:
 //   twinStoreConformance('SqliteTwinStore', (dir) => new SqliteTwinStore({ path: join(dir, 'twins.db') }));
-// `makeStore(dir)` must return a new, unopened store keeping its data under `dir`; two stores made
-// from the same dir (one after the other is closed) see the same data.
+// `makeStore(dir, env)` must return a new, unopened store keeping its data under `dir`; two stores
+// made from the same dir (one after the other is closed) see the same data. `env`, when given,
+// is the clock and history policy the store must use (history-conformance.ts).
 //
 // Test-only entry point: it imports vitest, so devicetwin/store/index.ts does not re-export it.
 
@@ -12,7 +13,10 @@ import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import type { DeviceTwinState, MembershipEntry, StoreChange, StoredData, TwinState, TwinStore } from '../types.js';
+import type { DeviceTwinState, MembershipEntry, StoreChange, StoredData, TwinState } from '../types.js';
+import { historyConformance, type MakeStore } from './history-conformance.js';
+
+export type { MakeStore, StoreEnv } from './history-conformance.js';
 
 const T0 = 1_718_000_000_000;
 
@@ -59,7 +63,8 @@ function find(data: StoredData, id: string): DeviceTwinState | undefined {
   return data.devices.find((d) => d.id === id);
 }
 
-export function twinStoreConformance(label: string, makeStore: (dir: string) => TwinStore): void {
+export function twinStoreConformance(label: string, makeStore: MakeStore): void {
+  historyConformance(label, makeStore);
   describe(`TwinStore conformance: ${label}`, () => {
     let dir = '';
     const made: TwinStore[] = [];
@@ -72,6 +77,7 @@ export function twinStoreConformance(label: string, makeStore: (dir: string) => 
       rmSync(dir, { recursive: true, force: true });
     });
 
+    type TwinStore = ReturnType<MakeStore>;
     async function openStore(): Promise<{ store: TwinStore; data: StoredData }> {
       const store = makeStore(dir);
       made.push(store);

@@ -52,6 +52,6 @@ describe('migrate', () => {
     const db = new Database(':memory:');
     expect(migrate(db)).toEqual(MIGRATIONS.map((_, i) => i + 1));
     expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
-    expect(tables(db)).toEqual(['devices', 'members', 'twins']);
+    expect(tables(db)).toEqual(['devices', 'history_buckets', 'history_log', 'history_parts', 'history_raw', 'history_series', 'members', 'twins']);
   });
 });

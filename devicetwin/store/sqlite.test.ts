@@ -6,13 +6,15 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import type { StoreChange } from '../types.js';
-import { device, member, twin, twinStoreConformance } from './conformance.js';
+import { device, member, twin, twinStoreConformance, type StoreEnv } from './conformance.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { SqliteTwinStore, type SqliteTwinStoreOptions } from './sqlite.js';
 
-twinStoreConformance('SqliteTwinStore', (dir) => new SqliteTwinStore({ path: join(dir, 'twins.db') }));
-twinStoreConformance('SqliteTwinStore (synchronous=full)', (dir) =>
-  new SqliteTwinStore({ path: join(dir, 'twins.db'), synchronous: 'full' }));
+// The env's clock and policy; maintenance only when the suite asks for it.
+const withEnv = (env: StoreEnv | undefined): Partial<SqliteTwinStoreOptions> => (env ? { clock: env.clock, history: env.history, historyMaintenanceMs: 0 } : {});
+twinStoreConformance('SqliteTwinStore', (dir, env) => new SqliteTwinStore({ path: join(dir, 'twins.db'), ...withEnv(env) }));
+twinStoreConformance('SqliteTwinStore (synchronous=full)', (dir, env) =>
+  new SqliteTwinStore({ path: join(dir, 'twins.db'), synchronous: 'full', ...withEnv(env) }));
 
 describe('SqliteTwinStore', () => {
   let dir = '';

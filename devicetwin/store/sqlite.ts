@@ -9,11 +9,12 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 
 import { edgetwinError, isEdgetwinError, type EdgetwinError, type ErrorCode } from '../../errors.js';
-import type { StoreChange, StoredData, TwinStore } from '../types.js';
+import type { HistoryMaintenanceReport, HistoryPolicy, HistoryQuery, HistorySeries, HistoryStats, StoreChange, StoredData, TwinStore } from '../types.js';
 import { coalesce, splitId, type DevicePlan } from './coalesce.js';
 import { checkStoreFile, makeDirectory, markerOf, markStoreCreated } from './files.js';
 import { loadAll, prepareWriters, twinParams, type Writers } from './rows.js';
 import type { CheckpointWorkerInput } from './checkpoint-worker.js';
+import { SqliteHistory } from './history-store.js';
 import { migrate, SCHEMA_VERSION } from './schema.js';
 
 export type StoreLogger = Pick<Logger, 'debug' | 'info' | 'warn'>;
@@ -45,6 +46,16 @@ export interface SqliteTwinStoreOptions {
    * commit() calls it folded in, and the error if it failed: metrics (edgecore/metrics.ts).
    */
   readonly onCommit?: (seconds: number, groups: number, error?: EdgetwinError) => void;
+  /** Retention and downsampling of history (default: DEFAULT_HISTORY_POLICY, docs/telemetry.md). */
+  readonly history?: HistoryPolicy;
+  /** How often history maintenance runs on its own, in ms (default 60 s; 0: only when maintainHistory() is called). */
+  readonly historyMaintenanceMs?: number;
+  /** How often new history entries move from their log into their hours, in ms (default 1 s; 0: only within maintenance). */
+  readonly historySettleMs?: number;
+  /** Injectable clock (ms since the epoch) for history retention, for tests. */
+  readonly clock?: () => number;
+  /** Called after every history maintenance run (metrics). */
+  readonly onMaintain?: (report: HistoryMaintenanceReport, seconds: number) => void;
 }
 
 /**
@@ -80,8 +91,10 @@ export class SqliteTwinStore implements TwinStore {
   readonly #pragmas: Readonly<Record<string, string | number>>;
   readonly #log: StoreLogger;
   readonly #onCommit: SqliteTwinStoreOptions['onCommit'];
+  readonly #options: SqliteTwinStoreOptions;
   #db: Database.Database | undefined;
-  #writeGroup: Database.Transaction<(plans: Map<string, DevicePlan>) => void> | undefined;
+  #writeGroup: Database.Transaction<(plans: Map<string, DevicePlan>, group: readonly Pending[]) => void> | undefined;
+  #history: SqliteHistory | undefined;
   #pending: Pending[] = [];
   #flushScheduled: NodeJS.Immediate | undefined;
   #checkpointer: Worker | undefined;
@@ -94,6 +107,7 @@ export class SqliteTwinStore implements TwinStore {
     this.#pragmas = options.pragmas ?? {};
     this.#log = options.logger ?? silent;
     this.#onCommit = options.onCommit;
+    this.#options = options;
   }
 
   open(): Promise<StoredData> {
@@ -118,11 +132,29 @@ export class SqliteTwinStore implements TwinStore {
     if (this.#closing === undefined) {
       // New commits are refused from now on; queued ones are still flushed by #close.
       this.#closed = true;
-      this.#closing = this.#checkpointer === undefined
+      const history = this.#history?.stop();
+      this.#closing = this.#checkpointer === undefined && history === undefined
         ? new Promise((resolve) => resolve(this.#close()))
-        : this.#stopCheckpointer().then(() => this.#close());
+        : Promise.all([history, this.#stopCheckpointer()]).then(() => this.#close());
     }
     return this.#closing;
+  }
+
+  queryHistory(query: HistoryQuery): Promise<HistorySeries[]> {
+    return new Promise((resolve) => resolve(this.#openHistory().query(query)));
+  }
+
+  historyStats(): Promise<HistoryStats> {
+    return new Promise((resolve) => resolve(this.#openHistory().stats()));
+  }
+
+  maintainHistory(): Promise<HistoryMaintenanceReport> {
+    return new Promise((resolve) => resolve(this.#openHistory().maintain()));
+  }
+
+  #openHistory(): SqliteHistory {
+    if (this.#closed || this.#history === undefined) throw closedError();
+    return this.#history;
   }
 
   /** Hands WAL checkpoints to a worker thread; SQLite's own checkpointing stays if it cannot. */
@@ -186,9 +218,22 @@ export class SqliteTwinStore implements TwinStore {
       const writers = prepareWriters(db);
       const data = loadAll(db);
       markStoreCreated(this.#path);
+      const { history: policy, historyMaintenanceMs: intervalMs, historySettleMs: settleMs, clock, onMaintain } = this.#options;
+      const failed = (err: unknown): EdgetwinError => edgetwinError(
+        'EDGETWIN_ERR_STORE_WRITE',
+        `history maintenance of ${this.#path} failed: ${messageOf(err)}; ${hint(err, 'EDGETWIN_ERR_STORE_WRITE', this.#path)}`,
+        [],
+        err,
+      );
+      const history = new SqliteHistory(db, { path: this.#path, logger: this.#log, policy, intervalMs, settleMs, clock, onMaintain, failed });
       this.#db = db;
-      this.#writeGroup = db.transaction((plans: Map<string, DevicePlan>) => writePlans(writers, plans));
+      this.#history = history;
+      this.#writeGroup = db.transaction((plans: Map<string, DevicePlan>, group: readonly Pending[]) => {
+        writePlans(writers, plans);
+        history.append(group.map((p) => p.changes));
+      });
       if (mode === 'wal') this.#startCheckpointer(db);
+      history.start();
       this.#log.debug(
         { path: this.#path, schema: SCHEMA_VERSION, devices: data.devices.length, members: data.members.length,
           ms: Math.round(performance.now() - started) },
@@ -237,14 +282,15 @@ export class SqliteTwinStore implements TwinStore {
   }
 
   /** One transaction for `group`; the error if it failed (rolled back: nothing of it applied). */
-  #write(writeGroup: Database.Transaction<(plans: Map<string, DevicePlan>) => void>, group: readonly Pending[]): EdgetwinError | undefined {
+  #write(writeGroup: Database.Transaction<(plans: Map<string, DevicePlan>, group: readonly Pending[]) => void>, group: readonly Pending[]): EdgetwinError | undefined {
     const started = this.#onCommit ? performance.now() : 0;
     try {
       // IMMEDIATE takes the write lock up front; a deferred BEGIN could fail with SQLITE_BUSY at
       // its first write without waiting for busy_timeout when another connection holds the lock.
-      writeGroup.immediate(coalesce(group.map((p) => p.changes)));
+      writeGroup.immediate(coalesce(group.map((p) => p.changes)), group);
     } catch (err) {
       // better-sqlite3 has rolled the transaction back: nothing of the group was applied.
+      this.#history?.rolledBack();
       const error = edgetwinError(
         'EDGETWIN_ERR_STORE_WRITE',
         `could not commit ${group.length} change group(s) to ${this.#path}; nothing was applied: ` +
@@ -256,6 +302,7 @@ export class SqliteTwinStore implements TwinStore {
       this.#onCommit?.((performance.now() - started) / 1000, group.length, error);
       return error;
     }
+    this.#history?.committed();
     this.#onCommit?.((performance.now() - started) / 1000, group.length);
     return undefined;
   }
@@ -268,6 +315,7 @@ export class SqliteTwinStore implements TwinStore {
     this.#flush();
     this.#db = undefined;
     this.#writeGroup = undefined;
+    this.#history = undefined;
     try {
       // SQLite recommends `optimize` before closing a long-lived connection; the TRUNCATE
       // checkpoint folds the WAL into the database so the next open does not replay it.

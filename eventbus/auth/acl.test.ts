@@ -1,6 +1,6 @@
 // The ACL as tables: each role × topic (or filter) × device scope, allowed or not.
 import { describe, expect, it } from 'vitest';
-import { checkPublish, checkSubscribe, TWIN_CHANGES, type AclContext } from './acl.js';
+import { checkHistoryRead, checkPublish, checkSubscribe, TWIN_CHANGES, type AclContext } from './acl.js';
 import type { Principal, Role } from './users.js';
 
 const PROTOCOLS: Record<string, string> = { 'default/thermo': 'modbus', 'default/env': 'bluetooth', 'plant/press': 'modbus' };
@@ -11,6 +11,7 @@ function who(role: Role, extra: { protocols?: string[]; devices?: string[] } = {
 }
 
 const D = '$hw/events/device';
+const E = '$edgetwin/device';
 const modbusMapper = who('mapper', { protocols: ['modbus'] });
 const listedMapper = who('mapper', { devices: ['default/env'] });
 const app = who('app');
@@ -50,6 +51,15 @@ describe('publish', () => {
     [scopedWriter, `${D}/default/thermo/twin/update`, false],
     [admin, `${D}/default/thermo/twin/cloud_updated`, true],
     [admin, 'plain/topic', true],
+    // edgetwin's history extension: apps and above ask for the devices they see; mappers never.
+    [app, `${E}/default/thermo/history/get`, true],
+    [writer, `${E}/default/thermo/history/get`, true],
+    [scopedWriter, `${E}/plant/press/history/get`, true],
+    [scopedWriter, `${E}/default/thermo/history/get`, false],
+    [modbusMapper, `${E}/default/thermo/history/get`, false],
+    [app, `${E}/default/thermo/history/get/result`, false], // spoofing answers
+    [app, `${E}/default/thermo/history/nope`, false],
+    [admin, `${E}/default/thermo/history/get/result`, true],
   ])('%#: %o publishes %s → %s', (p, topic, allowed) => {
     expect(checkPublish(p, topic, ctx) === undefined).toBe(allowed);
   });
@@ -89,6 +99,16 @@ describe('subscribe', () => {
     [scopedWriter, `${D}/default/thermo/twin/update/document`, false],
     [admin, '#', true],
     [admin, `${D}/#`, true],
+    [app, `${E}/default/thermo/history/get/result`, true],
+    [app, `${E}/+/+/history/get/result`, true],
+    [app, `${E}/default/thermo/history/get`, false], // other clients' requests
+    [app, `${E}/default/thermo/history/#`, false],
+    [app, `${E}/default/thermo/nothing`, false],
+    [scopedWriter, `${E}/plant/press/history/get/result`, true],
+    [scopedWriter, `${E}/+/+/history/get/result`, false],
+    [scopedWriter, `${E}/default/thermo/history/get/result`, false],
+    [modbusMapper, `${E}/default/thermo/history/get/result`, false],
+    [admin, `${E}/#`, true],
   ])('%#: %o subscribes %s → %s', (p, filter, allowed) => {
     expect(checkSubscribe(p, filter, ctx) === undefined).toBe(allowed);
   });
@@ -96,6 +116,15 @@ describe('subscribe', () => {
   it('says why it denies', () => {
     expect(checkSubscribe(modbusMapper, `${D}/+/+/twin/update/delta`, ctx)).toMatch(/per device/);
     expect(checkPublish(app, `${D}/default/thermo/twin/update`, ctx)).toMatch(/may not publish twin\/update/);
+  });
+});
+
+describe('history', () => {
+  it('is read by app, writer and admin for the devices they see, never by a mapper', () => {
+    expect(checkHistoryRead(app, 'default/thermo', ctx)).toBeUndefined();
+    expect(checkHistoryRead(admin, 'x/y', ctx)).toBeUndefined();
+    expect(checkHistoryRead(scopedWriter, 'default/thermo', ctx)).toMatch(/not among writer-1's devices/);
+    expect(checkHistoryRead(modbusMapper, 'default/thermo', ctx)).toMatch(/role mapper may not read history/);
   });
 });
 

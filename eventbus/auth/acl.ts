@@ -9,13 +9,17 @@
 //   app     reads twins (`twin/get`, membership) and subscribes to results, documents, deltas.
 //   writer  an app that may also `twin/update` (desired values only: see TWIN_CHANGES).
 //   admin   everything, including `twin/cloud_updated` and topics outside KubeEdge's grammar.
-// app and writer see every device unless their entry lists `devices`.
+// app and writer see every device unless their entry lists `devices`. History (edgetwin's
+// `$edgetwin/device/<id>/history/get` → `…/get/result`, and the HTTP API) is read by app and
+// above, for the devices they see; a mapper reads none (checkHistoryRead).
 
 import {
   ANONYMOUS_UPDATE_RESULT_TOPIC,
   DATA_PREFIX,
   DEVICE_PREFIX,
   DEVICE_TOPIC_KINDS,
+  EDGETWIN_DEVICE_PREFIX,
+  EXTENSION_TOPIC_KINDS,
   NODE_PREFIX,
   NODE_TOPIC_KINDS,
   deviceTopicProblem,
@@ -64,6 +68,16 @@ const NODE_SUBSCRIBE: ReadonlySet<NodeTopicKind> = new Set(['membership/get/resu
 
 const isWildcard = (level: string | undefined): boolean => level === '+' || level === '#';
 
+/**
+ * May `p` read the history of device `id`? Undefined if so, else why not. History is what a
+ * device reported and was told over days: an app's to read, not a mapper's (it reports, and sees
+ * its devices' deltas, not their past).
+ */
+export function checkHistoryRead(p: Principal, id: string, ctx: AclContext): string | undefined {
+  if (p.role === 'mapper') return `role mapper may not read history (${p.name} reports values; reading them takes an app, writer or admin user)`;
+  return inScope(p, id, ctx) ? undefined : `device ${id} is not among ${p.name}'s devices`;
+}
+
 /** May `p` act on device `id`? */
 export function inScope(p: Principal, id: string, ctx: AclContext): boolean {
   switch (p.role) {
@@ -98,6 +112,10 @@ export function checkPublish(p: Principal, topic: string, ctx: AclContext): stri
     case 'data':
       if (p.role !== 'mapper') return `role ${p.role} may not publish device data`;
       return inScope(p, parsed.id, ctx) ? undefined : `device ${parsed.id} is not among ${p.name}'s devices`;
+    case 'edgetwin':
+      // Requests only: answers come from edgetwin itself.
+      if (parsed.kind !== 'history/get') return `role ${p.role} may not publish ${parsed.kind}`;
+      return checkHistoryRead(p, parsed.id, ctx);
   }
 }
 
@@ -135,6 +153,7 @@ export function checkSubscribe(p: Principal, filter: string, ctx: AclContext): s
     const bad = kinds.find((k) => !NODE_SUBSCRIBE.has(k));
     return bad ? `role ${p.role} may not read ${bad}` : undefined;
   }
+  if (filter.startsWith(EDGETWIN_DEVICE_PREFIX)) return checkExtensionFilter(p, filter, ctx);
   if (filter.startsWith(DATA_PREFIX)) {
     if (p.role === 'mapper') return 'a mapper publishes device data; it does not read it';
     const [ns, name, ...rest] = filter.slice(DATA_PREFIX.length).split('/');
@@ -158,6 +177,22 @@ function checkDeviceFilter(p: Principal, filter: string, ctx: AclContext): strin
   if (kinds.length === 0) return 'the filter matches no device topic';
   const bad = kinds.find((k) => !SUBSCRIBE[role].has(k));
   return bad ? `role ${role} may not read ${bad} (subscribe to each topic it may read instead)` : undefined;
+}
+
+/** `$edgetwin/device/…` filters: history answers, for those who may read the device's history. */
+function checkExtensionFilter(p: Principal, filter: string, ctx: AclContext): string | undefined {
+  const [ns = '', name = '', ...rest] = filter.slice(EDGETWIN_DEVICE_PREFIX.length).split('/');
+  const anyDevice = isWildcard(ns) || isWildcard(name);
+  if (p.role === 'mapper') return checkHistoryRead(p, '', ctx);
+  if (anyDevice && !seesAll(p)) return `${p.name} must subscribe per device (<namespace>/<name>, no wildcards)`;
+  if (!anyDevice) {
+    const why = checkHistoryRead(p, `${ns}/${name}`, ctx);
+    if (why !== undefined) return why;
+  }
+  const kinds = ns === '#' || name === '#' ? EXTENSION_TOPIC_KINDS : EXTENSION_TOPIC_KINDS.filter((k) => rest.length > 0 && topicMatches(rest.join('/'), k));
+  if (kinds.length === 0) return 'the filter matches no edgetwin device topic';
+  // Requests are readable by admins only, as for KubeEdge's topics.
+  return kinds.includes('history/get') ? `role ${p.role} may not read history/get (subscribe to history/get/result)` : undefined;
 }
 
 /** What a twin update may change; the twin module reports which of these an update does. */

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { edgetwinError, type EdgetwinError } from '../../errors.js';
 import type { ClientInfo, ForwardAuthorizer, PublishAuthorizer, SubscribeAuthorizer } from '../admission.js';
 import type { MessageOrigin } from '../bus.js';
-import { checkPublish, checkSubscribe, TWIN_CHANGES, type AclContext, type DeviceRegistry, type TwinChangeKind } from './acl.js';
+import { checkHistoryRead, checkPublish, checkSubscribe, TWIN_CHANGES, type AclContext, type DeviceRegistry, type TwinChangeKind } from './acl.js';
 import { isLoopback, type Authenticator, type ClosedClient, type ConnectingClient } from './identity.js';
 import { verifyPassword } from './password.js';
 import { SessionOwners } from './sessions.js';
@@ -139,6 +139,13 @@ export class BrokerAuth {
   }
 
   /** The broker's authenticate hook: who the client is, then whether its client id is free for that user. */
+  /**
+   * Who this is (the user name, or undefined for the anonymous principal), with the same
+   * credential checks and login throttle as a CONNECT but no MQTT session: for requests that
+   * are not MQTT connections (the HTTP API, edgecore/http/auth.ts), which own no client id.
+   */
+  readonly identifyRequest = (client: ConnectingClient): Promise<string | undefined> => this.identify(client);
+
   readonly authenticate: Authenticator = async (client: ConnectingClient) => {
     const name = await this.identify(client);
     const refusal = this.sessions.claim(client.clientId, name, client.clean ?? true);
@@ -252,6 +259,21 @@ export class BrokerAuth {
     this.counters.revoked += n;
     for (const user of [...change.removed, ...change.narrowed]) this.opts.logger.info({ user, reason: why(user) }, 'user changed in the users file; its clients are disconnected');
   }
+
+  /**
+   * For the HTTP API (edgecore/http): may the user `authenticate` accepted (undefined: the
+   * anonymous principal) read the history of device `id`? The refusal, or undefined.
+   */
+  readonly authorizeHistory = (username: string | undefined, id: string): EdgetwinError | undefined => {
+    let p: Principal;
+    try {
+      p = this.principalOf(username);
+    } catch (err) {
+      return err as EdgetwinError;
+    }
+    const why = checkHistoryRead(p, id, this.acl);
+    return why === undefined ? undefined : denied(p, `may not read the history of ${id}: ${why}`);
+  };
 
   /** The principal behind an authenticated name; throws for a user since removed from the file. */
   private principalOf(username: string | undefined): Principal {

@@ -1,0 +1,6 @@
+// telemetry/: what the node keeps and tells about device values over time. History: the policy
+// from the config, queries as people write them, and the MQTT extension that answers them (the
+// store keeps the entries, devicetwin/store/history-*.ts; the HTTP API is edgecore/http/).
+export { historyPolicy } from './history-policy.js';
+export { DEFAULT_SINCE_MS, describeStep, parseHistoryParams, parseTime, type HistoryParams } from './history-request.js';
+export { HistoryResponder, type HistoryGetMessage, type HistoryGetResult, type HistoryResponderOptions } from './history-mqtt.js';
