@@ -46,6 +46,7 @@ export function buildProgram(): Command {
     .option('--metrics-port <n>', 'port of /metrics, /healthz, /readyz (0 = any free port)', intOption(0, 65535))
     .option('--metrics-host <host>', 'listen address of /metrics, /healthz, /readyz')
     .option('--no-metrics', 'serve no /metrics, /healthz, /readyz')
+    .option('--dmi-socket <path>', "serve KubeEdge's DMI for KubeEdge >= 1.15 mappers on this unix socket (config dmi.socket; KubeEdge: /etc/kubeedge/dmi.sock)")
     .action(async (opts: Parameters<typeof runCommand>[0]) => runCommand(opts));
 
   const twin = program.command('twin').description("read, set and watch a device's twin over MQTT");

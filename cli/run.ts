@@ -18,6 +18,7 @@ export interface RunOptions {
   readonly metricsHost?: string;
   /** false with --no-metrics (commander sets true otherwise). */
   readonly metrics?: boolean;
+  readonly dmiSocket?: string;
 }
 
 export async function runCommand(opts: RunOptions): Promise<void> {
@@ -43,6 +44,7 @@ export async function runCommand(opts: RunOptions): Promise<void> {
           },
         }
       : {}),
+    ...(opts.dmiSocket !== undefined ? { dmi: { socket: opts.dmiSocket } } : {}),
   };
   const config = resolveConfig(raw, overrides);
   const logger = createLogger(config.log.level);
@@ -56,7 +58,7 @@ export async function runCommand(opts: RunOptions): Promise<void> {
     const report = await core.start();
     const skipped = report.problems.length > 0 ? `, ${report.problems.length} skipped (see log)` : '';
     process.stdout.write(
-      `edgetwin ready: broker ${core.brokerUrl}, node ${config.nodeName}, ${report.devices} devices, ${report.models} models${skipped}, store ${core.storePath}, ${core.security}\n`,
+      `edgetwin ready: broker ${core.brokerUrl}, node ${config.nodeName}, ${report.devices} devices, ${report.models} models${skipped}, store ${core.storePath}, ${core.security}${core.dmiSocket ? `, dmi ${core.dmiSocket}` : ''}\n`,
     );
     const signal = await stopRequested;
     logger.info({ signal }, 'shutting down');

@@ -8,9 +8,10 @@ import { formatError, toEdgetwinError, type EdgetwinError } from '../errors.js';
 // Cloud sync and the simulators are imported when configured: @kubernetes/client-node alone
 // costs ~0.6 s of start-up and ~50 MB resident on a node that does not sync (docs/benchmarks.md).
 import type { CloudSync } from '../cloudsync/index.js';
+import type { DmiEdge } from '../dmi/index.js';
 import { DeviceTwin, SqliteTwinStore, type TwinStore } from '../devicetwin/index.js';
 import { BrokerAuth, ClientLimiter, EmbeddedBroker, loadTlsOptions } from '../eventbus/index.js';
-import { bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
+import { backoffMs, bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
 import type { Simulation } from './simulation.js';
 import { EdgeMetrics } from './metrics.js';
 import { HealthServer, type Readiness } from './health.js';
@@ -45,6 +46,7 @@ export class EdgeCore {
   private limiter?: ClientLimiter;
   private twinModule?: DeviceTwin;
   private cloud?: CloudSync;
+  private dmi?: DmiEdge;
   private mapperRuntime?: MapperRuntime;
   private simulation?: Simulation;
   private metrics?: EdgeMetrics;
@@ -92,6 +94,11 @@ export class EdgeCore {
     const tlsUrl = this.broker?.tlsUrl;
     const auth = this.auth?.describe() ?? 'auth: not started';
     return tls && tlsUrl ? `${auth}, tls ${tlsUrl} (client certificates ${tls.clientCertificates})` : auth;
+  }
+
+  /** The DMI socket edgetwin serves (config dmi.socket), once listening. */
+  get dmiSocket(): string | undefined {
+    return this.dmi?.health().socket;
   }
 
   get storePath(): string {
@@ -191,6 +198,7 @@ export class EdgeCore {
         });
         problems.push(...(await this.mapperRuntime.setDevices(bound)));
       }
+      if (config.dmi.socket !== undefined) await this.startDmi(bound);
       // After the twin and mappers: cluster devices join the manifests' (the cluster's copy wins
       // for the same <ns>/<name>), and in-process mappers serve them too.
       const cloudsync = config.cloud.kubeconfig === undefined ? undefined : await import('../cloudsync/index.js');
@@ -202,6 +210,7 @@ export class EdgeCore {
           const ids = new Set(cluster.map((d) => d.instance.id));
           const all = [...bound.filter((d) => !ids.has(d.instance.id)), ...cluster];
           for (const p of (await this.mapperRuntime?.setDevices(all)) ?? []) logger.warn({ code: p.code }, `skipped: ${formatError(p)}`);
+          this.dmi?.setDevices(all);
         },
       });
       if (cloudsync && cloudOpts) {
@@ -228,6 +237,7 @@ export class EdgeCore {
       twin: () => this.twinModule,
       mappers: () => this.mapperStatus(),
       cloudSync: () => this.cloud,
+      dmi: () => this.dmi?.health(),
     });
     const health = new HealthServer({
       host,
@@ -265,8 +275,41 @@ export class EdgeCore {
       store,
       broker,
       cloudSync: { ok: cloudState !== 'stopped', detail: cloudState },
+      ...(this.config.dmi.socket !== undefined ? { dmi: this.dmiReadiness() } : {}),
     };
     return { ready: Object.values(checks).every((c) => c.ok), checks };
+  }
+
+  /**
+   * KubeEdge's DMI (docs/dmi.md): edgetwin serves DeviceManagerService for KubeEdge ≥ 1.15
+   * mappers. Imported only when configured (grpc-js and the proto cost start-up time).
+   */
+  private async startDmi(bound: ReadonlyArray<{ instance: DeviceInstance; model: DeviceModel }>): Promise<void> {
+    const { DmiEdge } = await import('../dmi/index.js');
+    const { dmi, mappers, dataDir } = this.config;
+    this.dmi = new DmiEdge({
+      socketPath: dmi.socket!,
+      dataDir,
+      twin: this.twinModule!,
+      bus: this.broker!,
+      logger: this.logger.child({ module: 'dmi' }),
+      inProcessProtocols: mappers.enabled,
+      callTimeoutMs: dmi.callTimeoutMs,
+      graceMs: dmi.registerGraceMs,
+      // The mapper runtime's backoff (one mechanism): 200 ms doubling to 30 s, jittered.
+      retryDelay: (n) => backoffMs(n, { baseMs: 200, maxMs: 30_000, jitter: 0.5 }),
+      ...(this.metrics ? { observer: this.metrics.dmiObserver } : {}),
+    });
+    this.dmi.setDevices(bound);
+    await this.dmi.start();
+  }
+
+  /** Mappers that cannot be reached are shown, not failed: their devices are marked offline. */
+  private dmiReadiness(): { ok: boolean; detail: string } {
+    const h = this.dmi?.health();
+    if (!h?.listening) return { ok: false, detail: 'not listening' };
+    const up = h.mappers.filter((m) => m.reachable).length;
+    return { ok: true, detail: `${h.socket}, ${h.mappers.length} mappers (${up} reachable)` };
   }
 
   /** The mappers that run in this process (config `mappers.enabled`). */
@@ -309,6 +352,7 @@ export class EdgeCore {
     };
     // Cloud sync started last (it feeds cluster devices to the mappers): it stops first.
     if (this.cloud) await step('cloudsync', () => this.cloud!.stop());
+    if (this.dmi) await step('dmi', () => this.dmi!.stop());
     if (this.mapperRuntime) await step('mappers', () => this.mapperRuntime!.stop());
     if (this.simulation) await step('simulators', () => this.simulation!.close());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());

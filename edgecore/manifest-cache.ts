@@ -11,7 +11,8 @@ import path from 'node:path';
 import type { DeviceModel } from '../schemas/index.js';
 import type { WorkerResult } from './manifests.js';
 
-const FORMAT = 1;
+// 2: DeviceInstance gained stateReport (DMI carries it to mappers).
+const FORMAT = 2;
 const MANIFEST = /\.(ya?ml|json)$/i;
 
 /** The key of what `loadDevices(paths, models)` would read and check against, right now. */

@@ -86,7 +86,7 @@ export const DEVICE_MANIFEST_SCHEMA = {
           },
         },
         methods: { type: 'array' },
-        stateReport: freeObject,
+        stateReport: { type: 'object', properties: { reportToCloud: { type: 'boolean' }, reportCycle: cycle } },
       },
     },
     status: freeObject,
@@ -220,7 +220,20 @@ export function parseDeviceManifest(
     ...(metadata.labels ? { labels: metadata.labels } : {}),
     ...(spec.protocol ? { protocol: { protocolName: spec.protocol.protocolName, configData: spec.protocol.configData ?? {} } } : {}),
     properties,
+    ...stateReportOf(spec.stateReport, obj.status),
     ...(source !== undefined ? { source } : {}),
+  };
+}
+
+/** spec.stateReport wins over the pre-1.23 `status.reportToCloud`/`reportCycle` (as edgecore's ConvertDevice). */
+function stateReportOf(spec: DeviceManifest['spec']['stateReport'], status: DeviceManifest['status']): Pick<DeviceInstance, 'stateReport'> {
+  const legacy = status as { reportToCloud?: unknown; reportCycle?: unknown } | undefined;
+  const from = spec ?? (legacy && (typeof legacy.reportToCloud === 'boolean' || typeof legacy.reportCycle === 'number') ? legacy : undefined);
+  if (!from) return {};
+  const reportToCloud = typeof from.reportToCloud === 'boolean' ? from.reportToCloud : undefined;
+  const reportCycle = typeof from.reportCycle === 'number' && Number.isInteger(from.reportCycle) && from.reportCycle >= 0 ? from.reportCycle : undefined;
+  return {
+    stateReport: { ...(reportToCloud !== undefined ? { reportToCloud } : {}), ...(reportCycle !== undefined ? { reportCycle } : {}) },
   };
 }
 
