@@ -40,7 +40,7 @@ describe('packing configData values as edgecore does', () => {
       } catch (e) {
         err = e;
       }
-      expect(isEdgetwinError(err, 'EDGETWIN_ERR_DMI_VALUE'), String(bad)).toBe(true);
+      expect(isEdgetwinError(err, 'EDGETWIN_ERR_DMI_VALUE'), JSON.stringify(bad) ?? 'undefined').toBe(true);
       expect((err as Error).message).toContain('/spec/protocol/configData/x');
     }
   });

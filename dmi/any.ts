@@ -171,7 +171,7 @@ export function unpackValue(any: PbAny, path: string): unknown {
     // (Buffer#utf8Slice) instead of failing; its Uint8Array reader checks every length.
     const raw = any.value ?? new Uint8Array();
     const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-    decoded = type.toObject(type.decode(bytes), { longs: String, defaults: true }) as Record<string, unknown>;
+    decoded = type.toObject(type.decode(bytes), { longs: String, defaults: true });
   } catch (err) {
     // Truncated or garbled bytes, or nesting deep enough to overflow protobufjs's decoder.
     return refuse(path, `the ${name} bytes do not decode (${err instanceof Error ? err.message : String(err)})`);
@@ -186,9 +186,9 @@ export function unpackValue(any: PbAny, path: string): unknown {
     }
     return v;
   }
-  if (name === 'Struct') return fromStruct(decoded as { fields?: Record<string, DecodedValue> }, path, 1);
+  if (name === 'Struct') return fromStruct(decoded, path, 1);
   if (name === 'ListValue') return ((decoded.values as DecodedValue[] | undefined) ?? []).map((x, i) => fromValue(x, `${path}/${i}`, 1));
-  return fromValue(decoded as DecodedValue, path, 1);
+  return fromValue(decoded, path, 1);
 }
 
 /** An Any map → configData; every bad key is listed in one EDGETWIN_ERR_DMI_VALUE. */

@@ -1,0 +1,255 @@
+// edgetwin as edgecore (item 1 and 2 of DMI): a real EdgeCore serving DeviceManagerService on a
+// unix socket, a mapper-framework-like client registering and reporting over real gRPC, and a
+// recording DeviceMapperService that sees what edgetwin sends it.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unpackValue, type PbDevice } from '../dmi/index.js';
+import { eventually, within } from './async.js';
+import { grpc, leaveStaleSocket, ManagerClient, RecordingMapper, refusal, twin } from './dmi-fixtures.js';
+import { startEdge, tempDir, TestClient, type TestEdge } from './helpers.js';
+
+const manifest = (name: string, protocol = 'acme', extra = ''): string => `apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
+metadata:
+  name: ${name}
+  namespace: default
+spec:
+  deviceModelRef:
+    name: thermostat
+  protocol:
+    protocolName: ${protocol}
+    configData:
+      ip: 127.0.0.1
+      port: "1502"
+      slaveID: 1
+  stateReport:
+    reportToCloud: true
+    reportCycle: 2000
+  properties:
+    - name: temperature
+      collectCycle: 1000
+      reportToCloud: true
+      visitors:
+        protocolName: ${protocol}
+        configData: { register: InputRegister, offset: 0, scale: 0.1 }
+    - name: setpoint
+      desired:
+        value: "21"
+      reportToCloud: true
+      visitors:
+        protocolName: ${protocol}
+        configData: { register: HoldingRegister, offset: 2, isSwap: false }
+${extra}`;
+
+const nested = `apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
+metadata:
+  name: nested
+  namespace: default
+spec:
+  deviceModelRef:
+    name: thermostat
+  protocol:
+    protocolName: acme
+  properties:
+    - name: power
+      visitors:
+        protocolName: acme
+        configData:
+          dataWrite: { "true": [1], "false": [0] }
+`;
+
+describe('edgetwin serves DeviceManagerService (dmi.socket)', () => {
+  const tmp = tempDir('edgetwin-dmi-');
+  const sock = (n: string): string => path.join(tmp.dir, n);
+  let edge: TestEdge;
+  let client: ManagerClient;
+  let mapper: RecordingMapper;
+  let mqtt: TestClient;
+  const config = () => ({ dmi: { socket: sock('dmi.sock'), registerGraceMs: 2000 }, mappers: { enabled: [] as Array<'modbus'> }, metrics: { port: 0 } });
+
+  beforeAll(async () => {
+    edge = await startEdge({ 'a.yaml': manifest('t1'), 'b.yaml': manifest('t2'), 'c.yaml': manifest('other', 'other-proto'), 'd.yaml': nested }, config(), tmp.dir);
+    client = new ManagerClient(sock('dmi.sock'));
+    mapper = new RecordingMapper(sock('acme.sock'));
+    await mapper.start();
+    mqtt = await TestClient.connect(edge.url);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await mqtt?.close();
+    await mapper?.stop();
+    await edge?.stop();
+    tmp.cleanup();
+  });
+
+  it('MapperRegister answers at once with the Devices and models of the protocol, as edgecore sends them', async () => {
+    const started = performance.now();
+    const res = await client.register('acme', sock('acme.sock'));
+    expect(performance.now() - started).toBeLessThan(1000); // mapper-framework's deadline; a generous bound here
+    const names = (res.deviceList ?? []).map((d) => d.name).sort();
+    // `other` is another protocol's; `nested` cannot travel to a KubeEdge mapper (coded, logged, counted).
+    expect(names).toEqual(['t1', 't2']);
+    expect(res.modelList).toHaveLength(1);
+    expect(res.modelList![0]).toMatchObject({ name: 'thermostat', namespace: 'default' });
+    expect(res.modelList![0]!.spec!.properties!.find((p) => p.name === 'temperature')).toMatchObject({ type: 'FLOAT', accessMode: 'ReadOnly' });
+    const t1 = res.deviceList!.find((d) => d.name === 't1')!;
+    expect(t1.status).toMatchObject({ reportToCloud: true, reportCycle: 2000 });
+    const setpoint = t1.spec!.properties!.find((p) => p.name === 'setpoint')!;
+    expect(setpoint.desired!.value).toBe('21');
+    expect(setpoint.visitors!.configData!.data!.offset!.type_url).toMatch(/FloatValue$/);
+    expect(unpackValue(t1.spec!.protocol!.configData!.data!.slaveID!, '/s')).toBe(1);
+    const temperature = t1.spec!.properties!.find((p) => p.name === 'temperature')!;
+    expect(temperature.desired).toEqual({ value: '', metadata: {} });
+    expect(unpackValue(temperature.visitors!.configData!.data!.scale!, '/s')).toBe(0.1);
+  });
+
+  it('ReportDeviceStatus becomes the twin: reported → actual, answered after the commit', async () => {
+    await client.report('default', 't1', [twin('temperature', '22.5')]);
+    expect(edge.core.twin.get('default/t1')!.twins.temperature!.actual!.value).toBe('22.5');
+  });
+
+  it("a mapper's observedDesired equal to the twin's desired value and a matching reading close the loop", async () => {
+    await client.report('default', 't1', [twin('setpoint', '21', '21')]);
+    const t = edge.core.twin.get('default/t1')!.twins.setpoint!;
+    expect(t.actual!.value).toBe('21');
+    expect(t.ack?.state).toBe('applied');
+  });
+
+  it('bad reports get a gRPC status with a coded message and change nothing', async () => {
+    const before = structuredClone(edge.core.twin.get('default/t1'));
+    const cases: Array<[Promise<unknown>, number, string]> = [
+      [client.report('default', 'nope', [twin('temperature', '1')]), grpc.status.NOT_FOUND, 'EDGETWIN_ERR_DEVICE_NOT_FOUND'],
+      [client.report('default', 't1', [twin('temperature', 'warm')]), grpc.status.INVALID_ARGUMENT, 'EDGETWIN_ERR_VALUE_TYPE'],
+      [client.report('default', 't1', [twin('temperature', '500')]), grpc.status.INVALID_ARGUMENT, 'EDGETWIN_ERR_MODEL_VALIDATION'],
+      // All or nothing: one good twin and one unknown property change nothing.
+      [client.report('default', 't1', [twin('temperature', '23'), twin('colour', 'red')]), grpc.status.INVALID_ARGUMENT, 'EDGETWIN_ERR_PROPERTY_UNKNOWN'],
+      [client.report('default', 't1', []), grpc.status.INVALID_ARGUMENT, 'EDGETWIN_ERR_DMI_REQUEST'],
+      [client.report('default', 't1', [{ propertyName: 'temperature' }]), grpc.status.INVALID_ARGUMENT, 'EDGETWIN_ERR_DMI_REQUEST'],
+      [client.raw('ReportDeviceStatus', { deviceName: '' }), grpc.status.INVALID_ARGUMENT, 'EDGETWIN_ERR_DMI_REQUEST'],
+      [client.report('default', 't1', [twin('temperature', '24', '30')]), grpc.status.INVALID_ARGUMENT, 'EDGETWIN_ERR_PROPERTY_READ_ONLY'],
+      [client.states('default', 't1', 'sleepy'), grpc.status.INVALID_ARGUMENT, 'EDGETWIN_ERR_STATE_INVALID'],
+      [client.states('default', 'nope', 'ok'), grpc.status.NOT_FOUND, 'EDGETWIN_ERR_DEVICE_NOT_FOUND'],
+      [client.states('default', 't1', ''), grpc.status.INVALID_ARGUMENT, 'EDGETWIN_ERR_DMI_REQUEST'],
+      [client.raw('MapperRegister', { withData: true }), grpc.status.INVALID_ARGUMENT, 'EDGETWIN_ERR_DMI_REQUEST'],
+      [client.register('', sock('x.sock')), grpc.status.INVALID_ARGUMENT, 'EDGETWIN_ERR_DMI_REQUEST'],
+      [client.register('acme2', 'relative.sock'), grpc.status.INVALID_ARGUMENT, 'EDGETWIN_ERR_DMI_REQUEST'],
+      [client.register('acme2', `/tmp/${'x'.repeat(120)}.sock`), grpc.status.INVALID_ARGUMENT, 'EDGETWIN_ERR_DMI_REQUEST'],
+    ];
+    for (const [call, code, errorCode] of cases) {
+      const r = await refusal(call);
+      expect(r.code, r.details).toBe(code);
+      expect(r.details).toMatch(new RegExp(`^${errorCode}: `));
+    }
+    const after = edge.core.twin.get('default/t1');
+    expect(after!.twins).toEqual(before!.twins);
+    expect(after!.version).toBe(before!.version);
+  });
+
+  it('ReportDeviceStates becomes the device state, with lastOnlineTime', async () => {
+    await client.states('default', 't1', 'OK');
+    const s = edge.core.twin.get('default/t1')!;
+    expect(s.state).toBe('ok');
+    expect(s.lastOnline).toMatch(/^\d{4}-\d\d-\d\dT/);
+    // KubeEdge drops `disconnected` silently: so does edgetwin, without an error.
+    await client.states('default', 't1', 'disconnected');
+    expect(edge.core.twin.get('default/t1')!.state).toBe('ok');
+  });
+
+  it('a desired value set over MQTT reaches the mapper as UpdateDevice with the whole Device (coalesced, latest wins)', async () => {
+    const from = mapper.calls.length;
+    await mqtt.publish('$hw/events/device/default/t2/twin/update', { event_id: 'a', timestamp: Date.now(), twin: { setpoint: { expected: { value: '18' } } } });
+    await mqtt.publish('$hw/events/device/default/t2/twin/update', { event_id: 'b', timestamp: Date.now(), twin: { setpoint: { expected: { value: '19.5' } } } });
+    const desiredOf = (c: { request: Record<string, unknown> }, p: string) => (c.request.device as PbDevice).spec!.properties!.find((x) => x.name === p)!.desired!.value;
+    const update = await mapper.next((c) => c.method === 'UpdateDevice' && (c.request.device as PbDevice).name === 't2' && desiredOf(c, 'setpoint') === '19.5', 10_000, from);
+    const device = update.request.device as PbDevice;
+    expect(device.spec!.properties!.map((p) => p.name)).toEqual(['temperature', 'setpoint']);
+    expect(device.spec!.properties!.every((p) => p.visitors && p.visitors.configData)).toBe(true);
+    // Mappers before KubeEdge 1.21 need the model again before the first UpdateDevice (docs/dmi.md).
+    expect(mapper.calls.slice(from).findIndex((c) => c.method === 'CreateDeviceModel')).toBeLessThan(mapper.calls.slice(from).indexOf(update));
+    // Reported values alone never cause an UpdateDevice.
+    const count = mapper.calls.filter((c) => c.method === 'UpdateDevice').length;
+    await client.report('default', 't2', [twin('temperature', '20')]);
+    await client.report('default', 't2', [twin('setpoint', '19.5', '19.5')]);
+    await mqtt.publish('$hw/events/device/default/t2/twin/update', { event_id: 'c', timestamp: Date.now(), twin: { setpoint: { expected: { value: '20' } } } });
+    await mapper.next((c) => c.method === 'UpdateDevice' && desiredOf(c, 'setpoint') === '20', 10_000, from);
+    expect(mapper.calls.filter((c) => c.method === 'UpdateDevice').length).toBe(count + 1);
+  });
+
+  it('a protocol edgetwin runs in-process cannot be taken by a DMI mapper', async () => {
+    const other = await startEdge({}, { dmi: { socket: sock('dmi2.sock') }, mappers: { enabled: ['modbus'] } });
+    const c = new ManagerClient(sock('dmi2.sock'));
+    try {
+      const r = await refusal(c.register('modbus', sock('modbus.sock')));
+      expect(r.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(r.details).toMatch(/^EDGETWIN_ERR_DMI_PROTOCOL_IN_PROCESS: /);
+    } finally {
+      c.close();
+      await other.stop();
+    }
+  });
+
+  it('metrics and /readyz show the mapper, its devices, calls and refusals', async () => {
+    const text = await (await fetch(`${edge.core.metricsUrl!}/metrics`)).text();
+    expect(text).toMatch(/edgetwin_dmi_mapper_up\{protocol="acme"\} 1/);
+    expect(text).toMatch(/edgetwin_dmi_devices\{protocol="acme"\} 2/);
+    expect(text).toMatch(/edgetwin_dmi_calls_total\{protocol="acme",method="UpdateDevice",status="OK"\} [1-9]/);
+    expect(text).toMatch(/edgetwin_dmi_requests_total\{method="ReportDeviceStatus",code="EDGETWIN_ERR_DEVICE_NOT_FOUND"\} 1/);
+    expect(text).toMatch(/edgetwin_dmi_devices_refused_total\{protocol="acme",code="EDGETWIN_ERR_DMI_VALUE"\} [1-9]/);
+    expect(text).toMatch(/edgetwin_dmi_request_duration_seconds_count\{method="MapperRegister"\} [1-9]/);
+    const ready = (await (await fetch(`${edge.core.metricsUrl!}/readyz`)).json()) as { checks: Record<string, { ok: boolean; detail: string }> };
+    expect(ready.checks.dmi).toEqual({ ok: true, detail: `${sock('dmi.sock')}, 1 mappers (1 reachable)` });
+  });
+
+  it('a mapper that goes away marks its devices offline; back, they are unknown until it reports', async () => {
+    await mapper.stop();
+    await eventually(async () => (edge.core.twin.get('default/t1')!.state === 'offline' && edge.core.twin.get('default/t2')!.state === 'offline' ? true : undefined), 20_000);
+    mapper = new RecordingMapper(sock('acme.sock'));
+    await mapper.start();
+    await eventually(async () => (edge.core.twin.get('default/t1')!.state === 'unknown' ? true : undefined), 20_000);
+  });
+
+  it('keeps the registration across a restart: the mapper is reconciled with GetDevice and gets new desired values', async () => {
+    await edge.stop();
+    mapper.devices.set('default/t1', { name: 't1', namespace: 'default', status: { twins: [twin('temperature', '19.25', ''), twin('setpoint', '20', '20')] } });
+    // t2 is unknown to the mapper now (as if it restarted without its devices): it is registered again.
+    const from = mapper.calls.length;
+    edge = await startEdge({ 'a.yaml': manifest('t1'), 'b.yaml': manifest('t2'), 'c.yaml': manifest('other', 'other-proto'), 'd.yaml': nested }, config(), tmp.dir);
+    await mapper.next((c) => c.method === 'GetDevice' && c.request.deviceName === 't1', 10_000, from);
+    await mapper.next((c) => c.method === 'RegisterDevice' && (c.request.device as PbDevice).name === 't2', 10_000, from);
+    await eventually(async () => (edge.core.twin.get('default/t1')!.twins.temperature!.actual?.value === '19.25' ? true : undefined));
+    const m2 = await TestClient.connect(edge.url);
+    try {
+      await m2.publish('$hw/events/device/default/t1/twin/update', { event_id: 'r', timestamp: Date.now(), twin: { setpoint: { expected: { value: '25' } } } });
+      await mapper.next((c) => c.method === 'UpdateDevice' && (c.request.device as PbDevice).spec!.properties!.some((p) => p.name === 'setpoint' && p.desired!.value === '25'), 10_000, from);
+    } finally {
+      await m2.close();
+    }
+  });
+});
+
+describe('the DMI socket', () => {
+  const tmp = tempDir('edgetwin-dmi-sock-');
+  afterAll(() => tmp.cleanup());
+
+  it('a stale socket file is replaced; a live one is refused with a code; a long path too', async () => {
+    const stale = path.join(tmp.dir, 'stale.sock');
+    await leaveStaleSocket(stale);
+    const a = await startEdge({}, { dmi: { socket: stale } }, path.join(tmp.dir, 'a'));
+    try {
+      const b = startEdge({}, { dmi: { socket: stale } }, path.join(tmp.dir, 'b'));
+      await expect(within(b, 15_000)).rejects.toMatchObject({ code: 'EDGETWIN_ERR_DMI_SOCKET_IN_USE' });
+    } finally {
+      await a.stop();
+    }
+    const long = path.join(tmp.dir, 'x'.repeat(120), 'dmi.sock');
+    await expect(startEdge({}, { dmi: { socket: long } }, path.join(tmp.dir, 'c'))).rejects.toMatchObject({ code: 'EDGETWIN_ERR_DMI_SOCKET' });
+    mkdirSync(path.join(tmp.dir, 'd'), { recursive: true });
+    const regular = path.join(tmp.dir, 'd', 'file.sock');
+    writeFileSync(regular, 'not a socket');
+    await expect(startEdge({}, { dmi: { socket: regular } }, path.join(tmp.dir, 'e'))).rejects.toMatchObject({ code: 'EDGETWIN_ERR_DMI_SOCKET' });
+  });
+});
