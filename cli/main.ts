@@ -72,14 +72,28 @@ export function buildProgram(): Command {
 
   program
     .command('mapper <protocol>')
-    .description('run a bundled mapper (modbus) in its own process, against a broker')
+    .description('run a bundled mapper (modbus, bluetooth) in its own process: over MQTT (--broker, --devices) or as a KubeEdge DMI mapper (--dmi-socket)')
     .option('-b, --broker <url>', 'broker URL (or EDGETWIN_BROKER)', DEFAULT_BROKER)
-    .requiredOption('--devices <path>', 'a Device manifest file or folder (repeatable)', collect)
+    .option('--devices <path>', 'a Device manifest file or folder (repeatable; over MQTT)', collect)
     .option('--models <path>', 'extra model files or folders (repeatable)', collect)
+    .option('--dmi-socket <path>', "edgecore's DMI socket (e.g. /etc/kubeedge/dmi.sock): register there and take devices from it")
+    .option('--mapper-socket <path>', "this mapper's own DMI socket (default: <protocol>.sock beside --dmi-socket)")
     .option('-t, --timeout <ms>', 'deadline of one device request', intOption(10, 600_000), 2000)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
-    .action(async (protocol: string, opts: { broker: string; devices: string[]; models?: string[]; timeout: number; logLevel: string }) =>
-      mapperCommand(protocol, { broker: opts.broker, devices: opts.devices, timeoutMs: opts.timeout, logLevel: opts.logLevel, ...(opts.models ? { models: opts.models } : {}) }),
+    .action(
+      async (
+        protocol: string,
+        opts: { broker: string; devices?: string[]; models?: string[]; timeout: number; logLevel: string; dmiSocket?: string; mapperSocket?: string },
+      ) =>
+        mapperCommand(protocol, {
+          broker: opts.broker,
+          timeoutMs: opts.timeout,
+          logLevel: opts.logLevel,
+          ...(opts.devices ? { devices: opts.devices } : {}),
+          ...(opts.models ? { models: opts.models } : {}),
+          ...(opts.dmiSocket !== undefined ? { dmiSocket: opts.dmiSocket } : {}),
+          ...(opts.mapperSocket !== undefined ? { mapperSocket: opts.mapperSocket } : {}),
+        }),
     );
 
   program

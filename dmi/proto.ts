@@ -51,6 +51,9 @@ export const LOCAL_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_reconnect_backoff_ms': 5000,
   // Nothing to resolve or balance on a socket path.
   'grpc.service_config_disable_resolution': 1,
+  // Keep the connection (grpc-js drops an idle one after 30 min): both sides watch it to tell
+  // when the peer went away, and a drop must mean that.
+  'grpc.client_idle_timeout_ms': 2 ** 31 - 1,
 };
 
 /** One unary call with a deadline; resolves with the decoded response. Rejects with a grpc.ServiceError. */
@@ -82,6 +85,11 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, grpc.status>> = {
   EDGETWIN_ERR_DMI_MODEL_UNKNOWN: grpc.status.FAILED_PRECONDITION,
   EDGETWIN_ERR_TWIN_VERSION_CONFLICT: grpc.status.ABORTED,
   EDGETWIN_ERR_STORE_CLOSED: grpc.status.UNAVAILABLE,
+  EDGETWIN_ERR_MAPPER_CONFIG: grpc.status.INVALID_ARGUMENT,
+  EDGETWIN_ERR_MODEL_UNKNOWN: grpc.status.FAILED_PRECONDITION,
+  EDGETWIN_ERR_MANIFEST_INVALID: grpc.status.INVALID_ARGUMENT,
+  EDGETWIN_ERR_DEVICEMODEL_INVALID: grpc.status.INVALID_ARGUMENT,
+  EDGETWIN_ERR_MODEL_INVALID: grpc.status.INVALID_ARGUMENT,
 };
 
 const STATUS_BY_HTTP: Readonly<Record<number, grpc.status>> = {

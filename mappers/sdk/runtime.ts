@@ -21,6 +21,8 @@ export interface MapperRuntimeOptions {
   readonly backoff?: BackoffOptions;
   /** Called after every poll, for the poll latency histogram (edgecore/metrics.ts). */
   readonly onPoll?: (poll: PollReport) => void;
+  /** Report every successful reading instead of changes (the DMI transport's cadence). */
+  readonly reportEveryPoll?: boolean;
 }
 
 /** One poll of one device: how long it took (queue wait included) and whether anything was read. */
@@ -85,6 +87,7 @@ export class MapperRuntime {
         writeAttempts: this.o.writeAttempts ?? 3,
         backoff: this.o.backoff ?? DEFAULT_BACKOFF,
         ...(this.o.onPoll ? { onPoll: this.o.onPoll } : {}),
+        ...(this.o.reportEveryPoll ? { reportEveryPoll: true } : {}),
       });
       try {
         await worker.start();
