@@ -107,7 +107,9 @@ export function toServiceError(err: EdgetwinError): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
   metadata.set(ERROR_CODE_TRAILER, err.code);
   const code = STATUS_BY_CODE[err.code] ?? STATUS_BY_HTTP[err.status] ?? grpc.status.INTERNAL;
-  const details = err.details.length > 0 ? ` (${err.details.map((d) => `${d.path ?? ''}: ${d.message}`).join('; ')})` : '';
+  // The details, unless the message already says them (most coded messages list their problems).
+  const unsaid = err.details.filter((d) => !err.message.includes(d.message));
+  const details = unsaid.length > 0 ? ` (${unsaid.map((d) => `${d.path ?? ''}: ${d.message}`).join('; ')})` : '';
   return { code, details: `${err.code}: ${err.message}${details}`, metadata };
 }
 

@@ -80,7 +80,9 @@ export class UnixGrpcServer {
     return (call, callback) => {
       const started = performance.now();
       const done = (code: string): void => this.o.onCall?.({ method, seconds: (performance.now() - started) / 1000, code });
-      (fn as (request: unknown) => Promise<object>)(call.request).then(
+      // A handler that throws before its first await rejects too: never a bare UNKNOWN.
+      const answer = Promise.resolve(call.request).then((request) => (fn as (request: unknown) => Promise<object>)(request));
+      answer.then(
         (response) => {
           done('');
           callback(null, response);
