@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { benchCloudSync } from './cloudsync.js';
+import { benchDmi } from './dmi.js';
 import { benchFootprint } from './footprint.js';
 import { benchLatency } from './latency.js';
 import { benchModbus } from './modbus.js';
@@ -29,6 +30,12 @@ const sections: Record<string, Section> = {
   cd: () => benchFootprint(quick ? { sizes: [0, 200], restartDevices: 200, runs: 1, idleMs: 100 } : { sizes: [0, 10_000, 100_000], restartDevices: 100_000, runs: runs(3), idleMs: 2000 }),
   e: () => benchModbus(quick ? { units: 2, propertiesPerUnit: 20, warmupMs: 1200, windowMs: 1500 } : { units: 10, propertiesPerUnit: 100, warmupMs: 2000, windowMs: 20_000 }),
   f: () => benchCloudSync(quick ? { devices: 10, changesPerDevice: 10, streamInterval: 100, latencySamples: 10 } : { devices: 100, changesPerDevice: 10, streamInterval: 100, latencySamples: 100 }),
+  g: () =>
+    benchDmi(
+      quick
+        ? { devices: 10, calls: 200, channels: 1, window: 8, latencySamples: 10, runs: 1 }
+        : { devices: 100, calls: 20_000, channels: 1, window: 64, latencySamples: 200, runs: runs(3) },
+    ),
 };
 
 async function main(): Promise<void> {

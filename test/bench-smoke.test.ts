@@ -1,5 +1,5 @@
 // CI's smoke run of the benchmark suite: `node dist/bench/run.js --quick` runs every benchmark
-// (a–f) at tiny sizes, in the child processes the full run uses. Figures are not checked (the
+// (a–g) at tiny sizes, in the child processes the full run uses. Figures are not checked (the
 // machine is shared), only that each benchmark ran to the end and produced finite numbers.
 
 import { spawn } from 'node:child_process';
@@ -31,13 +31,13 @@ describe.skipIf(!BUILT)('npm run bench -- --quick', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code, out).toBe(0);
     const { results } = JSON.parse(readFileSync(json, 'utf8')) as { results: Record<string, unknown> };
-    expect(Object.keys(results)).toEqual(['a', 'b', 'cd', 'e', 'f']);
-    for (const id of ['a', 'b', 'cd', 'e']) {
+    expect(Object.keys(results)).toEqual(['a', 'b', 'cd', 'e', 'f', 'g']);
+    for (const id of ['a', 'b', 'cd', 'e', 'g']) {
       const numbers = finiteNumbers(results[id]);
       expect(numbers.length, id).toBeGreaterThan(0);
       expect(numbers.every(Number.isFinite), id).toBe(true);
     }
-    for (const title of ['(a) Twin updates/s', '(b) Latency', '(c) Memory', '(d) Restart', '(e1) Modbus', '(e2) Modbus', 'Cloud sync']) expect(out).toContain(title);
+    for (const title of ['(a) Twin updates/s', '(b) Latency', '(c) Memory', '(d) Restart', '(e1) Modbus', '(e2) Modbus', 'Cloud sync', '(g1) DMI', '(g2) DMI']) expect(out).toContain(title);
   });
 
   // The restart and memory figures depend on large manifest sets being parsed in a worker
