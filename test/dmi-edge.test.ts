@@ -231,6 +231,67 @@ describe('edgetwin serves DeviceManagerService (dmi.socket)', () => {
   });
 });
 
+describe('calls to a mapper never hold the twin back', () => {
+  const tmp = tempDir('edgetwin-dmi-slow-');
+  let edge: TestEdge;
+  let client: ManagerClient;
+  let mapper: RecordingMapper;
+  let mqtt: TestClient;
+  const setpointOf = (c: { request: Record<string, unknown> }): string | undefined =>
+    (c.request.device as PbDevice | undefined)?.spec?.properties?.find((p) => p.name === 'setpoint')?.desired?.value;
+
+  beforeAll(async () => {
+    edge = await startEdge({ 'a.yaml': manifest('s1') }, { dmi: { socket: path.join(tmp.dir, 'dmi.sock') }, mappers: { enabled: [] } }, tmp.dir);
+    mapper = new RecordingMapper(path.join(tmp.dir, 'acme.sock'));
+    await mapper.start();
+    client = new ManagerClient(path.join(tmp.dir, 'dmi.sock'));
+    await client.register('acme', path.join(tmp.dir, 'acme.sock'));
+    mqtt = await TestClient.connect(edge.url);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await mqtt?.close();
+    await mapper?.stop();
+    await edge?.stop();
+    tmp.cleanup();
+  });
+
+  const setDesired = async (value: string): Promise<void> => {
+    const id = `set-${value}`;
+    await mqtt.publish('$hw/events/device/default/s1/twin/update', { event_id: id, timestamp: Date.now(), twin: { setpoint: { expected: { value } } } });
+    await mqtt.next('$hw/events/device/default/s1/twin/update/result', (j) => j.event_id === id);
+  };
+
+  it('while the mapper sits on an UpdateDevice, desired values are still answered; then only the latest goes', async () => {
+    let release!: () => void;
+    const held = new Promise<undefined>((r) => (release = () => r(undefined)));
+    mapper.answer = (c) => (c.method === 'UpdateDevice' && setpointOf(c) === '18' ? held : undefined);
+    const from = mapper.calls.length;
+    await setDesired('18');
+    await mapper.next((c) => c.method === 'UpdateDevice' && setpointOf(c) === '18', 10_000, from);
+    // The twin answers every update at once although the mapper holds its call.
+    for (const v of ['19', '20', '21']) await within(setDesired(v), 5000, `the answer to setpoint ${v}`);
+    expect(edge.core.twin.get('default/s1')!.twins.setpoint!.expected!.value).toBe('21');
+    release();
+    await mapper.next((c) => c.method === 'UpdateDevice' && setpointOf(c) === '21', 10_000, from);
+    const sent = mapper.calls.slice(from).filter((c) => c.method === 'UpdateDevice').map(setpointOf);
+    expect(sent).toEqual(['18', '21']);
+  });
+
+  it('a call the mapper refuses is sent again with backoff until it is taken', async () => {
+    let refusals = 2;
+    mapper.answer = (c) => {
+      if (c.method === 'UpdateDevice' && setpointOf(c) === '22' && refusals-- > 0) throw new Error('busy');
+      return undefined;
+    };
+    const from = mapper.calls.length;
+    await setDesired('22');
+    await eventually(async () => (mapper.calls.slice(from).filter((c) => c.method === 'UpdateDevice' && setpointOf(c) === '22').length === 3 ? true : undefined), 20_000);
+    expect(refusals).toBe(-1);
+  });
+});
+
 describe('the DMI socket', () => {
   const tmp = tempDir('edgetwin-dmi-sock-');
   afterAll(() => tmp.cleanup());

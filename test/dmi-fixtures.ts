@@ -18,8 +18,8 @@ export class RecordingMapper {
   readonly calls: RecordedCall[] = [];
   private waiters: Array<{ match: (c: RecordedCall) => boolean; resolve: (c: RecordedCall) => void }> = [];
   private server?: UnixGrpcServer;
-  /** Overrides the answer of a method: throw to refuse, return a response to answer. */
-  answer: (call: RecordedCall) => object | undefined = () => undefined;
+  /** Overrides the answer of a method: throw (or reject) to refuse, return a response to answer, a promise to hold the call. */
+  answer: (call: RecordedCall) => object | undefined | Promise<object | undefined> = () => undefined;
   /** What GetDevice answers with, per `<ns>/<name>` (undefined: an error, as mapper-framework for an unknown device). */
   readonly devices = new Map<string, PbDevice>();
 
@@ -61,7 +61,7 @@ export class RecordingMapper {
     const ready = this.waiters.filter((w) => w.match(call));
     this.waiters = this.waiters.filter((w) => !w.match(call));
     for (const w of ready) w.resolve(call);
-    const custom = this.answer(call);
+    const custom = await this.answer(call);
     if (custom) return custom;
     if (method === 'GetDevice') {
       const device = this.devices.get(`${String(request.deviceNamespace)}/${String(request.deviceName)}`);
