@@ -23,14 +23,24 @@ export interface DmiBenchOptions {
   readonly runs: number;
 }
 
+interface Throughput {
+  readonly valuesPerSecond: number;
+  /** CPU time of the edgetwin process (this one) per value, µs: what the load costs the edge. */
+  readonly edgeCpuUsPerValue: number;
+}
+
 /** Values/s acknowledged by an edge with `o.devices` power meters, the load from a child process. */
-async function perSecond(o: DmiBenchOptions, mode: 'dmi' | 'mqtt', perCall: number): Promise<number> {
+async function perSecond(o: DmiBenchOptions, mode: 'dmi' | 'mqtt', perCall: number): Promise<Throughput> {
   const dir = mkdtempSync(path.join(tmpdir(), 'edgetwin-bench-dmi-'));
   const socket = path.join(dir, 'dmi.sock');
   const edge = await startBenchEdge(o.devices, POWER_METER, mode === 'dmi' ? { dmi: { socket } } : {});
   try {
     const args = [mode, mode === 'dmi' ? socket : edge.url, o.devices, o.calls, o.channels, o.window, perCall].map(String);
-    return (await runBenchChild<{ valuesPerSecond: number }>('dmi-load-child', args)).valuesPerSecond;
+    const cpu = process.cpuUsage();
+    const { valuesPerSecond } = await runBenchChild<{ valuesPerSecond: number }>('dmi-load-child', args);
+    const used = process.cpuUsage(cpu);
+    const values = Math.ceil(o.calls / o.channels) * o.channels * perCall;
+    return { valuesPerSecond, edgeCpuUsPerValue: (used.user + used.system) / values };
   } finally {
     await edge.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -90,7 +100,7 @@ async function desiredLatency(o: DmiBenchOptions): Promise<number[]> {
 }
 
 export async function benchDmi(o: DmiBenchOptions): Promise<ResultRow[]> {
-  const figures = { dmi1: [] as number[], dmi4: [] as number[], mqtt1: [] as number[], mqtt4: [] as number[] };
+  const figures = { dmi1: [] as Throughput[], dmi4: [] as Throughput[], mqtt1: [] as Throughput[], mqtt4: [] as Throughput[] };
   // Interleaved run by run, so machine noise falls on all of them alike.
   for (let r = 0; r < o.runs; r++) {
     figures.dmi1.push(await perSecond(o, 'dmi', 1));
@@ -98,16 +108,26 @@ export async function benchDmi(o: DmiBenchOptions): Promise<ResultRow[]> {
     figures.dmi4.push(await perSecond(o, 'dmi', 4));
     figures.mqtt4.push(await perSecond(o, 'mqtt', 4));
   }
+  const row = (label: string, runs: Throughput[]): ResultRow => ({
+    path: label,
+    valuesPerSecond: median(runs.map((t) => t.valuesPerSecond)),
+    edgeCpuUsPerValue: median(runs.map((t) => t.edgeCpuUsPerValue)),
+  });
   const rows: ResultRow[] = [
-    { path: 'ReportDeviceStatus, 1 twin per call (mapper-framework)', valuesPerSecond: median(figures.dmi1) },
-    { path: 'MQTT twin/update QoS 1, 1 property per message', valuesPerSecond: median(figures.mqtt1) },
-    { path: 'ReportDeviceStatus, 4 twins per call (a device cycle, edgetwin mapper)', valuesPerSecond: median(figures.dmi4) },
-    { path: 'MQTT twin/update QoS 1, 4 properties per message', valuesPerSecond: median(figures.mqtt4) },
+    row('ReportDeviceStatus, 1 twin per call (mapper-framework)', figures.dmi1),
+    row('MQTT twin/update QoS 1, 1 property per message', figures.mqtt1),
+    row('ReportDeviceStatus, 4 twins per call (a device cycle, edgetwin mapper)', figures.dmi4),
+    row('MQTT twin/update QoS 1, 4 properties per message', figures.mqtt4),
   ];
   printTable(
-    `(g1) DMI: reported values/s into durable twins (${o.devices} devices, ${o.channels} channels × ${o.window} calls in flight, median of ${o.runs})`,
-    ['path', 'values/s', 'vs MQTT'],
-    rows.map((r, i) => [String(r.path), fmt(Number(r.valuesPerSecond)), i % 2 === 0 ? `${fmt(Number(r.valuesPerSecond) / Number(rows[i + 1]!.valuesPerSecond), 2)} ×` : '1 ×']),
+    `(g1) DMI: reported values/s into durable twins (${o.devices} devices, ${o.channels} channels × ${o.window} calls in flight from another process, median of ${o.runs})`,
+    ['path', 'values/s', 'vs MQTT', 'edgetwin CPU per value'],
+    rows.map((r, i) => [
+      String(r.path),
+      fmt(Number(r.valuesPerSecond)),
+      i % 2 === 0 ? `${fmt(Number(r.valuesPerSecond) / Number(rows[i + 1]!.valuesPerSecond), 2)} ×` : '1 ×',
+      `${fmt(Number(r.edgeCpuUsPerValue))} µs`,
+    ]),
   );
   const latency = await desiredLatency(o);
   const lat: ResultRow = { path: 'desired value over MQTT → UpdateDevice at the mapper', samples: latency.length, p50Ms: median(latency), p99Ms: percentile(latency, 99), maxMs: Math.max(...latency) };
