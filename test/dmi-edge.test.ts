@@ -71,7 +71,7 @@ describe('edgetwin serves DeviceManagerService (dmi.socket)', () => {
   const config = () => ({ dmi: { socket: sock('dmi.sock'), registerGraceMs: 2000 }, mappers: { enabled: [] as Array<'modbus'> }, metrics: { port: 0 } });
 
   beforeAll(async () => {
-    edge = await startEdge({ 'a.yaml': manifest('t1'), 'b.yaml': manifest('t2'), 'c.yaml': manifest('other', 'other-proto'), 'd.yaml': nested }, config(), tmp.dir);
+    edge = await startEdge({ 'a.yaml': manifest('t1'), 'b.yaml': manifest('t2'), 'c.yaml': manifest('other', 'other-proto'), 'd.yaml': nested, 'e.yaml': manifest('t3') }, config(), tmp.dir);
     client = new ManagerClient(sock('dmi.sock'));
     mapper = new RecordingMapper(sock('acme.sock'));
     await mapper.start();
@@ -92,7 +92,7 @@ describe('edgetwin serves DeviceManagerService (dmi.socket)', () => {
     expect(performance.now() - started).toBeLessThan(1000); // mapper-framework's deadline; a generous bound here
     const names = (res.deviceList ?? []).map((d) => d.name).sort();
     // `other` is another protocol's; `nested` cannot travel to a KubeEdge mapper (coded, logged, counted).
-    expect(names).toEqual(['t1', 't2']);
+    expect(names).toEqual(['t1', 't2', 't3']);
     expect(res.modelList).toHaveLength(1);
     expect(res.modelList![0]).toMatchObject({ name: 'thermostat', namespace: 'default' });
     expect(res.modelList![0]!.spec!.properties!.find((p) => p.name === 'temperature')).toMatchObject({ type: 'FLOAT', accessMode: 'ReadOnly' });
@@ -195,7 +195,7 @@ describe('edgetwin serves DeviceManagerService (dmi.socket)', () => {
   it('metrics and /readyz show the mapper, its devices, calls and refusals', async () => {
     const text = await (await fetch(`${edge.core.metricsUrl!}/metrics`)).text();
     expect(text).toMatch(/edgetwin_dmi_mapper_up\{protocol="acme"\} 1/);
-    expect(text).toMatch(/edgetwin_dmi_devices\{protocol="acme"\} 2/);
+    expect(text).toMatch(/edgetwin_dmi_devices\{protocol="acme"\} 3/);
     expect(text).toMatch(/edgetwin_dmi_calls_total\{protocol="acme",method="UpdateDevice",status="OK"\} [1-9]/);
     expect(text).toMatch(/edgetwin_dmi_requests_total\{method="ReportDeviceStatus",code="EDGETWIN_ERR_DEVICE_NOT_FOUND"\} 1/);
     expect(text).toMatch(/edgetwin_dmi_devices_refused_total\{protocol="acme",code="EDGETWIN_ERR_DMI_VALUE"\} [1-9]/);
@@ -206,20 +206,28 @@ describe('edgetwin serves DeviceManagerService (dmi.socket)', () => {
 
   it('a mapper that goes away marks its devices offline; back, they are unknown until it reports', async () => {
     await mapper.stop();
-    await eventually(async () => (edge.core.twin.get('default/t1')!.state === 'offline' && edge.core.twin.get('default/t2')!.state === 'offline' ? true : undefined), 20_000);
+    await eventually(async () => (['t1', 't2', 't3'].every((n) => edge.core.twin.get(`default/${n}`)!.state === 'offline') ? true : undefined), 20_000);
     mapper = new RecordingMapper(sock('acme.sock'));
     await mapper.start();
     await eventually(async () => (edge.core.twin.get('default/t1')!.state === 'unknown' ? true : undefined), 20_000);
   });
 
-  it('keeps the registration across a restart: the mapper is reconciled with GetDevice and gets new desired values', async () => {
+  it('keeps the registration across a restart: reconciled with GetDevice, told what changed meanwhile, given new desired values', async () => {
     await edge.stop();
     mapper.devices.set('default/t1', { name: 't1', namespace: 'default', status: { twins: [twin('temperature', '19.25', ''), twin('setpoint', '20', '20')] } });
     // t2 is unknown to the mapper now (as if it restarted without its devices): it is registered again.
     const from = mapper.calls.length;
-    edge = await startEdge({ 'a.yaml': manifest('t1'), 'b.yaml': manifest('t2'), 'c.yaml': manifest('other', 'other-proto'), 'd.yaml': nested }, config(), tmp.dir);
+    // Meanwhile t3's manifest was removed and t1's changed (a slower collectCycle).
+    mapper.devices.set('default/t3', { name: 't3', namespace: 'default', status: { twins: [] } });
+    const t1Changed = manifest('t1').replace('collectCycle: 1000', 'collectCycle: 2500');
+    edge = await startEdge({ 'a.yaml': t1Changed, 'b.yaml': manifest('t2'), 'c.yaml': manifest('other', 'other-proto'), 'd.yaml': nested }, config(), tmp.dir);
     await mapper.next((c) => c.method === 'GetDevice' && c.request.deviceName === 't1', 10_000, from);
     await mapper.next((c) => c.method === 'RegisterDevice' && (c.request.device as PbDevice).name === 't2', 10_000, from);
+    await mapper.next((c) => c.method === 'RemoveDevice' && c.request.deviceName === 't3', 10_000, from);
+    const changed = await mapper.next((c) => c.method === 'UpdateDevice' && (c.request.device as PbDevice).name === 't1', 10_000, from);
+    expect((changed.request.device as PbDevice).spec!.properties!.find((p) => p.name === 'temperature')!.collectCycle).toBe(2500);
+    // The model is still used by t1 and t2: it stays.
+    expect(mapper.calls.slice(from).some((c) => c.method === 'RemoveDeviceModel')).toBe(false);
     await eventually(async () => (edge.core.twin.get('default/t1')!.twins.temperature!.actual?.value === '19.25' ? true : undefined));
     const m2 = await TestClient.connect(edge.url);
     try {

@@ -244,6 +244,12 @@ describe.skipIf(!HAS_GRPC)("an edgecore-like Python server against edgetwin's DM
     expect(temperature.metadata.type).toBe('float');
   });
 
+  it('reports the state on every stateReport.reportCycle (500 ms here), as mapper-framework does', async () => {
+    const states = () => peer.events.filter((e) => e.event === 'states' && e.device === 't1');
+    await peer.next(() => states().length >= 3, 20_000);
+    expect(states().every((e) => e.state === 'online')).toBe(true);
+  });
+
   it("edgecore's RegisterDevice and UpdateDevice: the new desired value reaches the register and is acked in the report", async () => {
     await peer.next((e) => e.event === 'registered-device');
     expect(mapper!.status().map((s) => s.id).sort()).toEqual(['default/t1', 'default/t2']);
