@@ -14,7 +14,7 @@ import { MqttBus } from '../eventbus/index.js';
 import { TwinClient } from '../devicetwin/index.js';
 import { modbusMapper, startDmiMapper, type DmiMapper } from '../mappers/index.js';
 import { eventually, startEdge, tempDir, writeManifests, type TestEdge } from './helpers.js';
-import { BIN, BUILT, spawnEdge, type RunningEdge } from './process.js';
+import { BIN, BUILT, runCli, spawnEdge, type RunningEdge } from './process.js';
 
 const EXAMPLE = path.resolve(import.meta.dirname, '..', 'examples', 'devices', 'thermostat.yaml');
 
@@ -200,6 +200,36 @@ describe.skipIf(!BUILT)('three processes; kill -9 and restart of either side rec
     edge = await spawnEdge(['--config', config, '--mqtt-port', '0', '--dmi-socket', dmiSocket]);
     children.push(edge.child);
     await closesTheLoop('22');
+  });
+});
+
+describe.skipIf(!BUILT)('edgetwin mapper --dmi-socket on the command line', () => {
+  const tmp = tempDir('edgetwin-dmi-cli-');
+  afterAll(() => tmp.cleanup());
+
+  it('a registration edgetwin refuses ends the mapper with its code (as mapper-framework exits)', { timeout: 60_000 }, async () => {
+    // modbus runs in-process by default (mappers.enabled): a DMI mapper may not take it.
+    const edge = await spawnEdge(['--data-dir', path.join(tmp.dir, 'data'), '--mqtt-port', '0', '--no-metrics', '--log-level', 'warn', '--dmi-socket', path.join(tmp.dir, 'dmi.sock')]);
+    try {
+      expect(edge.readyLine).toContain(`dmi ${path.join(tmp.dir, 'dmi.sock')}`);
+      const r = await runCli(['mapper', 'modbus', '--dmi-socket', path.join(tmp.dir, 'dmi.sock'), '--log-level', 'warn'], 30_000);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^error EDGETWIN_ERR_DMI_PROTOCOL_IN_PROCESS: /);
+    } finally {
+      await edge.stop();
+    }
+  });
+
+  it('without --dmi-socket, --devices is required', async () => {
+    const r = await runCli(['mapper', 'modbus']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error EDGETWIN_ERR_CLI_USAGE: --devices is required/);
+  });
+
+  it('a mapper socket path longer than 108 bytes is refused with a code', async () => {
+    const r = await runCli(['mapper', 'modbus', '--dmi-socket', path.join(tmp.dir, 'dmi.sock'), '--mapper-socket', `/tmp/${'m'.repeat(110)}.sock`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error EDGETWIN_ERR_DMI_SOCKET: /);
   });
 });
 

@@ -90,6 +90,7 @@ export class DmiMapper {
   private registered = false;
   private edgeLost = false;
   private registering?: Promise<void>;
+  private stopping?: Promise<void>;
 
   constructor(options: DmiMapperOptions) {
     this.o = options;
@@ -145,7 +146,13 @@ export class DmiMapper {
     this.watchEdge();
   }
 
-  async stop(): Promise<void> {
+  /** Stops reporting, the devices and the socket; idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
     this.abort.abort();
     for (const t of this.stateTimers.values()) clearInterval(t);
     this.stateTimers.clear();
