@@ -119,6 +119,15 @@ describe('edgetwin serves DeviceManagerService (dmi.socket)', () => {
     expect(t.ack?.state).toBe('applied');
   });
 
+  it('observedDesired becomes the desired value only where the twin has none: an older one never undoes a newer', async () => {
+    await client.report('default', 't1', [twin('mode', 'cool', 'cool')]);
+    expect(edge.core.twin.get('default/t1')!.twins.mode).toMatchObject({ expected: { value: 'cool' }, actual: { value: 'cool' } });
+    // The twin's desired setpoint is 21; a mapper still working to 20 reports it, and 21 stays.
+    await client.report('default', 't1', [twin('setpoint', '20', '20')]);
+    expect(edge.core.twin.get('default/t1')!.twins.setpoint).toMatchObject({ expected: { value: '21' }, actual: { value: '20' } });
+    await client.report('default', 't1', [twin('setpoint', '21', '21')]);
+  });
+
   it('bad reports get a gRPC status with a coded message and change nothing', async () => {
     const before = structuredClone(edge.core.twin.get('default/t1'));
     const cases: Array<[Promise<unknown>, number, string]> = [
