@@ -276,7 +276,13 @@ export class DmiEdge {
     }
   }
 
-  /** A committed twin change: a new desired value on a DMI device becomes an UpdateDevice. */
+  /**
+   * A committed twin change: a new desired value on a DMI device becomes an UpdateDevice. The
+   * twin's change listener rather than its `twin/update/delta` topic: a delta names only
+   * properties whose desired value differs from the reading (a value set equal to it would never
+   * reach the mapper's Device, whose next restart would then write the stale one), and it comes
+   * again with every reading while they differ, each to be parsed to find nothing new.
+   */
   private onTwinChange(change: TwinChange): void {
     const sent = this.sentDesired.get(change.id);
     if (!sent) return;
