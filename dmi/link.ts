@@ -8,14 +8,15 @@
 // Calls carry a deadline (edgecore's is 10 s, kubeedge/kubeedge edge/pkg/devicetwin/dmiclient).
 // A mapper that cannot be reached (UNAVAILABLE, DEADLINE_EXCEEDED) is retried with backoff for
 // as long as it is registered; a call it refuses is retried a few times, then parked until its
-// message changes. Reachability is watched on a persistent channel, and reported so the edge
-// can mark the mapper's devices offline.
+// message changes. Reachability is watched on a persistent channel (dmi/reachability.ts), and
+// reported so the edge can mark the mapper's devices offline.
 
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { formatError } from '../errors.js';
 import type { PbDevice, PbDeviceModel, PbGetDeviceResponse, PbTwin } from './messages.js';
 import { callUnary, dmiServices, fromServiceError, isRetryable, isServiceError, LOCAL_CHANNEL_OPTIONS, statusName, unixTarget } from './proto.js';
+import { Reachability } from './reachability.js';
 import type { MapperRegistration } from './registry.js';
 
 export type LinkMessage =
@@ -74,16 +75,25 @@ export class MapperLink {
   private loop?: Promise<void>;
   private wakeUp?: () => void;
   private failures = 0;
-  private reachable: boolean | undefined;
-  private everReady = false;
-  private sessionStart = Date.now();
-  private graceTimer?: NodeJS.Timeout;
-  private watchedChannel?: ReturnType<grpc.Client['getChannel']>;
+  private readonly reach: Reachability;
   private readonly counts = { calls: 0, failed: 0 };
 
   constructor(options: MapperLinkOptions) {
     this.o = options;
     this.client = this.connect(options.registration.address);
+    this.reach = new Reachability({
+      channel: () => this.client.getChannel(),
+      graceMs: options.graceMs,
+      onChange: (reachable) => {
+        this.o.logger[reachable ? 'info' : 'warn']({ protocol: this.protocol, address: this.o.registration.address }, reachable ? 'DMI mapper reachable' : 'DMI mapper unreachable');
+        this.o.onReachable(reachable);
+      },
+      onReady: () => {
+        // The mapper is back: what waits for it need not wait out its backoff.
+        this.failures = 0;
+        this.wake();
+      },
+    });
   }
 
   get protocol(): string {
@@ -96,8 +106,7 @@ export class MapperLink {
 
   /** Starts the send loop and the reachability watch. */
   start(): void {
-    this.watch();
-    this.armGrace();
+    this.reach.watch();
     this.loop ??= this.run();
   }
 
@@ -109,7 +118,6 @@ export class MapperLink {
     if (registration.address !== this.o.registration.address) {
       this.client.close();
       this.client = this.connect(registration.address);
-      this.watchedChannel = undefined;
     }
     this.o = { ...this.o, registration };
     this.have.clear();
@@ -118,11 +126,8 @@ export class MapperLink {
     for (const m of delivered) this.have.set(m.key, { digest: m.digest, ...(m.kind === 'model' ? { viaRegister: true } : {}) });
     if (reconcile) for (const m of delivered) if (m.kind === 'device') this.toReconcile.add(m.key);
     this.failures = 0;
-    this.everReady = false;
-    this.sessionStart = Date.now();
     this.markAllDirty();
-    this.armGrace();
-    this.watch();
+    this.reach.newSession();
     this.o.onDelivered();
     this.wake();
   }
@@ -135,6 +140,8 @@ export class MapperLink {
       if (key.startsWith('device:')) this.toReconcile.add(key);
     }
     this.markAllDirty();
+    // The mapper may have died with edgetwin down: after the grace it counts as down.
+    this.reach.newSession();
     this.wake();
   }
 
@@ -180,7 +187,7 @@ export class MapperLink {
     return {
       protocol: this.protocol,
       address: this.o.registration.address,
-      reachable: this.reachable === true,
+      reachable: this.reach.up,
       devices,
       pending: this.dirtyModels.size + this.dirtyDevices.size + this.toReconcile.size,
       parked,
@@ -191,7 +198,7 @@ export class MapperLink {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.graceTimer);
+    this.reach.close();
     this.wake();
     await this.loop;
     this.client.close();
@@ -225,56 +232,6 @@ export class MapperLink {
       };
       if (this.closed) this.wake();
     });
-  }
-
-  // ---- reachability -------------------------------------------------------------------------
-
-  /** Follows the current channel's state (once per channel); an idle channel is asked to connect, so a dead mapper shows. */
-  private watch(): void {
-    const channel = this.client.getChannel();
-    if (this.watchedChannel === channel) {
-      this.observe(channel.getConnectivityState(true));
-      return;
-    }
-    this.watchedChannel = channel;
-    const follow = (): void => {
-      if (this.closed || this.client.getChannel() !== channel) return;
-      const state = channel.getConnectivityState(true);
-      this.observe(state);
-      channel.watchConnectivityState(state, Date.now() + 30_000, follow);
-    };
-    follow();
-  }
-
-  private observe(state: grpc.connectivityState): void {
-    if (state === grpc.connectivityState.READY) {
-      this.everReady = true;
-      this.setReachable(true);
-      // The mapper is back: what waits for it need not wait out its backoff.
-      this.failures = 0;
-      this.wake();
-    } else if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) {
-      this.setReachable(false);
-    }
-  }
-
-  private armGrace(): void {
-    clearTimeout(this.graceTimer);
-    this.graceTimer = setTimeout(() => {
-      const state = this.client.getChannel().getConnectivityState(false);
-      if (state !== grpc.connectivityState.READY) this.setReachable(false, true);
-    }, this.o.graceMs);
-    this.graceTimer.unref();
-  }
-
-  private setReachable(reachable: boolean, graceOver = false): void {
-    if (reachable === this.reachable) return;
-    // Right after MapperRegister a mapper-framework mapper has no socket yet (it listens after
-    // starting its devices, docs/dmi.md): not down until it was up once or the grace is over.
-    if (!reachable && !this.everReady && !graceOver && Date.now() - this.sessionStart < this.o.graceMs) return;
-    this.reachable = reachable;
-    this.o.logger[reachable ? 'info' : 'warn']({ protocol: this.protocol, address: this.o.registration.address }, reachable ? 'DMI mapper reachable' : 'DMI mapper unreachable');
-    this.o.onReachable(reachable);
   }
 
   // ---- the send loop ------------------------------------------------------------------------
@@ -389,7 +346,7 @@ export class MapperLink {
       return 'ok';
     }
     if (isRetryable(result.err)) {
-      if (isServiceError(result.err) && result.err.code === grpc.status.UNAVAILABLE) this.setReachable(false);
+      if (isServiceError(result.err) && result.err.code === grpc.status.UNAVAILABLE) this.reach.failed();
       this.o.logger.debug({ protocol: this.protocol, method, key, status: statusName(result.err) }, 'DMI call failed; retrying with backoff');
       return 'retry';
     }
@@ -414,7 +371,7 @@ export class MapperLink {
     const [namespace, name] = splitKey(key);
     const result = await this.call<PbGetDeviceResponse>('GetDevice', { deviceName: name, deviceNamespace: namespace });
     if (!result.ok && isRetryable(result.err)) {
-      if (isServiceError(result.err) && result.err.code === grpc.status.UNAVAILABLE) this.setReachable(false);
+      if (isServiceError(result.err) && result.err.code === grpc.status.UNAVAILABLE) this.reach.failed();
       return 'retry';
     }
     this.toReconcile.delete(key);
