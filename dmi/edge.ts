@@ -26,6 +26,9 @@ import { stateOf, twinUpdateOf } from './reports.js';
 import { UnixGrpcServer, type ServedCall } from './server.js';
 import { socketPathProblem } from './socket.js';
 
+/** How long MapperRegister waits for the registration to be on disk before it answers anyway. */
+const SAVE_BEFORE_ANSWER_MS = 500;
+
 /** MapperInfo.api_version of edgetwin's own DMI mappers: they decode nested configData (Struct). */
 export const EDGETWIN_API_VERSION = 'v1.0.0+edgetwin';
 
@@ -168,7 +171,7 @@ export class DmiEdge {
     // The last registration wins, as in edgecore (dmiclient CreateDMIClient).
     link.setWant(want);
     link.newSession(registration, delivered, previous !== undefined);
-    await this.save();
+    await this.saveWithin(SAVE_BEFORE_ANSWER_MS);
     link.start();
     this.o.logger.info({ protocol, mapper: registration.name, address, devices: delivered.filter((d) => d.kind === 'device').length, again: previous !== undefined }, 'DMI mapper registered');
     if (!req.withData) return { modelList: [], deviceList: [] };
@@ -332,6 +335,20 @@ export class DmiEdge {
       this.saveTimer = undefined;
       this.save().catch((err: unknown) => this.o.logger.warn({ code: toEdgetwinError(err).code }, `could not save the DMI mappers: ${String(err)}`));
     }, 250);
+  }
+
+  /**
+   * Saves, and waits for it at most `ms`: the answer to MapperRegister must beat mapper-framework's
+   * 1 s deadline even on a disk whose fsync stalls; the save goes on and a failure is logged.
+   */
+  private async saveWithin(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const saved = this.save().catch((err: unknown) => {
+      const e = toEdgetwinError(err);
+      this.o.logger.error({ code: e.code }, `the DMI registration was not saved: ${formatError(e)}`);
+    });
+    await Promise.race([saved, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
   }
 
   private save(): Promise<void> {
