@@ -90,6 +90,17 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_LIMIT_OUTGOING: { status: 429, summary: 'A client left more than `mqtt.limits.maxOutgoingBytesPerClient` unread (or over half of it for `mqtt.limits.outgoingStallMs`); it is disconnected. Before that, QoS 0 messages to it are dropped and counted.' },
   EDGETWIN_ERR_LIMIT_SUBSCRIPTIONS: { status: 429, summary: 'A client already holds `mqtt.limits.maxSubscriptionsPerClient` subscriptions; the new filter is granted 128 (failure) and the client stays connected.' },
   EDGETWIN_ERR_LIMIT_RETAINED: { status: 429, summary: 'Retaining the message would exceed `mqtt.limits.maxRetainedMessages` or `mqtt.limits.maxRetainedBytes`; the publish is refused (the connection is closed, nothing is applied, stored or forwarded). Clearing a retained topic (an empty payload) is always allowed.' },
+  // DMI (KubeEdge's Device Management Interface over gRPC, docs/dmi.md)
+  EDGETWIN_ERR_DMI_SOCKET: { status: 500, summary: 'A DMI socket path cannot be used: longer than 108 bytes (Linux would silently cut it), an existing file that is not a socket, or its folder cannot be created or bound.' },
+  EDGETWIN_ERR_DMI_SOCKET_IN_USE: { status: 500, summary: 'Another process answers on the DMI socket; edgetwin replaces only a stale socket file, never a live one. Stop the other process or choose another path.' },
+  EDGETWIN_ERR_DMI_REQUEST: { status: 400, summary: 'A DMI request lacks what it needs (a mapper, a protocol, a device name, twins, a reported value) or names a socket path edgetwin cannot use.' },
+  EDGETWIN_ERR_DMI_VALUE: { status: 400, summary: 'A configData value cannot travel in google.protobuf.Any as KubeEdge packs it (a nested map or list for a KubeEdge mapper, null, a number float32 cannot carry), or an Any cannot be decoded; only that Device is refused.' },
+  EDGETWIN_ERR_DMI_PROTOCOL_IN_PROCESS: { status: 409, summary: 'A DMI mapper registered a protocol edgetwin already runs in-process (`mappers.enabled`); remove it there so only one mapper drives those devices.' },
+  EDGETWIN_ERR_DMI_MODEL_UNKNOWN: { status: 400, summary: 'A DMI Device names a DeviceModel the mapper was not given (send the model first: CreateDeviceModel, or MapperRegister with withData).' },
+  EDGETWIN_ERR_DMI_PROTOCOL_MISMATCH: { status: 400, summary: "A DMI Device's `spec.protocol.protocolName` is not the protocol this mapper serves." },
+  EDGETWIN_ERR_DMI_UNAVAILABLE: { status: 503, summary: 'A DMI peer (edgecore, edgetwin or a mapper) did not answer on its socket within the deadline, or its socket is missing; the call is retried with backoff.' },
+  EDGETWIN_ERR_DMI_CALL: { status: 500, summary: 'A DMI peer answered a call with an error status; the message carries its gRPC status and text.' },
+  EDGETWIN_ERR_DMI_REGISTRY: { status: 500, summary: 'The file of registered DMI mappers in the data dir (`dmi-mappers.json`) cannot be read or written.' },
   // Runtime
   EDGETWIN_ERR_BROKER_LISTEN: { status: 500, summary: 'The MQTT broker could not listen on the configured host and port.' },
   EDGETWIN_ERR_BROKER_CONNECT: { status: 500, summary: 'Could not connect to the MQTT broker.' },

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { benchCloudSync } from './cloudsync.js';
 import { benchExternal } from './external.js';
+import { benchDmi } from './dmi.js';
 import { benchFootprint } from './footprint.js';
 import { benchLatency } from './latency.js';
 import { benchModbus } from './modbus.js';
@@ -33,6 +34,12 @@ const sections: Record<string, Section> = {
   e: () => benchModbus(quick ? { units: 2, propertiesPerUnit: 20, warmupMs: 1200, windowMs: 1500, throughputMs: 200 } : { units: 10, propertiesPerUnit: 100, warmupMs: 2000, windowMs: 20_000, throughputMs: 3000 }),
   f: () => benchCloudSync(quick ? { devices: 10, changesPerDevice: 10, streamInterval: 100, latencySamples: 10 } : { devices: 100, changesPerDevice: 10, streamInterval: 100, latencySamples: 100 }),
   g: () => benchExternal(quick ? { messages: 200, runs: 1, window: 16 } : { messages: 20_000, runs: runs(3), window: 64 }),
+  h: () =>
+    benchDmi(
+      quick
+        ? { devices: 10, calls: 200, channels: 1, window: 8, latencySamples: 10, runs: 1 }
+        : { devices: 100, calls: 20_000, channels: 1, window: 64, latencySamples: 200, runs: runs(3) },
+    ),
 };
 
 async function main(): Promise<void> {

@@ -53,6 +53,7 @@ export function buildProgram(): Command {
     .option('--metrics-port <n>', 'the same as --http-port', intOption(0, 65535))
     .option('--metrics-host <host>', 'the same as --http-host')
     .option('--no-metrics', 'the same as --no-http')
+    .option('--dmi-socket <path>', "serve KubeEdge's DMI for KubeEdge >= 1.15 mappers on this unix socket (config dmi.socket; KubeEdge: /etc/kubeedge/dmi.sock)")
     .action(async (opts: Parameters<typeof runCommand>[0]) => runCommand(opts));
 
   const twin = program.command('twin').description("read, set and watch a device's twin over MQTT");
@@ -90,22 +91,30 @@ export function buildProgram(): Command {
 
   program
     .command('mapper <protocol>')
-    .description('run a bundled mapper (modbus) in its own process, against a broker')
+    .description('run a bundled mapper (modbus, bluetooth) in its own process: over MQTT (--broker, --devices) or as a KubeEdge DMI mapper (--dmi-socket)')
     .option('-b, --broker <url>', 'broker URL (or EDGETWIN_BROKER)', DEFAULT_BROKER)
-    .requiredOption('--devices <path>', 'a Device manifest file or folder (repeatable)', collect)
+    .option('--devices <path>', 'a Device manifest file or folder (repeatable; over MQTT)', collect)
     .option('--models <path>', 'extra model files or folders (repeatable)', collect)
+    .option('--dmi-socket <path>', "edgecore's DMI socket (e.g. /etc/kubeedge/dmi.sock): register there and take devices from it")
+    .option('--mapper-socket <path>', "this mapper's own DMI socket (default: <protocol>.sock beside --dmi-socket)")
     .option('-t, --timeout <ms>', 'deadline of one device request', intOption(10, 600_000), 2000)
     .option('--resync <ms>', 'how often desired values whose write failed are retried (config mappers.resyncMs)', intOption(100, 86_400_000), 60_000)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
-    .action(async (protocol: string, opts: { broker: string; devices: string[]; models?: string[]; timeout: number; resync: number; logLevel: string }) =>
-      mapperCommand(protocol, {
-        broker: opts.broker,
-        devices: opts.devices,
-        timeoutMs: opts.timeout,
-        resyncMs: opts.resync,
-        logLevel: opts.logLevel,
-        ...(opts.models ? { models: opts.models } : {}),
-      }),
+    .action(
+      async (
+        protocol: string,
+        opts: { broker: string; devices?: string[]; models?: string[]; timeout: number; resync: number; logLevel: string; dmiSocket?: string; mapperSocket?: string },
+      ) =>
+        mapperCommand(protocol, {
+          broker: opts.broker,
+          timeoutMs: opts.timeout,
+          resyncMs: opts.resync,
+          logLevel: opts.logLevel,
+          ...(opts.devices ? { devices: opts.devices } : {}),
+          ...(opts.models ? { models: opts.models } : {}),
+          ...(opts.dmiSocket !== undefined ? { dmiSocket: opts.dmiSocket } : {}),
+          ...(opts.mapperSocket !== undefined ? { mapperSocket: opts.mapperSocket } : {}),
+        }),
     );
 
   program

@@ -1,11 +1,15 @@
-// `edgetwin mapper <protocol> --broker URL --devices PATH`: a bundled mapper in its own process,
-// over MQTT, driving the twins of a running edgetwin (or any KubeEdge-compatible broker). The
-// same runtime code as in-process; only the bus differs.
+// `edgetwin mapper <protocol>`: a bundled mapper in its own process, with the same runtime code
+// as in-process; only the transport differs.
+// - `--broker URL --devices PATH`: over MQTT, driving the twins of a running edgetwin (or any
+//   KubeEdge-compatible broker).
+// - `--dmi-socket EDGECORE_SOCK [--mapper-socket OWN_SOCK]`: as a KubeEdge DMI mapper under
+//   edgecore (or `edgetwin run --dmi-socket`), which gives it its devices (docs/dmi.md).
 
-import { edgetwinError, formatError } from '../errors.js';
-import { createLogger } from '../edgecore/index.js';
+import path from 'node:path';
+import { edgetwinError, formatError, isEdgetwinError } from '../errors.js';
+import { createLogger, VERSION } from '../edgecore/index.js';
 import { MqttBus, redactUrl } from '../eventbus/index.js';
-import { bluetoothMapper, MapperRuntime, modbusMapper, type MapperFactory } from '../mappers/index.js';
+import { bluetoothMapper, MapperRuntime, modbusMapper, startDmiMapper, type MapperFactory } from '../mappers/index.js';
 import { BUNDLED_MODELS_DIR, loadDevices, loadModels } from '../schemas/index.js';
 import { waitForSignal } from './signals.js';
 
@@ -15,16 +19,22 @@ const FACTORIES: Record<string, MapperFactory> = { modbus: modbusMapper, bluetoo
 
 export interface MapperCommandOptions {
   readonly broker: string;
-  readonly devices: readonly string[];
+  readonly devices?: readonly string[];
   readonly models?: readonly string[];
   readonly timeoutMs: number;
   readonly resyncMs?: number;
   readonly logLevel: string;
+  readonly dmiSocket?: string;
+  readonly mapperSocket?: string;
 }
 
 export async function mapperCommand(protocol: string, opts: MapperCommandOptions): Promise<void> {
   const factory = FACTORIES[protocol];
   if (!factory) throw edgetwinError('EDGETWIN_ERR_CLI_USAGE', `no bundled mapper for "${protocol}" (available: ${Object.keys(FACTORIES).join(', ')})`);
+  if (opts.dmiSocket !== undefined) return dmiMapperCommand(factory, opts.dmiSocket, opts);
+  if (opts.devices === undefined || opts.devices.length === 0) {
+    throw edgetwinError('EDGETWIN_ERR_CLI_USAGE', '--devices is required over MQTT (with --dmi-socket the devices come from edgecore)');
+  }
   const logger = createLogger(opts.logLevel as 'info');
   const { models, errors: modelErrors } = loadModels([BUNDLED_MODELS_DIR, ...(opts.models ?? [])]);
   const { devices, errors: deviceErrors } = loadDevices(opts.devices, models);
@@ -55,6 +65,39 @@ export async function mapperCommand(protocol: string, opts: MapperCommandOptions
   } finally {
     await runtime.stop();
     await bus.close();
+    logger.flush();
+  }
+}
+
+/** Waits for edgecore (printing nothing until registered), then one ready line per registration. */
+async function dmiMapperCommand(factory: MapperFactory, dmiSocket: string, opts: MapperCommandOptions): Promise<void> {
+  const logger = createLogger(opts.logLevel as 'info');
+  // mapper-framework's convention: /etc/kubeedge/<protocol>.sock beside edgecore's dmi.sock.
+  const mapperSocket = opts.mapperSocket ?? path.join(path.dirname(path.resolve(dmiSocket)), `${factory.protocol}.sock`);
+  const stop = waitForSignal();
+  const aborted = new AbortController();
+  void stop.then(() => aborted.abort());
+  try {
+    const mapper = await startDmiMapper(
+      {
+        factory,
+        edgecoreSocket: dmiSocket,
+        mapperSocket,
+        logger,
+        version: VERSION,
+        timeoutMs: opts.timeoutMs,
+        onRegistered: (devices, problems) => {
+          const skipped = problems.length > 0 ? `, ${problems.length} skipped (see log)` : '';
+          process.stdout.write(`edgetwin mapper ${factory.protocol} ready: ${devices} devices via DMI ${path.resolve(dmiSocket)}, serving ${mapperSocket}${skipped}\n`);
+        },
+      },
+      aborted.signal,
+    );
+    await stop;
+    await mapper.stop();
+  } catch (err) {
+    if (!isEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_ABORTED')) throw err;
+  } finally {
     logger.flush();
   }
 }

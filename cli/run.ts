@@ -27,6 +27,7 @@ export interface RunOptions {
   readonly metricsPort?: number;
   readonly metricsHost?: string;
   readonly metrics?: boolean;
+  readonly dmiSocket?: string;
 }
 
 /** --http-* (and their --metrics-* aliases; an --http-* flag wins) as an `http` override. */
@@ -61,6 +62,7 @@ export async function runCommand(opts: RunOptions): Promise<void> {
     ...(opts.logLevel !== undefined ? { log: { level: opts.logLevel as NonNullable<RawConfig['log']>['level'] } } : {}),
     ...(opts.kubeconfig !== undefined ? { cloud: { kubeconfig: opts.kubeconfig } } : {}),
     ...httpOverrides(opts),
+    ...(opts.dmiSocket !== undefined ? { dmi: { socket: opts.dmiSocket } } : {}),
   };
   const config = resolveConfig(raw, overrides);
   const logger = createLogger(config.log.level);
@@ -93,7 +95,7 @@ export async function runCommand(opts: RunOptions): Promise<void> {
       const skipped = report.problems.length > 0 ? `, ${report.problems.length} skipped (see log)` : '';
       process.stdout.write(
         `edgetwin ready: broker ${core.brokerUrl}${modeNote(core)}, node ${config.nodeName}, ${report.devices} devices, ${report.models} models${skipped}, store ${core.storePath}, ${core.security}` +
-          `${core.httpUrl !== undefined ? `, http ${core.httpUrl}` : ''}\n`,
+          `${core.httpUrl !== undefined ? `, http ${core.httpUrl}` : ''}${core.dmiSocket ? `, dmi ${core.dmiSocket}` : ''}\n`,
       );
       ready = true;
       if (hangupDuringStart) reload();

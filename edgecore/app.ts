@@ -10,9 +10,10 @@ import { edgetwinError, formatError, toEdgetwinError, type EdgetwinError } from 
 // Cloud sync and the simulators are imported when configured: @kubernetes/client-node alone
 // costs ~0.6 s of start-up and ~50 MB resident on a node that does not sync (docs/benchmarks.md).
 import type { CloudSync } from '../cloudsync/index.js';
+import type { DmiEdge } from '../dmi/index.js';
 import { DeviceTwin, SqliteTwinStore, type TwinStore } from '../devicetwin/index.js';
 import { BridgedBus, BrokerAuth, ClientLimiter, EmbeddedBroker, loadTlsOptions, type Bus, type ExternalBus, type IngestBus } from '../eventbus/index.js';
-import { bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, type BoundDeviceInput, type MapperFactory } from '../mappers/index.js';
+import { backoffMs, bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, type BoundDeviceInput, type MapperFactory } from '../mappers/index.js';
 import type { Simulation } from './simulation.js';
 import { DataDir } from './data-dir.js';
 import { EdgeMetrics } from './metrics.js';
@@ -53,6 +54,7 @@ export class EdgeCore {
   private limiter?: ClientLimiter;
   private twinModule?: DeviceTwin;
   private cloud?: CloudSync;
+  private dmi?: DmiEdge;
   private mapperRuntime?: MapperRuntime;
   private simulation?: Simulation;
   private metrics?: EdgeMetrics;
@@ -134,6 +136,11 @@ export class EdgeCore {
     const auth = this.auth?.describe() ?? 'auth: not started';
     const local = tls && tlsUrl ? `${auth}, tls ${tlsUrl} (client certificates ${tls.clientCertificates})` : auth;
     return this.external ? `${local}; external broker ${this.external.url}: its own auth` : local;
+  }
+
+  /** The DMI socket edgetwin serves (config dmi.socket), once listening. */
+  get dmiSocket(): string | undefined {
+    return this.dmi?.health().socket;
   }
 
   get storePath(): string {
@@ -291,6 +298,10 @@ export class EdgeCore {
       problems.push(...(await this.syncMappers()));
       this.step();
     }
+    if (config.dmi.socket !== undefined) {
+      await this.startDmi(this.bound);
+      this.step();
+    }
     // After the twin and mappers: cluster devices join the manifests' (the cluster's copy wins
     // for the same <ns>/<name>), and in-process mappers serve them too.
     const cloudsync = config.cloud.kubeconfig === undefined ? undefined : await import('../cloudsync/index.js');
@@ -394,12 +405,13 @@ export class EdgeCore {
 
   /** Gives the in-process mappers the bound manifest devices and the cluster's (whose copy wins). */
   private syncMappers(): Promise<EdgetwinError[]> {
+    const ids = new Set(this.cluster.map((d) => d.instance.id));
+    const all = [...this.bound.filter((d) => !ids.has(d.instance.id)), ...this.cluster];
+    // DMI mappers (docs/dmi.md) get the same devices, each by its protocol; never waited for.
+    this.dmi?.setDevices(all);
     const runtime = this.mapperRuntime;
     if (!runtime) return Promise.resolve([]);
-    const next = this.mapperSync.then(() => {
-      const ids = new Set(this.cluster.map((d) => d.instance.id));
-      return runtime.setDevices([...this.bound.filter((d) => !ids.has(d.instance.id)), ...this.cluster]);
-    });
+    const next = this.mapperSync.then(() => runtime.setDevices(all));
     this.mapperSync = next.catch(() => undefined);
     return next;
   }
@@ -419,6 +431,7 @@ export class EdgeCore {
       mappers: () => this.mapperStatus(),
       cloudSync: () => this.cloud,
       external: () => this.external?.status(),
+      dmi: () => this.dmi?.health(),
     });
     const logger = this.logger.child({ module: 'http' });
     const router = new Router();
@@ -457,8 +470,41 @@ export class EdgeCore {
       ...(mode !== 'external' ? { broker } : {}),
       ...(mode !== 'embedded' ? { externalBroker: externalCheck(this.external?.status()) } : {}),
       cloudSync: { ok: cloudState !== 'stopped', detail: cloudState },
+      ...(this.config.dmi.socket !== undefined ? { dmi: this.dmiReadiness() } : {}),
     };
     return { ready: Object.values(checks).every((c) => c.ok), checks };
+  }
+
+  /**
+   * KubeEdge's DMI (docs/dmi.md): edgetwin serves DeviceManagerService for KubeEdge ≥ 1.15
+   * mappers. Imported only when configured (grpc-js and the proto cost start-up time).
+   */
+  private async startDmi(bound: ReadonlyArray<{ instance: DeviceInstance; model: DeviceModel }>): Promise<void> {
+    const { DmiEdge } = await import('../dmi/index.js');
+    const { dmi, mappers, dataDir } = this.config;
+    this.dmi = new DmiEdge({
+      socketPath: dmi.socket!,
+      dataDir,
+      twin: this.twinModule!,
+      bus: this.mapperBus,
+      logger: this.logger.child({ module: 'dmi' }),
+      inProcessProtocols: mappers.enabled,
+      callTimeoutMs: dmi.callTimeoutMs,
+      graceMs: dmi.registerGraceMs,
+      // The mapper runtime's backoff (one mechanism): 200 ms doubling to 30 s, jittered.
+      retryDelay: (n) => backoffMs(n, { baseMs: 200, maxMs: 30_000, jitter: 0.5 }),
+      ...(this.metrics ? { observer: this.metrics.dmiObserver } : {}),
+    });
+    this.dmi.setDevices(bound);
+    await this.dmi.start();
+  }
+
+  /** Mappers that cannot be reached are shown, not failed: their devices are marked offline. */
+  private dmiReadiness(): { ok: boolean; detail: string } {
+    const h = this.dmi?.health();
+    if (!h?.listening) return { ok: false, detail: 'not listening' };
+    const up = h.mappers.filter((m) => m.reachable).length;
+    return { ok: true, detail: `${h.socket}, ${h.mappers.length} mappers (${up} reachable)` };
   }
 
   /** The mappers that run in this process (config `mappers.enabled`). */
@@ -523,6 +569,7 @@ export class EdgeCore {
     };
     // Cloud sync started last (it feeds cluster devices to the mappers): it stops first.
     if (this.cloud) await step('cloudsync', () => this.cloud!.stop());
+    if (this.dmi) await step('dmi', () => this.dmi!.stop());
     if (this.mapperRuntime) await step('mappers', () => this.mapperRuntime!.stop());
     if (this.simulation) await step('simulators', () => this.simulation!.close());
     if (this.historyResponder) await step('telemetry', () => this.historyResponder!.stop());

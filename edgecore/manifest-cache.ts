@@ -11,7 +11,8 @@ import path from 'node:path';
 import type { DeviceModel } from '../schemas/index.js';
 import type { WorkerResult } from './manifests.js';
 
-// 2: devices carry load warnings and their model's protocol defaults merged in (schemas/defaults.ts).
+// 2: devices carry load warnings and their model's protocol defaults merged in (schemas/defaults.ts),
+//    and stateReport (DMI carries it to mappers).
 const FORMAT = 2;
 const MANIFEST = /\.(ya?ml|json)$/i;
 

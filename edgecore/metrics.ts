@@ -10,6 +10,7 @@ import { processRegistry } from './process-metrics.js';
 import type { AckState, DeviceTwin, DeviceTwinOptions, DeviceStateName, SqliteTwinStore, UpdateOrigin } from '../devicetwin/index.js';
 import type { AuthStats, BrokerStats, ExternalBusStatus } from '../eventbus/index.js';
 import type { MapperRuntime, MapperRuntimeOptions } from '../mappers/index.js';
+import type { DmiHealth, DmiObserver } from '../dmi/index.js';
 
 export type TwinObserver = NonNullable<DeviceTwinOptions['observer']>;
 export type UpdateOutcome = Parameters<TwinObserver['update']>[0];
@@ -42,6 +43,8 @@ export interface MetricsSources {
   cloudSync(): CloudSyncProbe | undefined;
   /** The outside broker's client (mqtt.mode external or both). */
   external?(): ExternalBusStatus | undefined;
+  /** DMI (docs/dmi.md), when dmi.socket is set. */
+  dmi?(): DmiHealth | undefined;
 }
 
 const OUTCOMES = ['applied', 'unchanged', 'rejected', 'failed'] as const satisfies readonly UpdateOutcome[];
@@ -65,6 +68,8 @@ const POLL_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 const ACK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600];
 // A maintenance run with nothing to do takes a millisecond; trimming a month, paced, minutes.
 const MAINTENANCE_BUCKETS = [0.001, 0.01, 0.1, 1, 10, 60, 600];
+// A DMI call on a local socket is ~0.2–2 ms plus the work behind it (a commit, a device restart).
+const DMI_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 
 export class EdgeMetrics {
   readonly registry = new Registry();
@@ -75,6 +80,10 @@ export class EdgeMetrics {
   /** Per device, conflict windows in which two mappers reported for it. */
   private readonly conflicts = new Map<string, number>();
   private commitFailures = 0;
+  /** DMI counts keyed by their label values joined with NUL: bumped on the hot path. */
+  private readonly dmiServed = new Map<string, number>();
+  private readonly dmiCalled = new Map<string, number>();
+  private readonly dmiRefused = new Map<string, number>();
   private lastCommitError: string | undefined;
   private readonly maintained: Record<(typeof MAINTENANCE_ACTIONS)[number], number> = { downsampled: 0, expired: 0, evicted: 0 };
   private readonly m;
@@ -139,6 +148,14 @@ export class EdgeMetrics {
       historyBytes: new Gauge({ name: 'edgetwin_history_bytes', help: 'Estimated size of the value history in the store, by tier (what history.retention.maxBytes limits)', labelNames: ['tier'], registers }),
       maintainedRows: new Counter({ name: 'edgetwin_history_maintained_rows_total', help: 'History rows downsampled into coarser buckets, expired (older than maxAge) or evicted (over maxBytes)', labelNames: ['action'], registers }),
       maintenanceSeconds: new Histogram({ name: 'edgetwin_history_maintenance_duration_seconds', help: 'Duration of one history maintenance run (retention and downsampling, paced between commits)', buckets: MAINTENANCE_BUCKETS, registers }),
+      dmiUp: new Gauge({ name: 'edgetwin_dmi_mapper_up', help: 'Registered DMI mappers: 1 while edgetwin reaches the mapper on its socket, 0 when not', labelNames: ['protocol'], registers }),
+      dmiDevices: new Gauge({ name: 'edgetwin_dmi_devices', help: 'Devices a DMI mapper has acknowledged (RegisterDevice, UpdateDevice or MapperRegister)', labelNames: ['protocol'], registers }),
+      dmiPending: new Gauge({ name: 'edgetwin_dmi_pending', help: 'Devices and models whose latest version a DMI mapper has not acknowledged yet', labelNames: ['protocol'], registers }),
+      dmiCalls: new Counter({ name: 'edgetwin_dmi_calls_total', help: 'Calls edgetwin made to DMI mappers (DeviceMapperService), by gRPC status', labelNames: ['protocol', 'method', 'status'], registers }),
+      dmiCallSeconds: new Histogram({ name: 'edgetwin_dmi_call_duration_seconds', help: 'One call to a DMI mapper, failed ones included', labelNames: ['method'], buckets: DMI_BUCKETS, registers }),
+      dmiRequests: new Counter({ name: 'edgetwin_dmi_requests_total', help: 'Calls DMI mappers made to edgetwin (DeviceManagerService), by error code (empty when answered OK)', labelNames: ['method', 'code'], registers }),
+      dmiRequestSeconds: new Histogram({ name: 'edgetwin_dmi_request_duration_seconds', help: 'One DeviceManagerService call, from its arrival to its answer (a report is answered after its commit)', labelNames: ['method'], buckets: DMI_BUCKETS, registers }),
+      dmiRefusedDevices: new Counter({ name: 'edgetwin_dmi_devices_refused_total', help: 'Times a Device could not be converted for its DMI mapper (e.g. EDGETWIN_ERR_DMI_VALUE) and was not sent', labelNames: ['protocol', 'code'], registers }),
       info: new Gauge({ name: 'edgetwin_build_info', help: 'Constant 1, labelled with the edgetwin and Node.js versions', labelNames: ['version', 'nodejs'], registers }),
     };
     this.m.info.set({ version: VERSION, nodejs: process.version }, 1);
@@ -182,6 +199,24 @@ export class EdgeMetrics {
     if (poll.ok) this.m.pollSeconds.observe({ protocol: poll.protocol }, poll.seconds);
   };
 
+  /** Passed to the DMI edge: counters and histogram observations, nothing else. */
+  readonly dmiObserver: DmiObserver = {
+    served: (call) => {
+      const key = `${call.method}\u0000${call.code}`;
+      this.dmiServed.set(key, (this.dmiServed.get(key) ?? 0) + 1);
+      this.m.dmiRequestSeconds.observe({ method: call.method }, call.seconds);
+    },
+    called: (call) => {
+      const key = `${call.protocol}\u0000${call.method}\u0000${call.status}`;
+      this.dmiCalled.set(key, (this.dmiCalled.get(key) ?? 0) + 1);
+      this.m.dmiCallSeconds.observe({ method: call.method }, call.seconds);
+    },
+    refused: (protocol, code) => {
+      const key = `${protocol}\u0000${code}`;
+      this.dmiRefused.set(key, (this.dmiRefused.get(key) ?? 0) + 1);
+    },
+  };
+
   /** The code of the last store commit if it failed (for /readyz), else undefined. */
   get storeFailing(): string | undefined {
     return this.lastCommitError;
@@ -206,6 +241,7 @@ export class EdgeMetrics {
     this.refreshMappers();
     this.refreshBroker();
     this.refreshCloud(now);
+    this.refreshDmi();
   }
 
   /** The text exposition: this registry's series, then the process's (see processRegistry). */
@@ -313,6 +349,28 @@ export class EdgeMetrics {
     m.externalAcked.inc(external?.acked ?? 0);
   }
 
+  private refreshDmi(): void {
+    const { m } = this;
+    for (const metric of [m.dmiUp, m.dmiDevices, m.dmiPending, m.dmiCalls, m.dmiRequests, m.dmiRefusedDevices]) metric.reset();
+    for (const s of this.sources.dmi?.()?.mappers ?? []) {
+      m.dmiUp.set({ protocol: s.protocol }, s.reachable ? 1 : 0);
+      m.dmiDevices.set({ protocol: s.protocol }, s.devices);
+      m.dmiPending.set({ protocol: s.protocol }, s.pending);
+    }
+    for (const [key, n] of this.dmiCalled) {
+      const [protocol = '', method = '', status = ''] = splitKey(key);
+      m.dmiCalls.inc({ protocol, method, status }, n);
+    }
+    for (const [key, n] of this.dmiServed) {
+      const [method = '', code = ''] = splitKey(key);
+      m.dmiRequests.inc({ method, code }, n);
+    }
+    for (const [key, n] of this.dmiRefused) {
+      const [protocol = '', code = ''] = splitKey(key);
+      m.dmiRefusedDevices.inc({ protocol, code }, n);
+    }
+  }
+
   private refreshCloud(now: number): void {
     const { m } = this;
     const health = this.sources.cloudSync()?.health();
@@ -327,4 +385,8 @@ export class EdgeMetrics {
     m.apiBytes.reset();
     m.apiBytes.inc(health?.api.bytes ?? 0);
   }
+}
+
+function splitKey(key: string): string[] {
+  return key.split('\u0000');
 }

@@ -53,6 +53,7 @@ const DEFAULTS: EdgetwinConfig = {
     devices: {},
     models: {},
   },
+  dmi: { callTimeoutMs: 10000, registerGraceMs: 10000 },
   cloud: {},
 };
 
@@ -205,6 +206,11 @@ describe('loadConfigFile', () => {
       devices: [join(root, 'devices')],
       cloud: { kubeconfig: join(root, '..', 'kube', 'config') },
     });
+  });
+
+  it('resolves dmi.socket against the file folder too', () => {
+    expect(loadConfigFile(file('dmi.yaml', 'dmi:\n  socket: run/dmi.sock\n'))).toEqual({ dmi: { socket: join(root, 'run', 'dmi.sock') } });
+    expect(loadConfigFile(file('dmi-abs.yaml', 'dmi:\n  socket: /etc/kubeedge/dmi.sock\n'))).toEqual({ dmi: { socket: '/etc/kubeedge/dmi.sock' } });
   });
 
   it('adds no defaults (resolveConfig does)', () => {

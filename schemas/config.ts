@@ -233,6 +233,22 @@ export const CONFIG_SCHEMA = {
         models: { type: 'object', propertyNames: { pattern: DNS1123_SUBDOMAIN }, additionalProperties: historyOverride, default: {} },
       },
     },
+    // KubeEdge's Device Management Interface (docs/dmi.md): with a socket, edgetwin serves
+    // DeviceManagerService there as edgecore does, for KubeEdge ≥ 1.15 mappers. KubeEdge's path
+    // is /etc/kubeedge/dmi.sock. No socket: DMI is off.
+    dmi: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        socket: { type: 'string', minLength: 1 },
+        // Deadline of one call to a mapper (edgecore's is 10 s).
+        callTimeoutMs: { type: 'integer', minimum: 100, default: 10000 },
+        // After MapperRegister, how long a mapper may take to open its own socket before its
+        // devices are marked offline (mapper-framework listens only after starting its devices).
+        registerGraceMs: { type: 'integer', minimum: 0, default: 10000 },
+      },
+    },
     cloud: {
       type: 'object',
       additionalProperties: false,
@@ -301,6 +317,7 @@ function resolvePaths(raw: RawConfig, base: string): RawConfig {
     ...(raw.devices ? { devices: raw.devices.map((p) => resolvePath(base, p)) } : {}),
     ...(raw.cloud?.kubeconfig !== undefined ? { cloud: { ...raw.cloud, kubeconfig: resolvePath(base, raw.cloud.kubeconfig) } } : {}),
     ...(raw.mqtt ? { mqtt: resolveMqttPaths(raw.mqtt, base) } : {}),
+    ...(raw.dmi?.socket !== undefined ? { dmi: { ...raw.dmi, socket: resolvePath(base, raw.dmi.socket) } } : {}),
   };
 }
 

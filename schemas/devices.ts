@@ -87,7 +87,7 @@ export const DEVICE_MANIFEST_SCHEMA = {
           },
         },
         methods: { type: 'array' },
-        stateReport: freeObject,
+        stateReport: { type: 'object', properties: { reportToCloud: { type: 'boolean' }, reportCycle: cycle } },
       },
     },
     status: freeObject,
@@ -222,6 +222,7 @@ export function parseDeviceManifest(
     ...(metadata.labels ? { labels: metadata.labels } : {}),
     ...(spec.protocol ? { protocol: { protocolName: spec.protocol.protocolName, configData: spec.protocol.configData ?? {} } } : {}),
     properties,
+    ...stateReportOf(spec.stateReport, obj.status),
     ...(source !== undefined ? { source } : {}),
     ...(warnings.length > 0 ? { warnings } : {}),
   };
@@ -254,6 +255,18 @@ function unsupportedFields(spec: DeviceManifest['spec']): ErrorDetail[] {
     out.push({ path: '/spec/stateReport', code: UNSUPPORTED, message: 'stateReport is not implemented: the device state is reported on every change, not on a cycle' });
   }
   return out;
+}
+
+/** spec.stateReport wins over the pre-1.23 `status.reportToCloud`/`reportCycle` (as edgecore's ConvertDevice). */
+function stateReportOf(spec: DeviceManifest['spec']['stateReport'], status: DeviceManifest['status']): Pick<DeviceInstance, 'stateReport'> {
+  const legacy = status as { reportToCloud?: unknown; reportCycle?: unknown } | undefined;
+  const from = spec ?? (legacy && (typeof legacy.reportToCloud === 'boolean' || typeof legacy.reportCycle === 'number') ? legacy : undefined);
+  if (!from) return {};
+  const reportToCloud = typeof from.reportToCloud === 'boolean' ? from.reportToCloud : undefined;
+  const reportCycle = typeof from.reportCycle === 'number' && Number.isInteger(from.reportCycle) && from.reportCycle >= 0 ? from.reportCycle : undefined;
+  return {
+    stateReport: { ...(reportToCloud !== undefined ? { reportToCloud } : {}), ...(reportCycle !== undefined ? { reportCycle } : {}) },
+  };
 }
 
 function isOtherKind(doc: unknown): boolean {

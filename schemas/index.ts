@@ -18,7 +18,7 @@ export { BUNDLED_MODELS_DIR, compileModel, findBundledModelsDir, loadModels } fr
 export { DNS1123_LABEL, DNS1123_SUBDOMAIN, TWIN_KEY } from './names.js';
 export { DEVICE_API_VERSION, DEVICE_MANIFEST_SCHEMA, loadDevices, parseDeviceManifest, type DeviceManifest } from './devices.js';
 export { CONFIG_SCHEMA, loadConfigFile, resolveConfig, type EdgetwinConfig, type RawConfig } from './config.js';
-export { isDecimalNumber, kubeTypeOf } from './values.js';
+export { isDecimalNumber, kubeTypeOf, sameReading, shortestFloat32 } from './values.js';
 export {
   DEVICEMODEL_API_VERSION,
   SCHEMA_ANNOTATION,

@@ -99,6 +99,11 @@ export interface DeviceInstance {
   readonly labels?: { readonly [key: string]: string };
   readonly protocol?: ProtocolConfig;
   readonly properties: readonly PropertyInstance[];
+  /**
+   * `spec.stateReport` (KubeEdge ≥ 1.23; before, `status.reportToCloud`/`reportCycle`): whether
+   * and how often (ms) a mapper reports the device's state. KubeEdge's DMI carries it to mappers.
+   */
+  readonly stateReport?: { readonly reportToCloud?: boolean; readonly reportCycle?: number };
   /** Where the manifest came from: a file path, or `cluster`. */
   readonly source?: string;
   /**

@@ -224,3 +224,31 @@ export function createPropertyModel(init: PropertyModelInit): PropertyModel {
   };
   return model;
 }
+
+/**
+ * The shortest decimal that is the same float32: 21.5f reads 21.5, 0.1f reads 0.1, not 0.10000000149.
+ * Mappers use it for float32 registers and characteristics; DMI for FloatValue (Go prints the same).
+ */
+export function shortestFloat32(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  for (let digits = 1; digits < 9; digits++) {
+    const y = Number(x.toPrecision(digits));
+    if (Math.fround(y) === x) return y;
+  }
+  return x;
+}
+
+/**
+ * Whether a read-back value equals the desired one. Floats go through the device's own
+ * representation (e.g. float32 registers: 21.1 reads back as 21.100000381…), so they compare
+ * with a relative tolerance; everything else compares canonical wire strings.
+ */
+export function sameReading(type: KubeType, desired: string, actual: string): boolean {
+  if (desired === actual) return true;
+  if (type === 'float' || type === 'double') {
+    const a = Number(desired);
+    const b = Number(actual);
+    return Number.isFinite(a) && Number.isFinite(b) && Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));
+  }
+  return false;
+}

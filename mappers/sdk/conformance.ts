@@ -1,14 +1,15 @@
 // The conformance suite every mapper passes (like aedes-persistence's abstract.js): a mapper's
 // test supplies a fixture — its factory, a device (usually a simulator over real sockets) and
-// the device-side controls — and this declares the tests. Imports vitest: test code only.
+// the device-side controls — and this declares the tests: the driver alone, then the runtime
+// over each of its transports (in-process bus, MQTT, DMI). Imports vitest: test code only.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { isEdgetwinError } from '../../errors.js';
-import { deviceTopic, EmbeddedBroker } from '../../eventbus/index.js';
+import { deviceTopic } from '../../eventbus/index.js';
 import type { DeviceInstance, DeviceModel } from '../../schemas/index.js';
 import { bindDevice } from './config.js';
-import { MapperRuntime } from './runtime.js';
+import { TRANSPORTS, type TransportRig } from './conformance-transports.js';
 import type { DeviceDriver, DriverProperty, MapperFactory } from './types.js';
 
 export interface ConformanceFixture {
@@ -149,62 +150,62 @@ export function mapperConformance(label: string, setup: () => Promise<Conformanc
       expect(results.every((r) => r.ok)).toBe(true);
     });
 
-    describe('under the runtime, over a real broker', () => {
-      let broker: EmbeddedBroker;
-      let runtime: MapperRuntime;
-      const seen: Array<{ topic: string; json: Record<string, unknown> }> = [];
-      let topic: (kind: 'twin/update' | 'state/update' | 'twin/update/delta') => string;
+    // The same runtime three ways (conformance-transports.ts): in-process, over MQTT, over DMI.
+    for (const transport of TRANSPORTS) {
+      describe(`under the runtime, ${transport.name}`, () => {
+        let rig: TransportRig;
+        let topic: (kind: 'twin/update' | 'state/update') => string;
 
-      beforeAll(async () => {
-        broker = new EmbeddedBroker({ port: 0, logger: quietLogger });
-        await broker.start();
-        const inst = fastInstance(fx.instance);
-        topic = (kind) => deviceTopic(inst.namespace, inst.name, kind);
-        await broker.subscribe(topic('twin/update'), (t, p) => void seen.push({ topic: t, json: JSON.parse(p.toString()) as Record<string, unknown> }));
-        await broker.subscribe(topic('state/update'), (t, p) => void seen.push({ topic: t, json: JSON.parse(p.toString()) as Record<string, unknown> }));
-        runtime = new MapperRuntime({ bus: broker, factories: [fx.factory], logger: quietLogger, timeoutMs: 300, offlineAfter: 2, backoff: { baseMs: 20, maxMs: 100, jitter: 0.2 } });
-        const problems = await runtime.setDevices([{ instance: inst, model: fx.model }]);
-        expect(problems).toEqual([]);
+        beforeAll(async () => {
+          const inst = fastInstance(fx.instance);
+          topic = (kind) => deviceTopic(inst.namespace, inst.name, kind);
+          rig = await transport.start({
+            factory: fx.factory,
+            instance: inst,
+            model: fx.model,
+            logger: quietLogger,
+            runtime: { timeoutMs: 300, offlineAfter: 2, backoff: { baseMs: 20, maxMs: 100, jitter: 0.2 } },
+          });
+        });
+
+        afterAll(async () => {
+          await rig?.close();
+        });
+
+        const states = (): string[] => rig.seen.filter((m) => m.topic === topic('state/update')).map((m) => m.json.state as string);
+
+        it('reports readings as KubeEdge twin/update messages and marks the device online', async () => {
+          const update = await eventually(() => rig.seen.find((m) => m.topic === topic('twin/update') && m.json.twin));
+          const twin = update.json.twin as Record<string, { actual?: { value?: string }; metadata?: { type?: string } }>;
+          const [first] = Object.values(twin);
+          expect(typeof first?.actual?.value).toBe('string');
+          expect(typeof first?.metadata?.type).toBe('string');
+          await eventually(() => (states().includes('online') ? true : undefined));
+        });
+
+        it('goes offline after repeated failures and back online on the first success', async () => {
+          await fx.silence();
+          await eventually(() => (states().at(-1) === 'offline' ? true : undefined), 10_000);
+          await fx.heal();
+          await eventually(() => (states().at(-1) === 'online' ? true : undefined), 10_000);
+        });
+
+        it('closes the loop: a desired value is written, read back, reported as actual and acked applied', async () => {
+          const { property, values } = fx.writable;
+          const desired = values[0] === (await fx.deviceValue(property)) ? values[1] : values[0];
+          await rig.setDesired(property, desired);
+          const ack = await eventually(() =>
+            rig.seen.find((m) => {
+              const t = (m.json.twin as Record<string, { ack?: { state?: string; value?: string } }> | undefined)?.[property];
+              return m.topic === topic('twin/update') && t?.ack?.value === desired ? m : undefined;
+            }),
+          );
+          const entry = (ack.json.twin as Record<string, { ack: { state: string }; actual?: { value: string } }>)[property]!;
+          expect(entry.ack.state).toBe('applied');
+          expect(entry.actual?.value).toBe(props.get(property)!.model.parse(desired).ok ? (props.get(property)!.model.parse(desired) as { wire: string }).wire : desired);
+          expect(await fx.deviceValue(property)).toBe(entry.actual?.value);
+        });
       });
-
-      afterAll(async () => {
-        await runtime?.stop();
-        await broker?.close();
-      });
-
-      const states = (): string[] => seen.filter((m) => m.topic === topic('state/update')).map((m) => m.json.state as string);
-
-      it('reports readings as KubeEdge twin/update messages and marks the device online', async () => {
-        const update = await eventually(() => seen.find((m) => m.topic === topic('twin/update') && m.json.twin));
-        const twin = update.json.twin as Record<string, { actual?: { value?: string }; metadata?: { type?: string } }>;
-        const [first] = Object.values(twin);
-        expect(typeof first?.actual?.value).toBe('string');
-        expect(typeof first?.metadata?.type).toBe('string');
-        await eventually(() => (states().includes('online') ? true : undefined));
-      });
-
-      it('goes offline after repeated failures and back online on the first success', async () => {
-        await fx.silence();
-        await eventually(() => (states().at(-1) === 'offline' ? true : undefined), 10_000);
-        await fx.heal();
-        await eventually(() => (states().at(-1) === 'online' ? true : undefined), 10_000);
-      });
-
-      it('closes the loop: a delta is written, read back, reported as actual and acked applied', async () => {
-        const { property, values } = fx.writable;
-        const desired = values[0] === (await fx.deviceValue(property)) ? values[1] : values[0];
-        await broker.publish(topic('twin/update/delta'), JSON.stringify({ event_id: 'd1', timestamp: Date.now(), twin: {}, delta: { [property]: desired } }));
-        const ack = await eventually(() =>
-          seen.find((m) => {
-            const t = (m.json.twin as Record<string, { ack?: { state?: string; value?: string } }> | undefined)?.[property];
-            return m.topic === topic('twin/update') && t?.ack?.value === desired ? m : undefined;
-          }),
-        );
-        const entry = (ack.json.twin as Record<string, { ack: { state: string }; actual?: { value: string } }>)[property]!;
-        expect(entry.ack.state).toBe('applied');
-        expect(entry.actual?.value).toBe(props.get(property)!.model.parse(desired).ok ? (props.get(property)!.model.parse(desired) as { wire: string }).wire : desired);
-        expect(await fx.deviceValue(property)).toBe(entry.actual?.value);
-      });
-    });
+    }
   });
 }

@@ -5,3 +5,5 @@ export { bindDevice, RUNTIME_VISITOR_KEYS, type RuntimePropertyOptions, type Bou
 export { SerialQueue, type Lane } from './queue.js';
 export { backoffMs, cycleMs, sameReading, shouldReport, DEFAULT_BACKOFF, type BackoffOptions } from './policy.js';
 export { checkConfig, shortestFloat32 } from './values.js';
+export type { DmiMapper, DmiMapperOptions } from './dmi-transport.js';
+export { startDmiMapper } from './dmi.js';

@@ -1,8 +1,6 @@
 // Pure pieces of the runtime's policy: cycles, backoff with jitter, change filtering, and the
 // comparison of a read-back value with the desired one.
 
-import type { KubeType } from '../../schemas/index.js';
-
 /** KubeEdge's meaning: collectCycle/reportCycle in milliseconds; 0 or absent means 1 s. */
 export function cycleMs(value: number | undefined): number {
   return value === undefined || value <= 0 ? 1000 : value;
@@ -45,17 +43,5 @@ export function shouldReport(last: LastReport | undefined, wire: string, now: nu
   return true;
 }
 
-/**
- * Whether a read-back value equals the desired one. Floats go through the device's own
- * representation (e.g. float32 registers: 21.1 reads back as 21.100000381…), so they compare
- * with a relative tolerance; everything else compares canonical wire strings.
- */
-export function sameReading(type: KubeType, desired: string, actual: string): boolean {
-  if (desired === actual) return true;
-  if (type === 'float' || type === 'double') {
-    const a = Number(desired);
-    const b = Number(actual);
-    return Number.isFinite(a) && Number.isFinite(b) && Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));
-  }
-  return false;
-}
+// Shared with the DMI edge, which judges a KubeEdge mapper's report the same way (dmi/reports.ts).
+export { sameReading } from '../../schemas/index.js';

@@ -26,6 +26,8 @@ export interface MapperRuntimeOptions {
   readonly backoff?: BackoffOptions;
   /** Called after every poll, for the poll latency histogram (edgecore/metrics.ts). */
   readonly onPoll?: (poll: PollReport) => void;
+  /** Report every successful reading instead of changes (the DMI transport's cadence). */
+  readonly reportEveryPoll?: boolean;
 }
 
 /** One poll of one device: how long it took (queue wait included) and whether anything was read. */
@@ -91,6 +93,7 @@ export class MapperRuntime {
         resyncMs: this.o.resyncMs ?? DEFAULT_RESYNC_MS,
         backoff: this.o.backoff ?? DEFAULT_BACKOFF,
         ...(this.o.onPoll ? { onPoll: this.o.onPoll } : {}),
+        ...(this.o.reportEveryPoll ? { reportEveryPoll: true } : {}),
       });
       try {
         await worker.start();

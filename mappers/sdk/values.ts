@@ -3,15 +3,8 @@
 import type { ValidateFunction } from 'ajv';
 import { edgetwinError, type ErrorDetail } from '../../errors.js';
 
-/** The shortest decimal that is the same float32: 21.5f reads 21.5, 0.1f reads 0.1, not 0.10000000149. */
-export function shortestFloat32(x: number): number {
-  if (!Number.isFinite(x) || x === 0) return x;
-  for (let digits = 1; digits < 9; digits++) {
-    const y = Number(x.toPrecision(digits));
-    if (Math.fround(y) === x) return y;
-  }
-  return x;
-}
+// Lives in schemas/ so the DMI codec (dmi/any.ts), which mappers import, can use it too.
+export { shortestFloat32 } from '../../schemas/index.js';
 
 /**
  * Runs a compiled ajv validator over a driver's configData; on failure throws

@@ -34,6 +34,12 @@ export interface WorkerOptions {
   readonly resyncMs: number;
   readonly backoff: BackoffOptions;
   readonly onPoll?: (poll: PollReport) => void;
+  /**
+   * Report every successful reading, not only changes: KubeEdge's DMI mappers report each
+   * property on every collectCycle (mapper-framework devicetwin.go), and the DMI transport
+   * (mappers/sdk/dmi-transport.ts) keeps that cadence.
+   */
+  readonly reportEveryPoll?: boolean;
 }
 
 /** Errors that no retry can fix: the device (or config) refuses the value. */
@@ -205,7 +211,7 @@ export class DeviceWorker {
       }
       anyOk = true;
       const reportCycle = cycleMs(prop.instance.reportCycle);
-      if (shouldReport(this.last.get(prop.name), checked.wire, now, reportCycle, this.options.get(prop.name)?.deadband)) {
+      if (this.o.reportEveryPoll || shouldReport(this.last.get(prop.name), checked.wire, now, reportCycle, this.options.get(prop.name)?.deadband)) {
         this.last.set(prop.name, { wire: checked.wire, at: now });
         twin[prop.name] = { actual: { value: checked.wire }, metadata: { type: prop.model.type } };
       }
