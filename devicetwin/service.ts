@@ -103,14 +103,29 @@ export class DeviceTwin {
     this.started = true;
   }
 
-  /** Serves KubeEdge's device and node topics on the bus. Call after setDevices. */
-  listen(): void {
-    for (const filter of TWIN_INGEST_FILTERS) {
-      this.ingest.push(this.opts.bus.handle(filter, (topic, payload, origin) => this.dispatch(topic, payload, origin)));
-    }
+  /**
+   * Serves KubeEdge's device and node topics on the bus. With `until`, messages that arrive
+   * before it resolves wait for it, unacknowledged, in arrival order: a node takes its topics as
+   * soon as its broker listens, before its devices are bound, so that no update in that window
+   * is acknowledged with nothing to apply it (the broker PUBACKs a message no handler owns).
+   */
+  listen(options: { readonly until?: Promise<unknown> } = {}): void {
+    let gate: Promise<unknown> | undefined = options.until;
+    // Registered first, so it runs before the dispatches queued behind the gate: a message
+    // arriving after it is dispatched at once, and none overtakes one that waited.
+    gate?.then(
+      () => (gate = undefined),
+      () => undefined,
+    );
+    const handler = (topic: string, payload: Buffer, origin: MessageOrigin): Promise<void> | void => {
+      if (gate === undefined) return this.dispatch(topic, payload, origin);
+      // A start that failed never opens the gate: the broker closes and nothing is acknowledged.
+      return gate.then(() => this.dispatch(topic, payload, origin), () => undefined);
+    };
+    for (const filter of TWIN_INGEST_FILTERS) this.ingest.push(this.opts.bus.handle(filter, handler));
     // Every other client message under the device prefix (a one-segment id, a typo in a kind)
     // is answered too, by dispatch's invalid-topic branch (handlers/invalid.ts).
-    this.ingest.push(this.opts.bus.handleUnmatched(DEVICE_PREFIX, (topic, payload, origin) => this.dispatch(topic, payload, origin)));
+    this.ingest.push(this.opts.bus.handleUnmatched(DEVICE_PREFIX, handler));
   }
 
   /**

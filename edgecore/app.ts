@@ -260,6 +260,11 @@ export class EdgeCore {
     await this.twinModule.start();
     this.storeOpen = true;
     this.step();
+    // The twin owns its topics before any broker listens, holding what arrives until the
+    // manifests' devices are bound: a QoS 1 update in that window is neither dropped nor
+    // PUBACKed before it is committed (a broker acknowledges a message no handler owns).
+    let devicesBound!: () => void;
+    this.twinModule.listen({ until: new Promise<void>((resolve) => (devicesBound = resolve)) });
     // The external broker first: until it is reached (retried with backoff, however long),
     // nothing is served and /readyz says why. In both mode local clients wait too, so none
     // has a message acknowledged before the twin listens.
@@ -271,8 +276,8 @@ export class EdgeCore {
     const devs = await this.manifests.result;
     this.step();
     problems.push(...(await this.bindManifests(devs)));
+    devicesBound();
     this.step();
-    this.twinModule.listen();
     this.historyResponder.start();
     // Ready means the broker has granted the QoS 1 subscriptions: from here on it queues for us.
     await this.external?.subscribed();
