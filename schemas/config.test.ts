@@ -131,6 +131,15 @@ describe('resolveConfig', () => {
     expect(err.details.find((d) => d.path === '/log/level')?.message).toMatch(/must be one of "fatal", "error"/);
     expect(err.details.find((d) => d.path === '/extra')?.message).toBe('is not an allowed key');
   });
+
+  it('suggests the key meant for a typo, at any depth', () => {
+    const err = thrown(() => resolveConfig({ mqtt: { prot: 1884, limits: { maxConnection: 5 } }, nodename: 'x' } as never));
+    expect(Object.fromEntries(err.details.map((d) => [d.path, d.message]))).toEqual({
+      '/mqtt/prot': 'is not an allowed key; did you mean "port"?',
+      '/mqtt/limits/maxConnection': 'is not an allowed key; did you mean "maxConnections"?',
+      '/nodename': 'is not an allowed key; did you mean "nodeName"?',
+    });
+  });
 });
 
 describe('loadConfigFile', () => {
