@@ -8,3 +8,4 @@ export { mergeUpdate, emptyDevice, type MergeContext, type MergeOutcome, type Me
 export { computeDelta, twinToWire, twinsToWire } from './document.js';
 export { parseTwinUpdate, parseStateUpdate, parseBaseMessage, DEFAULT_PARSE_LIMITS, type ParseLimits, type ParsedUpdate, type TwinPatch } from './parse.js';
 export { SqliteTwinStore } from './store/index.js';
+export { admitDevices, type DeviceLimits } from './policy.js';

@@ -4,7 +4,7 @@
 
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { formatError, toEdgetwinError, type EdgetwinError } from '../errors.js';
+import { toEdgetwinError, type EdgetwinError } from '../errors.js';
 // Cloud sync and the simulators are imported when configured: @kubernetes/client-node alone
 // costs ~0.6 s of start-up and ~50 MB resident on a node that does not sync (docs/benchmarks.md).
 import type { CloudSync } from '../cloudsync/index.js';
@@ -14,6 +14,7 @@ import { bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, ty
 import type { Simulation } from './simulation.js';
 import { EdgeMetrics } from './metrics.js';
 import { HealthServer, type Readiness } from './health.js';
+import { logProblem } from './logger.js';
 import { loadManifests, type ManifestLoad } from './manifests.js';
 import { VERSION } from './version.js';
 import {
@@ -112,7 +113,7 @@ export class EdgeCore {
       file: path.join(config.dataDir, 'manifests.cache.json'),
       version: VERSION,
     });
-    for (const p of problems) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
+    for (const p of problems) logProblem(logger, 'warn', p, {}, 'skipped: ');
     // Auth and TLS settings are checked before anything listens: a bad one refuses the start.
     const { auth: authConfig, tls, limits } = config.mqtt;
     this.auth = new BrokerAuth({
@@ -176,7 +177,7 @@ export class EdgeCore {
       const devs = await this.manifests.result;
       this.devices = devs.devices;
       problems.push(...devs.errors);
-      for (const p of devs.errors) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
+      for (const p of devs.errors) logProblem(logger, 'warn', p, {}, 'skipped: ');
       for (const d of this.devices) logDeviceWarnings(logger, d);
       const declared = this.devices.map((instance) => ({ instance, model: this.models.get(instance.model)! }));
       await this.twinModule.setDevices(declared);
@@ -189,6 +190,7 @@ export class EdgeCore {
         const { startSimulation } = await import('./simulation.js');
         this.simulation = await startSimulation(config.simulate, bound, logger.child({ module: 'simulators' }), { bluetoothAdapter });
         problems.push(...this.simulation.problems);
+        for (const p of this.simulation.problems) logProblem(logger, 'warn', p, {}, 'not simulated: ');
       }
       const factories = this.mapperFactories();
       if (factories.length > 0) {
@@ -213,7 +215,8 @@ export class EdgeCore {
         onDevices: async (cluster) => {
           const ids = new Set(cluster.map((d) => d.instance.id));
           const all = [...bound.filter((d) => !ids.has(d.instance.id)), ...cluster];
-          for (const p of (await this.mapperRuntime?.setDevices(all)) ?? []) logger.warn({ code: p.code }, `skipped: ${formatError(p)}`);
+          // Each problem is logged by the runtime itself, with its device (mappers/sdk/runtime.ts).
+          await this.mapperRuntime?.setDevices(all);
         },
       });
       if (cloudsync && cloudOpts) {
@@ -221,7 +224,8 @@ export class EdgeCore {
         await this.cloud.start();
       }
     } catch (err) {
-      await this.stop();
+      // A step that fails to stop is logged by doStop; the start's own error is the one to report.
+      await this.stop().catch(() => undefined);
       throw err;
     }
     this.phase = 'ready';
@@ -256,7 +260,7 @@ export class EdgeCore {
       this.logger.info({ url: health.url }, 'metrics and health listening');
     } catch (err) {
       const e = toEdgetwinError(err, 'EDGETWIN_ERR_METRICS_LISTEN');
-      this.logger.warn({ code: e.code }, `running without /metrics and /healthz: ${formatError(e)}`);
+      logProblem(this.logger, 'warn', e, {}, 'running without /metrics and /healthz: ');
     }
   }
 

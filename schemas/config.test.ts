@@ -11,6 +11,7 @@ const DEFAULTS: EdgetwinConfig = {
   dataDir: './data',
   models: [],
   bundledModels: true,
+  strict: false,
   devices: [],
   mqtt: {
     host: '127.0.0.1',
@@ -38,7 +39,7 @@ const DEFAULTS: EdgetwinConfig = {
     },
   },
   store: { synchronous: 'normal' },
-  log: { level: 'info' },
+  log: { level: 'info', format: 'auto' },
   mappers: { enabled: ['modbus'], timeoutMs: 2000, offlineAfter: 3, resyncMs: 60000, bluetoothAdapter: 'hci' },
   simulate: [],
   metrics: { enabled: true, host: '127.0.0.1', port: 9464 },

@@ -73,14 +73,18 @@ describe.skipIf(!BUILT)('the CLI and mappers refused by the broker', () => {
   it("an out-of-process mapper given another protocol's device names it and exits", async () => {
     const r = await runCli(['mapper', 'modbus', '--devices', path.join(tmp.dir, 'devices', 'press.yaml'), '-b', url('ble-mapper'), '--log-level', 'error'], 30_000);
     deniedCleanly(r);
-    expect(r.stderr).toContain('no device could be mapped (1 of 1 refused); device default/press not mapped: user "ble-mapper" may not subscribe to $hw/events/device/default/press/twin/update/delta');
-    // The worker's own report, one log line per device (on stderr), carries the code and the device id.
+    expect(r.stderr).toContain('error EDGETWIN_ERR_ACCESS_DENIED: no device could be mapped (1 of 1 refused, each logged above)');
+    // The worker's own report, one log line per device (on stderr), carries the code, the device
+    // id and the reason; the reason is printed there only, once.
+    const reason = 'device default/press not mapped: user "ble-mapper" may not subscribe to $hw/events/device/default/press/twin/update/delta';
     const line = r.stderr
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((l) => l.code === 'EDGETWIN_ERR_ACCESS_DENIED');
     expect(line).toMatchObject({ device: 'default/press', module: 'mappers' });
+    expect(String(line?.msg)).toContain(reason);
+    expect(r.stderr.split(reason).length - 1).toBe(1);
   }, 60_000);
 });
 
