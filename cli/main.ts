@@ -43,6 +43,8 @@ export function buildProgram(): Command {
     .description('Field devices as typed, synced twins on an edge node (KubeEdge-compatible MQTT API).')
     .version('0.1.0')
     .showHelpAfterError()
+    // The error is printed once, coded, by main() below; commander prints only the help.
+    .configureOutput({ outputError: () => undefined })
     .exitOverride();
 
   program

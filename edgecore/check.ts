@@ -47,7 +47,7 @@ async function checkMappers(config: EdgetwinConfig, bound: ReadonlyArray<{ insta
     } catch (err) {
       // The sentence MapperRuntime.setDevices gives the same failure (mappers/sdk/runtime.ts).
       const cause = toEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_CONFIG');
-      problems.push(edgetwinError(cause.code, `device ${instance.id} not mapped: ${cause.message}`, cause.details, cause));
+      problems.push(edgetwinError(cause.code, `device ${instance.id} not mapped: ${cause.message.replace(`device ${instance.id}: `, '')}`, cause.details, cause));
     }
   }
   return { problems, warnings };

@@ -98,7 +98,7 @@ export class MapperRuntime {
       } catch (err) {
         const cause = toEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_CONFIG');
         // The same code, with the device named: a caller reporting it needs no log to tell which.
-        const e = edgetwinError(cause.code, `device ${id} not mapped: ${cause.message}`, cause.details, cause);
+        const e = edgetwinError(cause.code, `device ${id} not mapped: ${cause.message.replace(`device ${id}: `, '')}`, cause.details, cause);
         problems.push(e);
         this.o.logger.error({ device: id, code: e.code, details: e.details }, e.message);
         await worker.stop().catch(() => undefined);
