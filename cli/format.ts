@@ -25,10 +25,10 @@ const MAX_CELL = 48;
  * A value as a table cell: control characters escaped (a value is anything a client sent, and
  * must not move the terminal's cursor or change its colours), long values cut with "…".
  */
-export function cell(value: string): string {
+export function cell(value: string, max = MAX_CELL): string {
   // eslint-disable-next-line no-control-regex -- escaping exactly these is the point
   const safe = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return safe.length > MAX_CELL ? `${safe.slice(0, MAX_CELL - 1)}…` : safe;
+  return safe.length > max ? `${safe.slice(0, max - 1)}…` : safe;
 }
 
 /** Columns padded to their widest cell, two spaces apart, no trailing spaces. */
@@ -171,7 +171,7 @@ function isError(m: unknown): m is ResultMessage {
 export function formatWatchLine(event: TwinEvent): string | undefined {
   if (event.kind === 'result') {
     const m = event.message;
-    return isError(m) ? `${clock(m.timestamp)} refused ${m.error_code}: ${cell(m.reason)}` : undefined;
+    return isError(m) ? `${clock(m.timestamp)} refused ${m.error_code}: ${cell(m.reason, Infinity)}` : undefined;
   }
   if (event.kind !== 'document') return undefined;
   const doc: DeviceTwinDocument = event.message;
