@@ -63,6 +63,12 @@ describe.skipIf(!BUILT)('the CLI and mappers refused by the broker', () => {
     expect(ok.code).toBe(0);
   });
 
+  it('a twin watch outside the user\'s devices exits 1 with the refusal (it used to print it and exit 0)', async () => {
+    const r = await runCli(['twin', 'watch', 'default/thermo', '-b', url('operator')]);
+    deniedCleanly(r);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it("a mapper reading another protocol's device is refused, not an internal subscribe error", async () => {
     const r = await runCli(['twin', 'get', 'default/press', '-b', url('ble-mapper')]);
     deniedCleanly(r);
