@@ -5,6 +5,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EdgetwinError, formatError, toEdgetwinError } from '../errors.js';
 import { registerCloudCommands } from './cloud.js';
 import { LOG_FORMATS } from '../edgecore/index.js';
+import { loadConfigFile, resolveConfig } from '../schemas/index.js';
 import { checkCommand } from './check.js';
 import { devicesCommand } from './devices.js';
 import { runCommand } from './run.js';
@@ -79,11 +80,18 @@ export function buildProgram(): Command {
     program
       .command('devices')
       .description("the node's devices, one line each: id, protocol, state, last seen, open deltas, failed acks")
-      .option('-b, --broker <url>', 'broker URL (or EDGETWIN_BROKER)', DEFAULT_BROKER)
-      .option('-n, --node <name>', "the node's name (config nodeName; or EDGETWIN_NODE)", DEFAULT_NODE)
+      .option('-c, --config <file>', "the node's config file: its nodeName and MQTT port, unless --node and --broker say otherwise")
+      .option('-b, --broker <url>', `broker URL (default: EDGETWIN_BROKER or ${DEFAULT_BROKER})`)
+      .option('-n, --node <name>', `the node's name, its config nodeName (default: EDGETWIN_NODE or ${DEFAULT_NODE})`)
       .option('-t, --timeout <ms>', 'how long to wait for each answer', intOption(1, 3_600_000), 5000)
       .option('--concurrency <n>', 'twin reads in flight at once', intOption(1, 1024), 32),
-  ).action(async (opts: Parameters<typeof devicesCommand>[0]) => devicesCommand(opts));
+  ).action(async (opts: { config?: string; broker?: string; node?: string; timeout: number; concurrency: number; json?: boolean }) => {
+    const config = opts.config !== undefined ? resolveConfig(loadConfigFile(opts.config)) : undefined;
+    // The plain listener's own address; a wildcard listen address is reached on loopback.
+    const host = config && ['0.0.0.0', '::'].includes(config.mqtt.host) ? '127.0.0.1' : config?.mqtt.host;
+    const broker = opts.broker ?? (config ? `mqtt://${host?.includes(':') ? `[${host}]` : host}:${config.mqtt.port}` : DEFAULT_BROKER);
+    return devicesCommand({ ...opts, broker, node: opts.node ?? config?.nodeName ?? DEFAULT_NODE });
+  });
 
   const twin = program.command('twin').description("read, set and watch a device's twin over MQTT");
   const brokerOpts = (cmd: Command): Command =>

@@ -90,6 +90,14 @@ describe.skipIf(!BUILT)('edgetwin devices, twin get|watch|set --wait for people'
     expect(rows.find((l) => l.startsWith('default/meter'))).toMatch(/^default\/meter +external +unknown +never +1 +0$/);
   });
 
+  it("devices -c takes the node's name from its config file", async () => {
+    const file = path.join(tmp.dir, 'node.yaml');
+    writeFileSync(file, 'nodeName: edge-test\n');
+    const r = await cli(['devices', '-c', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(3);
+  });
+
   it('devices names the node to ask when it gets no answer', async () => {
     const r = await cli(['devices', '--node', 'other-node', '-t', '500']);
     expect(r.code).toBe(1);

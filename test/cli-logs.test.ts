@@ -30,7 +30,7 @@ function underPty(args: readonly string[]): Promise<string> {
     }
   });
   return within(
-    new Promise((resolve) => child.on('exit', () => resolve(out.replaceAll('\r\n', '\n')))),
+    new Promise<string>((resolve) => child.on('exit', () => resolve(out.replaceAll('\r\n', '\n')))),
     30_000,
     `edgetwin ${args.join(' ')} under a pty`,
   ).finally(() => child.kill('SIGKILL'));
