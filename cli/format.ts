@@ -26,7 +26,6 @@ const MAX_CELL = 48;
  * must not move the terminal's cursor or change its colours), long values cut with "…".
  */
 export function cell(value: string, max = MAX_CELL): string {
-  // eslint-disable-next-line no-control-regex -- escaping exactly these is the point
   const safe = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return safe.length > max ? `${safe.slice(0, max - 1)}…` : safe;
 }

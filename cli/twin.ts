@@ -2,7 +2,7 @@
 // they print for people (a table, one line per change); piped, or with --json, the JSON they
 // always printed, byte for byte, for scripts.
 
-import { edgetwinError } from '../errors.js';
+import { edgetwinError, toEdgetwinError } from '../errors.js';
 import { TwinClient, type DeviceTwinResult } from '../devicetwin/index.js';
 import { MqttBus } from '../eventbus/index.js';
 import { waitForAcks } from './acks.js';
@@ -107,7 +107,7 @@ export async function twinWatch(id: string, opts: TwinCommandOptions & { count?:
           (err: unknown) => {
             // Printed once, coded, by main (e.g. EDGETWIN_ERR_ACCESS_DENIED), and the exit is 1.
             detach();
-            reject(err);
+            reject(toEdgetwinError(err));
           },
         );
     });

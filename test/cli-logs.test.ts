@@ -46,10 +46,10 @@ describe.skipIf(!BUILT || (!HAS_SCRIPT && !CI))('log format', () => {
 
   it('is JSON lines when piped, each problem logged once', async () => {
     const edge = await spawnEdge(args('piped').slice(1));
-    const { stderr } = edge.output();
     await edge.stop();
-    const lines = edge.output().stderr.trim().split('\n');
-    for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
+    const { stderr } = edge.output();
+    const lines = stderr.trim().split('\n');
+    for (const l of lines) expect(() => void JSON.parse(l), l).not.toThrow();
     const msgs = lines.map((l) => JSON.parse(l) as { level: number; code?: string; msg: string });
     const unknown = msgs.filter((m) => m.msg.includes('model "thermostst" is not loaded'));
     expect(unknown).toHaveLength(1);
