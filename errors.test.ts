@@ -35,6 +35,19 @@ describe('error codes', () => {
     expect(isEdgetwinError(err, 'EDGETWIN_ERR_VALUE_TYPE')).toBe(true);
     expect(isEdgetwinError(new Error('x'))).toBe(false);
     expect(formatError(err)).toBe('EDGETWIN_ERR_VALUE_TYPE: bad value\n  - setpoint: "x" is not a number');
+    // A detail the message already says (path and sentence) is printed once, in the message.
+    const said = edgetwinError('EDGETWIN_ERR_CONFIG_INVALID', 'Invalid configuration c.yaml (2 problems): /mqtt/port must be <= 65535; /extra is not an allowed key', [
+      { path: '/mqtt/port', message: 'must be <= 65535' },
+      { path: '/extra', message: 'is not an allowed key' },
+      { path: '/other', message: 'is new' },
+    ]);
+    expect(formatError(said)).toBe('EDGETWIN_ERR_CONFIG_INVALID: Invalid configuration c.yaml (2 problems): /mqtt/port must be <= 65535; /extra is not an allowed key\n  - /other: is new');
+    // A message ending with its details joined is shown as a head and one line per detail.
+    const joined = edgetwinError('EDGETWIN_ERR_CONFIG_INVALID', 'Invalid configuration c.yaml (2 problems): /mqtt/port must be <= 65535; (root) is bad', [
+      { path: '/mqtt/port', message: 'must be <= 65535' },
+      { path: '', message: 'is bad' },
+    ]);
+    expect(formatError(joined)).toBe('EDGETWIN_ERR_CONFIG_INVALID: Invalid configuration c.yaml (2 problems):\n  - /mqtt/port must be <= 65535\n  - (root) is bad');
     expect(toEdgetwinError(new Error('boom')).code).toBe('EDGETWIN_ERR_INTERNAL');
     expect(err.toJSON()).toMatchObject({ code: 'EDGETWIN_ERR_VALUE_TYPE', status: 400 });
   });

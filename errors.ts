@@ -114,6 +114,9 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_HTTP_REQUEST: { status: 400, summary: 'The HTTP request is malformed: a path segment that is not valid percent-encoding, or a query parameter the endpoint does not take (the message lists those it does).' },
   EDGETWIN_ERR_TIMEOUT: { status: 500, summary: 'No answer arrived in time.' },
   EDGETWIN_ERR_CLI_USAGE: { status: 400, summary: 'The command line is malformed.' },
+  EDGETWIN_ERR_STARTUP_PROBLEMS: { status: 500, summary: '`edgetwin check` found problems, or `edgetwin run --strict` (config `strict: true`) refused to start: a model, manifest or device configuration that a plain `run` would skip with a warning. Each problem is listed once with its own code.' },
+  EDGETWIN_ERR_ACK_TIMEOUT: { status: 500, summary: '`twin set --wait`: a desired value was still `pending` when `--timeout` ran out; no mapper acknowledged it (is one serving the device? `edgetwin devices` shows its state).' },
+  EDGETWIN_ERR_DESIRED_NOT_APPLIED: { status: 500, summary: '`twin set --wait`: the mapper acknowledged the desired value as `rejected` or `failed` without a code of its own, or another client replaced the value before it was applied.' },
   EDGETWIN_ERR_INTERNAL: { status: 500, summary: 'An unexpected internal error; please report it with the log.' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
@@ -174,9 +177,23 @@ export function toEdgetwinError(err: unknown, fallback: ErrorCode = 'EDGETWIN_ER
   return new EdgetwinError(fallback, message, [], { cause: err });
 }
 
-/** A multi-line, human-readable rendering: the message, then one line per detail. */
+/**
+ * A human-readable rendering, each problem said once. Most edgetwin messages end with every
+ * detail joined (`Invalid configuration c.yaml (2 problems): /a must be x; /b is required`, the
+ * form schemas/ajv.ts joinDetails writes): those are shown as the head and one line per detail.
+ * Otherwise the message, then one line per detail it does not already name (path and sentence).
+ */
 export function formatError(err: EdgetwinError): string {
-  const lines = [`${err.code}: ${err.message}`];
-  for (const d of err.details) lines.push(`  - ${d.path ? `${d.path}: ` : ''}${d.message}`);
+  const { code, message, details } = err;
+  const joined = details.map((d) => `${d.path === '' ? '(root)' : (d.path ?? '')} ${d.message}`).join('; ');
+  if (details.length > 1 && message.endsWith(`: ${joined}`)) {
+    const head = message.slice(0, message.length - joined.length - 2);
+    return [`${code}: ${head}:`, ...details.map((d) => `  - ${d.path === '' ? '(root)' : (d.path ?? '')} ${d.message}`)].join('\n');
+  }
+  const lines = [`${code}: ${message}`];
+  for (const d of details) {
+    const said = message.includes(d.message) && (d.path === undefined || d.path === '' || message.includes(d.path));
+    if (!said) lines.push(`  - ${d.path ? `${d.path}: ` : ''}${d.message}`);
+  }
   return lines.join('\n');
 }

@@ -6,8 +6,8 @@
 //   edgecore (or `edgetwin run --dmi-socket`), which gives it its devices (docs/dmi.md).
 
 import path from 'node:path';
-import { edgetwinError, formatError, isEdgetwinError } from '../errors.js';
-import { createLogger, VERSION } from '../edgecore/index.js';
+import { edgetwinError, isEdgetwinError } from '../errors.js';
+import { createLogger, logProblem, VERSION, type LogFormat } from '../edgecore/index.js';
 import { MqttBus, redactUrl } from '../eventbus/index.js';
 import { bluetoothMapper, MapperRuntime, modbusMapper, startDmiMapper, type MapperFactory } from '../mappers/index.js';
 import { BUNDLED_MODELS_DIR, loadDevices, loadModels } from '../schemas/index.js';
@@ -26,6 +26,7 @@ export interface MapperCommandOptions {
   readonly logLevel: string;
   readonly dmiSocket?: string;
   readonly mapperSocket?: string;
+  readonly logFormat?: LogFormat;
 }
 
 export async function mapperCommand(protocol: string, opts: MapperCommandOptions): Promise<void> {
@@ -35,10 +36,10 @@ export async function mapperCommand(protocol: string, opts: MapperCommandOptions
   if (opts.devices === undefined || opts.devices.length === 0) {
     throw edgetwinError('EDGETWIN_ERR_CLI_USAGE', '--devices is required over MQTT (with --dmi-socket the devices come from edgecore)');
   }
-  const logger = createLogger(opts.logLevel as 'info');
+  const logger = createLogger(opts.logLevel as 'info', 'edgetwin', opts.logFormat);
   const { models, errors: modelErrors } = loadModels([BUNDLED_MODELS_DIR, ...(opts.models ?? [])]);
   const { devices, errors: deviceErrors } = loadDevices(opts.devices, models);
-  for (const e of [...modelErrors, ...deviceErrors]) logger.warn({ code: e.code }, `skipped: ${formatError(e)}`);
+  for (const e of [...modelErrors, ...deviceErrors]) logProblem(logger, 'warn', e, {}, 'skipped: ');
   const mine = devices.filter((d) => d.protocol?.protocolName === protocol);
   if (mine.length === 0) throw edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `no device with protocolName ${protocol} in ${opts.devices.join(', ')}`);
 
@@ -54,11 +55,12 @@ export async function mapperCommand(protocol: string, opts: MapperCommandOptions
   });
   try {
     const problems = await runtime.setDevices(mine.map((instance) => ({ instance, model: models.get(instance.model)! })));
-    // Each problem is logged with its device; a mapper left with no device at all has nothing to
-    // do, so it says why and exits rather than idle (e.g. every device refused: ACCESS_DENIED).
+    // Each problem is logged once, with its device, by the runtime; a mapper left with no device
+    // at all has nothing to do, so it exits rather than idle (e.g. every device refused:
+    // ACCESS_DENIED), with the first problem's code and without saying the problems again.
     const [first] = problems;
     if (first && problems.length === mine.length) {
-      throw edgetwinError(first.code, `no device could be mapped (${problems.length} of ${mine.length} refused); ${first.message}`, first.details, first);
+      throw edgetwinError(first.code, `no device could be mapped (${problems.length} of ${mine.length} refused, each logged above)`, [], first);
     }
     process.stdout.write(`edgetwin mapper ${protocol} ready: ${mine.length - problems.length} devices via ${redactUrl(opts.broker)}\n`);
     await stop;
@@ -71,7 +73,7 @@ export async function mapperCommand(protocol: string, opts: MapperCommandOptions
 
 /** Waits for edgecore (printing nothing until registered), then one ready line per registration. */
 async function dmiMapperCommand(factory: MapperFactory, dmiSocket: string, opts: MapperCommandOptions): Promise<void> {
-  const logger = createLogger(opts.logLevel as 'info');
+  const logger = createLogger(opts.logLevel as 'info', 'edgetwin', opts.logFormat);
   // mapper-framework's convention: /etc/kubeedge/<protocol>.sock beside edgecore's dmi.sock.
   const mapperSocket = opts.mapperSocket ?? path.join(path.dirname(path.resolve(dmiSocket)), `${factory.protocol}.sock`);
   const stop = waitForSignal();

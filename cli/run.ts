@@ -1,7 +1,9 @@
 // `edgetwin run`: start everything, print one ready line, stop cleanly on SIGINT/SIGTERM (also
 // during start-up), reload models and manifests on SIGHUP.
 
-import { EdgeCore, createLogger } from '../edgecore/index.js';
+import { EdgeCore, checkNode, createLogger } from '../edgecore/index.js';
+import { edgetwinError } from '../errors.js';
+import { formatReport, problemsError } from './check.js';
 import { watchSignals } from './signals.js';
 import { loadConfigFile, resolveConfig, type RawConfig } from '../schemas/index.js';
 
@@ -28,6 +30,9 @@ export interface RunOptions {
   readonly metricsHost?: string;
   readonly metrics?: boolean;
   readonly dmiSocket?: string;
+  readonly logFormat?: string;
+  /** Refuse to start with any problem (config `strict`). */
+  readonly strict?: boolean;
 }
 
 /** --http-* (and their --metrics-* aliases; an --http-* flag wins) as an `http` override. */
@@ -59,13 +64,29 @@ export async function runCommand(opts: RunOptions): Promise<void> {
           },
         }
       : {}),
-    ...(opts.logLevel !== undefined ? { log: { level: opts.logLevel as NonNullable<RawConfig['log']>['level'] } } : {}),
+    ...(opts.logLevel !== undefined || opts.logFormat !== undefined
+      ? {
+          log: {
+            ...(opts.logLevel !== undefined ? { level: opts.logLevel as NonNullable<RawConfig['log']>['level'] } : {}),
+            ...(opts.logFormat !== undefined ? { format: opts.logFormat as NonNullable<RawConfig['log']>['format'] } : {}),
+          },
+        }
+      : {}),
+    ...(opts.strict === true ? { strict: true } : {}),
     ...(opts.kubeconfig !== undefined ? { cloud: { kubeconfig: opts.kubeconfig } } : {}),
     ...httpOverrides(opts),
     ...(opts.dmiSocket !== undefined ? { dmi: { socket: opts.dmiSocket } } : {}),
   };
   const config = resolveConfig(raw, overrides);
-  const logger = createLogger(config.log.level);
+  const logger = createLogger(config.log.level, 'edgetwin', config.log.format);
+  // --strict: the same checks as `edgetwin check`, before the store opens or a port listens.
+  if (config.strict) {
+    const checked = await checkNode(config);
+    if (checked.problems.length > 0) {
+      process.stderr.write(formatReport({ ...checked, warnings: [] }));
+      throw problemsError({ ...checked, warnings: [] }, 'run --strict');
+    }
+  }
 
   // Signal handlers go in before anything starts (and before the ready line, which a
   // supervisor may answer with a signal at once): a SIGINT during start-up stops cleanly too.
@@ -92,6 +113,12 @@ export async function runCommand(opts: RunOptions): Promise<void> {
       await started.catch(() => undefined);
     } else {
       const { report } = first;
+      // What only starting can find (a simulator's port taken, a device over mqtt.limits once
+      // cluster devices joined): each is logged once as it happens; strict stops here.
+      if (config.strict && report.problems.length > 0) {
+        const codes = [...new Set(report.problems.map((p) => p.code))].join(', ');
+        throw edgetwinError('EDGETWIN_ERR_STARTUP_PROBLEMS', `run --strict: ${report.problems.length} problem(s) at start-up (${codes}, each logged above); stopped`);
+      }
       const skipped = report.problems.length > 0 ? `, ${report.problems.length} skipped (see log)` : '';
       process.stdout.write(
         `edgetwin ready: broker ${core.brokerUrl}${modeNote(core)}, node ${config.nodeName}, ${report.devices} devices, ${report.models} models${skipped}, store ${core.storePath}, ${core.security}` +
@@ -104,8 +131,8 @@ export async function runCommand(opts: RunOptions): Promise<void> {
     }
   } finally {
     ready = false;
-    await core.stop().catch((err: unknown) => {
-      logger.error({ err }, 'shutdown failed');
+    // Each step that fails to stop is logged there (edgecore/app.ts doStop), once.
+    await core.stop().catch(() => {
       process.exitCode = 1;
     });
     signals.dispose();

@@ -4,8 +4,8 @@
 // beneath noble inside one process, so this runs the simulated adapter together with the
 // unchanged Bluetooth mapper, driving the devices' twins on the broker.
 
-import { edgetwinError, formatError } from '../errors.js';
-import { createLogger } from '../edgecore/index.js';
+import { edgetwinError } from '../errors.js';
+import { createLogger, logProblem, type LogFormat } from '../edgecore/index.js';
 import { MqttBus } from '../eventbus/index.js';
 import { createBluetoothMapper, MapperRuntime } from '../mappers/index.js';
 import { BUNDLED_MODELS_DIR, loadDevices, loadModels } from '../schemas/index.js';
@@ -20,6 +20,7 @@ export interface SimulateOptions {
   readonly seed?: number;
   readonly broker: string;
   readonly logLevel: string;
+  readonly logFormat?: LogFormat;
 }
 
 export async function simulateCommand(kind: string, opts: SimulateOptions): Promise<void> {
@@ -46,10 +47,10 @@ async function simulateModbusCommand(opts: SimulateOptions): Promise<void> {
 }
 
 async function simulateBleCommand(opts: SimulateOptions): Promise<void> {
-  const logger = createLogger(opts.logLevel as 'info');
+  const logger = createLogger(opts.logLevel as 'info', 'edgetwin', opts.logFormat);
   const { models, errors: modelErrors } = loadModels([BUNDLED_MODELS_DIR, ...(opts.models ?? [])]);
   const { devices, errors: deviceErrors } = loadDevices([opts.device], models);
-  for (const e of [...modelErrors, ...deviceErrors]) logger.warn({ code: e.code }, `skipped: ${formatError(e)}`);
+  for (const e of [...modelErrors, ...deviceErrors]) logProblem(logger, 'warn', e, {}, 'skipped: ');
   const ble = devices.filter((d) => d.protocol?.protocolName === 'bluetooth');
   if (ble.length === 0) throw edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `no device with protocolName bluetooth in ${opts.device}`);
 

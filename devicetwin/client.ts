@@ -3,11 +3,11 @@
 // and wait for the answer that echoes it.
 
 import { randomUUID } from 'node:crypto';
-import { ERROR_CODES, edgetwinError, type ErrorCode } from '../errors.js';
-import { deviceTopic, extensionTopic, parseDeviceId, type Bus, type DeviceTopicKind, type Subscription } from '../eventbus/index.js';
+import { ERROR_CODES, edgetwinError, toEdgetwinError, type EdgetwinError, type ErrorCode } from '../errors.js';
+import { DEVICE_PREFIX, NODE_PREFIX, deviceTopic, extensionTopic, nodeTopic, parseDeviceId, type Bus, type DeviceTopicKind, type Subscription } from '../eventbus/index.js';
 import { TWIN_KEY } from '../schemas/index.js';
 import type { HistoryResult } from './history.js';
-import type { DeviceTwinDelta, DeviceTwinDocument, DeviceTwinResult, MsgTwin, ResultMessage } from './wire.js';
+import type { DeviceTwinDelta, DeviceTwinDocument, DeviceTwinResult, MembershipGetResult, MsgTwin, ResultMessage } from './wire.js';
 
 /** A history request of edgetwin's MQTT extension (docs/mqtt-api.md); times and the step as the server parses them. */
 export interface HistoryGetRequest {
@@ -51,10 +51,77 @@ export class TwinClient {
     this.timeoutMs = opts.timeoutMs ?? 5000;
   }
 
-  /** `twin/get` → the device's twins. Throws the coded error of an error answer. */
-  async get(id: string): Promise<DeviceTwinResult> {
+  /**
+   * `twin/get` → the device's twins. Throws the coded error of an error answer. `include` asks
+   * edgetwin for extra fields (`units`, docs/mqtt-api.md); without it the answer is KubeEdge's.
+   */
+  async get(id: string, opts: { readonly include?: readonly string[] } = {}): Promise<DeviceTwinResult> {
     const { namespace, name } = splitId(id);
-    return this.request(deviceTopic(namespace, name, 'twin/get'), deviceTopic(namespace, name, 'twin/get/result'), {});
+    const body = opts.include && opts.include.length > 0 ? { include: opts.include } : {};
+    return this.request(deviceTopic(namespace, name, 'twin/get'), deviceTopic(namespace, name, 'twin/get/result'), body);
+  }
+
+  /**
+   * `membership/get` of node `node` → the devices bound to it. `include` asks edgetwin for each
+   * device's `protocol` and `model` too (docs/mqtt-api.md).
+   */
+  async membership(node: string, opts: { readonly include?: readonly string[] } = {}): Promise<MembershipGetResult> {
+    const body = opts.include && opts.include.length > 0 ? { include: opts.include } : {};
+    return this.request(nodeTopic(node, 'membership/get'), nodeTopic(node, 'membership/get/result'), body);
+  }
+
+  /**
+   * `twin/get` for many devices over one wildcard subscription, at most `concurrency` requests
+   * in flight (answers are QoS 0 by default: a bounded window keeps the broker's outgoing queue
+   * for this client small). Calls `onResult` per device, in completion order, with its twins or
+   * its coded error (a timeout included); never rejects for one device. Falls back to one
+   * subscription per request when the wildcard is refused (a user scoped to some devices).
+   */
+  async getMany(
+    ids: readonly string[],
+    onResult: (id: string, result: DeviceTwinResult | EdgetwinError) => void,
+    opts: { readonly concurrency?: number } = {},
+  ): Promise<void> {
+    const pending = new Map<string, (message: unknown) => void>();
+    let sub: Subscription | undefined;
+    try {
+      sub = await this.bus.subscribe(`${DEVICE_PREFIX}+/+/twin/get/result`, (_topic, payload) => {
+        const message = parseAnswer(payload);
+        const eventId = (message as { event_id?: unknown } | undefined)?.event_id;
+        if (typeof eventId === 'string') pending.get(eventId)?.(message);
+      }, { qos: 1 });
+    } catch {
+      sub = undefined;
+    }
+    const one = async (id: string): Promise<DeviceTwinResult> => {
+      if (!sub) return this.get(id);
+      const { namespace, name } = splitId(id);
+      const eventId = randomUUID();
+      const answer = new Promise<unknown>((resolve) => pending.set(eventId, resolve));
+      const topic = deviceTopic(namespace, name, 'twin/get/result');
+      try {
+        const sent = this.bus.publish(deviceTopic(namespace, name, 'twin/get'), JSON.stringify({ event_id: eventId, timestamp: Date.now() }), { qos: 1 });
+        sent.catch(() => undefined);
+        return settleAnswer<DeviceTwinResult>(await this.within(Promise.race([sent.then(() => answer), answer]), topic));
+      } finally {
+        pending.delete(eventId);
+      }
+    };
+    const queue = [...ids];
+    const worker = async (): Promise<void> => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        try {
+          onResult(id, await one(id));
+        } catch (err) {
+          onResult(id, toEdgetwinError(err));
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 32, ids.length)) }, worker));
+    } finally {
+      await sub?.unsubscribe();
+    }
   }
 
   /** `$edgetwin/device/<id>/history/get` → the device's history (an edgetwin extension). */
@@ -109,7 +176,20 @@ export class TwinClient {
     return { unsubscribe: async () => void (await Promise.all(subs.map((s) => s.unsubscribe()))) };
   }
 
-  private async request<T>(topic: string, answer: string, body: object): Promise<T> {
+  /** Rejects with EDGETWIN_ERR_TIMEOUT naming `answerTopic` unless `p` settles within timeoutMs. */
+  private async within<T>(p: Promise<T>, answerTopic: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(timeoutError(answerTopic, this.timeoutMs)), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([p, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async request<T>(topic: string, answerTopic: string, body: object): Promise<T> {
     const eventId = randomUUID();
     let settle!: { resolve: (v: T) => void; reject: (e: unknown) => void };
     const done = new Promise<T>((resolve, reject) => (settle = { resolve, reject }));
@@ -118,26 +198,19 @@ export class TwinClient {
     // It may also be settled by the timer while nothing awaits it yet (the subscribe below).
     done.catch(() => undefined);
     const sub = await this.bus.subscribe(
-      answer,
+      answerTopic,
       (_topic, payload) => {
-        let message: unknown;
+        const message = parseAnswer(payload);
+        if ((message as { event_id?: unknown } | undefined)?.event_id !== eventId) return;
         try {
-          message = JSON.parse(payload.toString('utf8'));
-        } catch {
-          return;
+          settle.resolve(settleAnswer<T>(message));
+        } catch (err) {
+          settle.reject(err);
         }
-        if ((message as { event_id?: unknown }).event_id !== eventId) return;
-        if (isErrorResult(message)) {
-          // The answer comes from the wire: trust its code only if it is one we know.
-          const code: ErrorCode = typeof message.error_code === 'string' && message.error_code in ERROR_CODES ? message.error_code : 'EDGETWIN_ERR_INTERNAL';
-          settle.reject(edgetwinError(code, message.reason, message.errors ?? []));
-        } else settle.resolve(message as T);
       },
       { qos: 1 },
     );
-    const timer = setTimeout(() => {
-      settle.reject(edgetwinError('EDGETWIN_ERR_TIMEOUT', `no answer on ${answer} within ${this.timeoutMs} ms: is edgetwin running and the device bound?`));
-    }, this.timeoutMs);
+    const timer = setTimeout(() => settle.reject(timeoutError(answerTopic, this.timeoutMs)), this.timeoutMs);
     try {
       const message = { event_id: eventId, timestamp: Date.now(), ...body };
       // The answer may come before the PUBACK, or instead of it: a broker that denies the publish
@@ -153,4 +226,25 @@ export class TwinClient {
       await sub.unsubscribe();
     }
   }
+}
+
+function parseAnswer(payload: Buffer): unknown {
+  try {
+    return JSON.parse(payload.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An answer → its value, or the coded error of an error answer. */
+function settleAnswer<T>(message: unknown): T {
+  if (!isErrorResult(message)) return message as T;
+  // The answer comes from the wire: trust its code only if it is one we know.
+  const code: ErrorCode = typeof message.error_code === 'string' && message.error_code in ERROR_CODES ? message.error_code : 'EDGETWIN_ERR_INTERNAL';
+  throw edgetwinError(code, message.reason, message.errors ?? []);
+}
+
+function timeoutError(answerTopic: string, ms: number): EdgetwinError {
+  const hint = answerTopic.startsWith(NODE_PREFIX) ? 'is edgetwin running, with that node name?' : 'is edgetwin running and the device bound?';
+  return edgetwinError('EDGETWIN_ERR_TIMEOUT', `no answer on ${answerTopic} within ${ms} ms: ${hint}`);
 }

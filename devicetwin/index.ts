@@ -10,3 +10,4 @@ export { computeDelta, twinToWire, twinsToWire } from './document.js';
 export { parseTwinUpdate, parseStateUpdate, parseBaseMessage, parseRequestMessage, DEFAULT_PARSE_LIMITS, type ParseLimits, type ParsedUpdate, type TwinPatch } from './parse.js';
 export { SqliteTwinStore, makeDirectory } from './store/index.js';
 export { DEFAULT_HISTORY_POLICY, HISTORY_KINDS, historyEntries, historyFor, type HistoryRequest, type HistoryResult } from './history.js';
+export { admitDevices, type DeviceLimits } from './policy.js';

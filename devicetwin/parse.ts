@@ -258,12 +258,18 @@ export function parseTwinUpdate(payload: Buffer, limits?: ParseLimits): Parsed<P
   return { ok: true, value: { eventId, twins, ...(typeof version === 'number' ? { version } : {}) } };
 }
 
-/** `twin/get`, `membership/get`: only `event_id` matters. An empty payload is accepted as `{}`. */
-export function parseBaseMessage(payload: Buffer, limits?: ParseLimits): Parsed<{ eventId: string }> {
-  if (payload.length === 0) return { ok: true, value: { eventId: '' } };
+/**
+ * `twin/get`, `membership/get`: `event_id`, and edgetwin's optional `include` (a list of extra
+ * fields the answer should carry, docs/mqtt-api.md; KubeEdge ignores the key, and anything but
+ * an array of strings is ignored here too). An empty payload is accepted as `{}`.
+ */
+export function parseBaseMessage(payload: Buffer, limits?: ParseLimits): Parsed<{ eventId: string; include: ReadonlySet<string> }> {
+  if (payload.length === 0) return { ok: true, value: { eventId: '', include: NOTHING } };
   const decoded = decodeJson(payload, limits);
   if (!decoded.ok) return decoded;
-  return { ok: true, value: { eventId: eventIdOf(decoded.value) } };
+  const include = field(decoded.value, 'include');
+  const names = Array.isArray(include) ? new Set(include.filter((v): v is string => typeof v === 'string')) : NOTHING;
+  return { ok: true, value: { eventId: eventIdOf(decoded.value), include: names } };
 }
 
 /**
@@ -276,6 +282,8 @@ export function parseRequestMessage(payload: Buffer, limits?: ParseLimits): Pars
   if (!decoded.ok) return decoded;
   return { ok: true, value: { eventId: eventIdOf(decoded.value), body: decoded.value } };
 }
+
+const NOTHING: ReadonlySet<string> = new Set();
 
 /** `state/update`: `{event_id, timestamp, state}`. */
 export function parseStateUpdate(payload: Buffer, limits?: ParseLimits): Parsed<{ eventId: string; state: string }> {

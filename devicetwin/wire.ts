@@ -51,6 +51,8 @@ export interface DeviceTwinResult extends BaseMessage {
   twin: Record<string, MsgTwin | null>;
   /** edgetwin: the twin's version after the update. */
   version?: number;
+  /** edgetwin, when `twin/get` asked `include: ["units"]`: each property's model `unit`, where it has one. */
+  units?: Record<string, string>;
 }
 
 export interface DeviceTwinDelta extends BaseMessage {
@@ -86,6 +88,10 @@ export interface WireDevice {
   state?: string;
   last_online?: string;
   twin?: Record<string, MsgTwin>;
+  /** edgetwin, when `membership/get` asked `include: ["protocol"]`: spec.protocol.protocolName. */
+  protocol?: string;
+  /** edgetwin, when `membership/get` asked `include: ["model"]`: spec.deviceModelRef.name. */
+  model?: string;
 }
 
 export interface MembershipUpdate extends BaseMessage {

@@ -6,7 +6,7 @@
 
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { edgetwinError, formatError, toEdgetwinError, type EdgetwinError } from '../errors.js';
+import { edgetwinError, toEdgetwinError, type EdgetwinError } from '../errors.js';
 // Cloud sync and the simulators are imported when configured: @kubernetes/client-node alone
 // costs ~0.6 s of start-up and ~50 MB resident on a node that does not sync (docs/benchmarks.md).
 import type { CloudSync } from '../cloudsync/index.js';
@@ -20,6 +20,7 @@ import { EdgeMetrics } from './metrics.js';
 import { HttpServer, Router, addHealthRoutes, addHistoryRoutes, type Readiness, type ReadinessCheck } from './http/index.js';
 import { HistoryResponder, historyPolicy } from '../telemetry/index.js';
 import { externalBusFromConfig, externalCheck } from './external.js';
+import { logProblem } from './logger.js';
 import { loadManifests, type ManifestLoad } from './manifests.js';
 import { VERSION } from './version.js';
 import {
@@ -179,7 +180,7 @@ export class EdgeCore {
     for (const [name, model] of loaded.models) this.models.set(name, model);
     problems.push(...loaded.errors);
     this.manifests = this.readManifests(this.models);
-    for (const p of problems) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
+    for (const p of problems) logProblem(logger, 'warn', p, {}, 'skipped: ');
     // Auth and TLS settings are checked before anything listens: a bad one refuses the start.
     // In external mode there is no broker here: MQTT authentication and ACLs are the external
     // one's, and the users file serves the HTTP API alone.
@@ -316,7 +317,8 @@ export class EdgeCore {
       localModels: this.models,
       onDevices: async (cluster) => {
         this.cluster = [...cluster];
-        for (const p of await this.syncMappers()) logger.warn({ code: p.code }, `skipped: ${formatError(p)}`);
+        // Each problem is logged by the runtime itself, with its device (mappers/sdk/runtime.ts).
+        await this.syncMappers();
       },
     });
     if (cloudsync && cloudOpts) {
@@ -361,7 +363,7 @@ export class EdgeCore {
     const { logger } = this;
     const loaded = loadModels(this.modelPaths());
     const problems: EdgetwinError[] = [...loaded.errors];
-    for (const p of loaded.errors) logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
+    for (const p of loaded.errors) logProblem(logger, 'warn', p, {}, 'skipped: ');
     // An unchanged model keeps its object, so the devices that use it are not restarted.
     const models = new Map<string, DeviceModel>();
     for (const [name, model] of loaded.models) {
@@ -399,7 +401,7 @@ export class EdgeCore {
   private async bindManifests(devs: { readonly devices: DeviceInstance[]; readonly errors: EdgetwinError[] }): Promise<EdgetwinError[]> {
     const twin = this.twin;
     this.devices = devs.devices;
-    for (const p of devs.errors) this.logger.warn({ code: p.code, details: p.details }, `skipped: ${formatError(p)}`);
+    for (const p of devs.errors) logProblem(this.logger, 'warn', p, {}, 'skipped: ');
     for (const d of this.devices) logDeviceWarnings(this.logger, d);
     const declared = this.devices.map((instance) => ({ instance, model: this.models.get(instance.model)! }));
     await twin.setDevices(declared);
@@ -451,7 +453,7 @@ export class EdgeCore {
       this.logger.info({ url: http.url }, 'metrics and health listening');
     } catch (err) {
       const e = toEdgetwinError(err, 'EDGETWIN_ERR_METRICS_LISTEN');
-      this.logger.warn({ code: e.code }, `running without /metrics, /healthz and the HTTP API: ${formatError(e)}`);
+      logProblem(this.logger, 'warn', e, {}, 'running without /metrics, /healthz and the HTTP API: ');
     }
   }
 

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { edgetwinError, formatError, toEdgetwinError, type EdgetwinError } from '../errors.js';
 import { parseModbusProtocolConfig } from '../mappers/index.js';
-import type { DeviceInstance, DeviceModel } from '../schemas/index.js';
+import { suggestion, type DeviceInstance, type DeviceModel } from '../schemas/index.js';
 import { createSimulatedAdapter, ModbusSimulator, ModbusTcpServer, type SimulatedAdapter } from '../simulators/index.js';
 
 export interface Simulation {
@@ -41,7 +41,7 @@ export async function startSimulation(
   for (const id of ids) {
     const d = byId.get(id);
     if (!d) {
-      problem([id], edgetwinError('EDGETWIN_ERR_MANIFEST_INVALID', `simulate: no loaded device ${id}`));
+      problem([id], edgetwinError('EDGETWIN_ERR_MANIFEST_INVALID', `simulate: no loaded device ${id}${suggestion(id, byId.keys())}`));
       continue;
     }
     const protocol = d.instance.protocol?.protocolName;

@@ -6,6 +6,7 @@ import { Ajv2020, type ErrorObject, type Options, type ValidateFunction } from '
 import formatsModule, { type FormatsPlugin } from 'ajv-formats';
 import type { ErrorDetail } from '../errors.js';
 import { PATTERN_DESCRIPTIONS } from './names.js';
+import { suggestion } from './suggest.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the whole
 // `module.exports`, whose `.default` is the plugin. Accept either shape.
@@ -20,7 +21,9 @@ export type Ajv = Ajv2020;
  * defines `double`, used by models to ask for KubeEdge's DOUBLE) and edgetwin's `unit` keyword.
  */
 export function createAjv(options: Options = {}): Ajv2020 {
-  const ajv = new Ajv2020({ strict: true, ...options });
+  // verbose: errors carry their parentSchema, whose `properties` name the keys an unknown one
+  // may be a typo of (ajvErrorToDetail's "did you mean"). It only adds references to errors.
+  const ajv = new Ajv2020({ strict: true, verbose: true, ...options });
   addFormats(ajv);
   // `unit` is an annotation (DESIGN.md "Device models are JSON Schema"); declaring it keeps
   // strict mode on for every other unknown keyword, which is how typos like `units` get caught.
@@ -54,6 +57,12 @@ export function showValue(value: unknown): string {
   return text.length > 64 ? `${text.slice(0, 61)}...` : text;
 }
 
+/** The keys an object schema declares (`properties`), for suggestions; none when unknown. */
+function declaredKeys(schema: unknown): string[] {
+  const props = (schema as { properties?: unknown } | undefined)?.properties;
+  return typeof props === 'object' && props !== null ? Object.keys(props) : [];
+}
+
 /**
  * One ajv error → { path: JSON pointer of the offending value, message }. ajv reports a missing
  * or unknown key at the parent object; edgetwin points at the key itself, so "/title is required"
@@ -69,7 +78,7 @@ export function ajvErrorToDetail(error: ErrorObject): ErrorDetail {
     }
     case 'additionalProperties': {
       const key = stringParam(params, 'additionalProperty') ?? '';
-      return { path: `${at}/${escapePointerToken(key)}`, message: 'is not an allowed key' };
+      return { path: `${at}/${escapePointerToken(key)}`, message: `is not an allowed key${suggestion(key, declaredKeys(error.parentSchema))}` };
     }
     case 'propertyNames': {
       const key = stringParam(params, 'propertyName') ?? '';

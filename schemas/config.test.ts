@@ -11,6 +11,7 @@ const DEFAULTS: EdgetwinConfig = {
   dataDir: './data',
   models: [],
   bundledModels: true,
+  strict: false,
   devices: [],
   mqtt: {
     mode: 'embedded',
@@ -40,7 +41,7 @@ const DEFAULTS: EdgetwinConfig = {
     },
   },
   store: { synchronous: 'normal', pragmas: {} },
-  log: { level: 'info' },
+  log: { level: 'info', format: 'auto' },
   mappers: { enabled: ['modbus'], timeoutMs: 2000, offlineAfter: 3, resyncMs: 60000, bluetoothAdapter: 'hci' },
   simulate: [],
   http: { enabled: true, host: '127.0.0.1', port: 9464 },
@@ -152,6 +153,15 @@ describe('resolveConfig', () => {
     expect(err.message).toContain('12 problems');
     expect(err.details.find((d) => d.path === '/log/level')?.message).toMatch(/must be one of "fatal", "error"/);
     expect(err.details.find((d) => d.path === '/extra')?.message).toBe('is not an allowed key');
+  });
+
+  it('suggests the key meant for a typo, at any depth', () => {
+    const err = thrown(() => resolveConfig({ mqtt: { prot: 1884, limits: { maxConnection: 5 } }, nodename: 'x' } as never));
+    expect(Object.fromEntries(err.details.map((d) => [d.path, d.message]))).toEqual({
+      '/mqtt/prot': 'is not an allowed key; did you mean "port"?',
+      '/mqtt/limits/maxConnection': 'is not an allowed key; did you mean "maxConnections"?',
+      '/nodename': 'is not an allowed key; did you mean "nodeName"?',
+    });
   });
 });
 

@@ -37,6 +37,9 @@ export const CONFIG_SCHEMA = {
     /** Extra model files or folders, loaded after the bundled ones. */
     models: paths,
     bundledModels: { type: 'boolean', default: true },
+    // Refuse to start when any model, manifest or device configuration has a problem (what
+    // `edgetwin check` reports), instead of starting without what is broken.
+    strict: { type: 'boolean', default: false },
     /** Device manifest files or folders. */
     devices: paths,
     // `default: {}` on each section makes ajv create it, so its own defaults then apply.
@@ -164,6 +167,9 @@ export const CONFIG_SCHEMA = {
       default: {},
       properties: {
         level: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+        // pretty: human lines (pino-pretty); json: one JSON object per line; auto: pretty when
+        // stderr is a terminal, JSON otherwise (a supervisor or a pipe).
+        format: { type: 'string', enum: ['pretty', 'json', 'auto'], default: 'auto' },
       },
     },
     // Protocol mappers run in this process for devices whose protocolName is listed here;

@@ -167,6 +167,22 @@ describe('parseDeviceManifest', () => {
     expect(err.details.map((d) => d.path)).toContain(pointer);
   });
 
+  // Each row: a typo, where it is, and the suggestion the message must carry.
+  it.each<[string, (m: EditableManifest) => void, string, string]>([
+    ['a model name', (m) => (m.spec.deviceModelRef!.name = 'thermostst'), '/spec/deviceModelRef/name', 'model "thermostst" is not loaded; did you mean "thermostat"?'],
+    ['a property name', (m) => (prop(m, 1).name = 'setpiont'), '/spec/properties/1/name', 'property "setpiont" is not in model "thermostat"; did you mean "setpoint"?'],
+    ['a property key', (m) => (prop(m, 1).colectCycle = 5), '/spec/properties/1/colectCycle', 'is not an allowed key; did you mean "collectCycle"?'],
+    ['a spec key', (m) => (m.spec.protocl = {}), '/spec/protocl', 'is not an allowed key; did you mean "protocol"?'],
+  ])('suggests the name meant for a typo in %s', (_label, edit, pointer, message) => {
+    const err = parseError(manifest(edit));
+    expect(err.details.find((d) => d.path === pointer)?.message).toBe(message);
+    expect(err.message).toContain(message);
+  });
+
+  it('suggests nothing for a name close to none', () => {
+    expect(parseError(manifest((m) => (m.spec.deviceModelRef!.name = 'boiler'))).message).not.toContain('did you mean');
+  });
+
   it('explains why v1alpha2 is rejected', () => {
     expect(parseError(manifest((m) => (m.apiVersion = 'devices.kubeedge.io/v1alpha2'))).message).toMatch(/rewrite it as v1beta1/);
   });

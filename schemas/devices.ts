@@ -9,6 +9,7 @@ import { ajvErrorsToDetails, createAjv, joinDetails, type ValidateFunction } fro
 import { listSourceFiles, MODEL_EXTENSIONS, readTextFile } from './files.js';
 import { DNS1123_LABEL, DNS1123_SUBDOMAIN } from './names.js';
 import { applyModelDefaults } from './defaults.js';
+import { suggestion } from './suggest.js';
 import type { DeviceInstance, DeviceModel, PropertyInstance, ProtocolConfig } from './types.js';
 
 export const DEVICE_API_VERSION = 'devices.kubeedge.io/v1beta1';
@@ -132,7 +133,8 @@ function toPropertyInstance(
 ): PropertyInstance | undefined {
   const propertyModel = model.properties.get(prop.name);
   if (!propertyModel) {
-    problems.push({ path: `${at}/name`, code: 'EDGETWIN_ERR_PROPERTY_UNKNOWN', message: `property "${prop.name}" is not in model "${model.name}"` });
+    const hint = suggestion(prop.name, model.properties.keys());
+    problems.push({ path: `${at}/name`, code: 'EDGETWIN_ERR_PROPERTY_UNKNOWN', message: `property "${prop.name}" is not in model "${model.name}"${hint}` });
     return undefined;
   }
   // Go's encoding/json ignores omitempty on structs, so Devices written by Go clients carry
@@ -183,7 +185,7 @@ export function parseDeviceManifest(
   const model = models.get(spec.deviceModelRef.name);
   if (!model) {
     throw manifestError('EDGETWIN_ERR_MODEL_UNKNOWN', where, [
-      { path: '/spec/deviceModelRef/name', message: `model "${spec.deviceModelRef.name}" is not loaded` },
+      { path: '/spec/deviceModelRef/name', message: `model "${spec.deviceModelRef.name}" is not loaded${suggestion(spec.deviceModelRef.name, models.keys())}` },
     ]);
   }
 

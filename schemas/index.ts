@@ -15,6 +15,7 @@ export type {
 export { applyModelDefaults } from './defaults.js';
 
 export { BUNDLED_MODELS_DIR, compileModel, findBundledModelsDir, loadModels } from './models.js';
+export { didYouMean, editDistance, suggestion } from './suggest.js';
 export { DNS1123_LABEL, DNS1123_SUBDOMAIN, TWIN_KEY } from './names.js';
 export { DEVICE_API_VERSION, DEVICE_MANIFEST_SCHEMA, loadDevices, parseDeviceManifest, type DeviceManifest } from './devices.js';
 export { CONFIG_SCHEMA, loadConfigFile, resolveConfig, type EdgetwinConfig, type RawConfig } from './config.js';

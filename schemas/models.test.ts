@@ -82,6 +82,18 @@ describe('compileModel', () => {
     ['unresolvable $ref', model({ x: { type: 'number', $ref: '#/$defs/nope' } }), '/properties/x'],
     ['unknown top-level keyword', model({}, { version: 2 }), '/version'],
     ['another dialect', model({}, { $schema: 'http://json-schema.org/draft-07/schema#' }), '/$schema'],
+    // Valid JSON Schema that admits no value, or names values it refuses itself.
+    ['minimum > maximum', model({ setpoint: { type: 'number', minimum: 35, maximum: 5 } }), '/properties/setpoint/minimum'],
+    ['exclusiveMinimum = maximum', model({ x: { type: 'number', exclusiveMinimum: 5, maximum: 5 } }), '/properties/x/exclusiveMinimum'],
+    ['minimum = exclusiveMaximum', model({ x: { type: 'number', minimum: 5, exclusiveMaximum: 5 } }), '/properties/x/minimum'],
+    ['exclusiveMinimum > exclusiveMaximum', model({ x: { type: 'number', exclusiveMinimum: 9, exclusiveMaximum: 1 } }), '/properties/x/exclusiveMinimum'],
+    ['no integer between the bounds', model({ n: { type: 'integer', minimum: 1.2, maximum: 1.8 } }), '/properties/n/minimum'],
+    ['minLength > maxLength', model({ s: { type: 'string', minLength: 4, maxLength: 2 } }), '/properties/s/minLength'],
+    ['an enum value over maximum', model({ n: { type: 'integer', enum: [1, 2, 50], maximum: 10 } }), '/properties/n/enum/2'],
+    ['an enum value too long', model({ s: { type: 'string', enum: ['off', 'standby'], maxLength: 4 } }), '/properties/s/enum/1'],
+    ['a default outside the range', model({ x: { type: 'number', minimum: 0, maximum: 10, default: 11 } }), '/properties/x/default'],
+    ['a default of another type', model({ x: { type: 'number', default: 'warm' } }), '/properties/x/default'],
+    ['a const the schema refuses', model({ x: { type: 'number', const: 3, minimum: 5 } }), '/properties/x/const'],
     ['not an object', [1, 2], '(root)'],
     ['null', null, '(root)'],
   ];
@@ -92,6 +104,14 @@ describe('compileModel', () => {
     expect(err.message).toContain('models/bad.json');
     expect(err.message).toContain(pointer);
     expect(err.details.map((d) => d.path || '(root)')).toContain(pointer);
+  });
+
+  it('names both bounds of an empty range, and accepts a range of one value', () => {
+    expect(compileError(model({ setpoint: { type: 'number', minimum: 35, maximum: 5 } }), 'models/t.json').message).toBe(
+      'Invalid device model models/t.json: /properties/setpoint/minimum minimum 35 is greater than maximum 5: no value is allowed',
+    );
+    const one = compileModel(model({ x: { type: 'integer', minimum: 5, maximum: 5, default: 5, enum: [5] } }));
+    expect(one.properties.get('x')?.parse('5')).toMatchObject({ ok: true });
   });
 
   it('lists every problem, not just the first', () => {

@@ -11,6 +11,7 @@ import { ajvErrorsToDetails, createAjv, escapePointerToken, joinDetails, type Aj
 import { isJsonFile, listSourceFiles, MODEL_EXTENSIONS, readTextFile } from './files.js';
 import { DNS1123_SUBDOMAIN, TWIN_KEY } from './names.js';
 import type { DeviceModel, JsonSchema, ModelDefaults, PropertyModel, VisitorDefaults } from './types.js';
+import { rangeProblems } from './ranges.js';
 import { createPropertyModel, kubeTypeOf } from './values.js';
 
 export const JSON_SCHEMA_2020_12 = 'https://json-schema.org/draft/2020-12/schema';
@@ -150,6 +151,11 @@ export function compileModel(schema: unknown, source?: string): DeviceModel {
     const at = `/properties/${escapePointerToken(name)}`;
     try {
       const validate = strictCompile(values, propertySchema);
+      const empty = rangeProblems(propertySchema, at, validate);
+      if (empty.length > 0) {
+        problems.push(...empty);
+        continue;
+      }
       properties.set(name, createPropertyModel({ name, type: kubeTypeOf(propertySchema), schema: propertySchema, validate }));
     } catch (err) {
       problems.push(compileErrorDetail(err, at, propertySchema));

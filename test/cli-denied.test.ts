@@ -63,6 +63,12 @@ describe.skipIf(!BUILT)('the CLI and mappers refused by the broker', () => {
     expect(ok.code).toBe(0);
   });
 
+  it('a twin watch outside the user\'s devices exits 1 with the refusal (it used to print it and exit 0)', async () => {
+    const r = await runCli(['twin', 'watch', 'default/thermo', '-b', url('operator')]);
+    deniedCleanly(r);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it("a mapper reading another protocol's device is refused, not an internal subscribe error", async () => {
     const r = await runCli(['twin', 'get', 'default/press', '-b', url('ble-mapper')]);
     deniedCleanly(r);
@@ -73,14 +79,19 @@ describe.skipIf(!BUILT)('the CLI and mappers refused by the broker', () => {
   it("an out-of-process mapper given another protocol's device names it and exits", async () => {
     const r = await runCli(['mapper', 'modbus', '--devices', path.join(tmp.dir, 'devices', 'press.yaml'), '-b', url('ble-mapper'), '--log-level', 'error'], 30_000);
     deniedCleanly(r);
-    expect(r.stderr).toContain('no device could be mapped (1 of 1 refused); device default/press not mapped: user "ble-mapper" may not subscribe to $hw/events/device/default/press/twin/update/delta');
-    // The worker's own report, one log line per device (on stderr), carries the code and the device id.
+    expect(r.stderr).toContain('error EDGETWIN_ERR_ACCESS_DENIED: no device could be mapped (1 of 1 refused, each logged above)');
+    // The worker's own report, one log line per device (on stderr), carries the code, the device
+    // id and the reason; the reason is printed there only, once.
+    const reason = 'device default/press not mapped: user "ble-mapper" may not subscribe to $hw/events/device/default/press/twin/update/delta';
     const line = r.stderr
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .find((l) => l.code === 'EDGETWIN_ERR_ACCESS_DENIED');
     expect(line).toMatchObject({ device: 'default/press', module: 'mappers' });
+    expect(String(line?.msg)).toContain(reason);
+    const said = r.stderr.split('\n').map((l) => (l.startsWith('{') ? String((JSON.parse(l) as { msg?: unknown }).msg) : l));
+    expect(said.filter((l) => l.includes(reason))).toHaveLength(1);
   }, 60_000);
 });
 

@@ -113,6 +113,25 @@ describe('state/update and membership', () => {
     const r = await app.next('$hw/events/node/edge-test/membership/get/result', (j) => j.event_id === 'm1', 5000, from);
     expect(r.json.devices).toEqual([expect.objectContaining({ id: 'default/thermo', name: 'thermo', state: 'online' })]);
   });
+
+  it("adds each device's protocol and model when membership/get asks with edgetwin's include", async () => {
+    const from = app.count;
+    await app.publish('$hw/events/node/edge-test/membership/get', { event_id: 'm2', timestamp: 0, include: ['protocol', 'model', 'nonsense'] });
+    const r = await app.next('$hw/events/node/edge-test/membership/get/result', (j) => j.event_id === 'm2', 5000, from);
+    expect(r.json.devices).toEqual([expect.objectContaining({ id: 'default/thermo', protocol: 'external', model: 'thermostat' })]);
+    // Without it the answer is KubeEdge's dttype.Device: no extra key (also test/kubeedge-replay.test.ts).
+    await app.publish('$hw/events/node/edge-test/membership/get', { event_id: 'm3', timestamp: 0, include: 'protocol' });
+    const plain = await app.next('$hw/events/node/edge-test/membership/get/result', (j) => j.event_id === 'm3', 5000, from);
+    expect(Object.keys((plain.json.devices as object[])[0]!).sort()).toEqual(['id', 'last_online', 'name', 'state']);
+  });
+
+  it("adds the model's units when twin/get asks with include", async () => {
+    const from = app.count;
+    await app.publish(`${DEV}/twin/get`, { event_id: 'u1', timestamp: 0, include: ['units'] });
+    const r = await app.next(`${DEV}/twin/get/result`, (j) => j.event_id === 'u1', 5000, from);
+    expect(r.json.units).toEqual({ temperature: 'Celsius', setpoint: 'Celsius' });
+    expect((await getTwin()).units).toBeUndefined();
+  });
 });
 
 // Each malformed or invalid input gets its coded error on the right topic and changes nothing.

@@ -3,7 +3,7 @@
 
 import { edgetwinError } from '../../errors.js';
 import { deviceTopic } from '../../eventbus/index.js';
-import { errorResult, type HandlerContext } from '../context.js';
+import { errorResult, type DeviceEntry, type HandlerContext } from '../context.js';
 import { twinsToWire } from '../document.js';
 import { parseBaseMessage } from '../parse.js';
 import type { DeviceTwinResult } from '../wire.js';
@@ -26,5 +26,13 @@ export async function handleTwinGet(ctx: HandlerContext, namespace: string, name
   await ctx.settled();
   const state = ctx.device(id)?.state ?? entry.state;
   const result: DeviceTwinResult = { event_id: parsed.value.eventId, timestamp: ctx.now(), twin: twinsToWire(state), version: state.version };
+  // edgetwin's `include: ["units"]` (docs/mqtt-api.md): the wire carries no units, the model does.
+  if (parsed.value.include.has('units')) result.units = unitsOf(entry);
   ctx.publish(topic, result);
+}
+
+function unitsOf(entry: DeviceEntry): Record<string, string> {
+  const units: Record<string, string> = {};
+  for (const [name, p] of entry.model.properties) if (p.unit !== undefined && p.unit !== '') units[name] = p.unit;
+  return units;
 }

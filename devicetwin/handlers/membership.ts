@@ -17,7 +17,18 @@ export function handleMembershipGet(ctx: HandlerContext, node: string, payload: 
     return;
   }
   const devices: WireDevice[] = [];
-  for (const entry of ctx.devices()) devices.push(deviceToWire(entry.state, entry.instance.description));
+  // edgetwin's `include` (docs/mqtt-api.md): extra keys only when asked, so the default answer
+  // stays KubeEdge's dttype.Device exactly (test/kubeedge-replay.test.ts).
+  const { include } = parsed.value;
+  const protocol = include.has('protocol');
+  const model = include.has('model');
+  for (const entry of ctx.devices()) {
+    const wire = deviceToWire(entry.state, entry.instance.description);
+    const name = entry.instance.protocol?.protocolName;
+    if (protocol && name !== undefined) wire.protocol = name;
+    if (model) wire.model = entry.instance.model;
+    devices.push(wire);
+  }
   devices.sort((a, b) => (a.id ?? '').localeCompare(b.id ?? ''));
   const result: MembershipGetResult = { event_id: parsed.value.eventId, timestamp: ctx.now(), devices };
   ctx.publish(topic, result);

@@ -44,3 +44,29 @@ describe('bindDevice: visitor keys the mapper does not know', () => {
     }
   });
 });
+
+describe('bindDevice: did you mean', () => {
+  const strict: MapperFactory = {
+    ...factory,
+    protocolConfigSchema: { type: 'object', additionalProperties: false, properties: { ip: { type: 'string' }, slaveID: { type: 'integer' } } },
+  };
+  const withProtocol = (configData: Record<string, unknown>) => {
+    const d = device({ offset: 1 });
+    return { ...d, protocol: { protocolName: 'demo', configData } };
+  };
+
+  it('suggests the visitor key an unknown one is a typo of', () => {
+    const bound = bindDevice(factory, device({ offset: 2, scael: 2 }), model);
+    expect(bound.warnings[0]?.message).toBe('property "level": visitor key "scael" means nothing to the demo mapper; ignored; did you mean "scale"?');
+  });
+
+  it('suggests the protocol key an unknown one is a typo of', () => {
+    try {
+      bindDevice(strict, withProtocol({ ip: '127.0.0.1', slaveId: 1 }), model);
+      expect.unreachable();
+    } catch (err) {
+      expect(isEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_CONFIG')).toBe(true);
+      expect((err as Error).message).toContain('/spec/protocol/configData unknown key "slaveId"; did you mean "slaveID"?');
+    }
+  });
+});

@@ -4,7 +4,7 @@
 
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { edgetwinError, type ErrorDetail } from '../../errors.js';
-import type { DeviceInstance, DeviceModel, JsonSchema } from '../../schemas/index.js';
+import { suggestion, type DeviceInstance, type DeviceModel, type JsonSchema } from '../../schemas/index.js';
 import type { DriverDevice, DriverProperty, MapperFactory } from './types.js';
 
 /** Visitor keys the runtime reads itself (never passed to the driver). */
@@ -27,11 +27,12 @@ function validators(factory: MapperFactory): { protocol: ValidateFunction; visit
   return v;
 }
 
-function details(prefix: string, errors: ErrorObject[] | null | undefined): ErrorDetail[] {
-  return (errors ?? []).map((e) => ({
-    path: `${prefix}${e.instancePath}`,
-    message: e.keyword === 'additionalProperties' ? `unknown key "${String(e.params.additionalProperty)}"` : (e.message ?? 'is invalid'),
-  }));
+function details(prefix: string, errors: ErrorObject[] | null | undefined, schema: JsonSchema): ErrorDetail[] {
+  return (errors ?? []).map((e) => {
+    if (e.keyword !== 'additionalProperties') return { path: `${prefix}${e.instancePath}`, message: e.message ?? 'is invalid' };
+    const key = String(e.params.additionalProperty);
+    return { path: `${prefix}${e.instancePath}`, message: `unknown key "${key}"${suggestion(key, declaredKeys(schema) ?? [])}` };
+  });
 }
 
 export interface BoundDevice {
@@ -56,7 +57,7 @@ export function bindDevice(factory: MapperFactory, instance: DeviceInstance, mod
   const v = validators(factory);
   const problems: ErrorDetail[] = [];
   const protocol = { ...(instance.protocol?.configData ?? {}) };
-  if (!v.protocol(protocol)) problems.push(...details('/spec/protocol/configData', v.protocol.errors));
+  if (!v.protocol(protocol)) problems.push(...details('/spec/protocol/configData', v.protocol.errors, factory.protocolConfigSchema));
   const properties: DriverProperty[] = [];
   const options = new Map<string, RuntimePropertyOptions>();
   const warnings: ErrorDetail[] = [];
@@ -84,12 +85,12 @@ export function bindDevice(factory: MapperFactory, instance: DeviceInstance, mod
       warnings.push({
         path: `/spec/properties/${i}/visitors/configData/${key}`,
         code: 'EDGETWIN_ERR_VISITOR_KEY_UNKNOWN',
-        message: `property "${p.name}": visitor key "${key}" means nothing to the ${factory.protocol} mapper; ignored`,
+        message: `property "${p.name}": visitor key "${key}" means nothing to the ${factory.protocol} mapper; ignored${suggestion(key, known)}`,
       });
       delete visitor[key];
     }
     if (!v.visitor(visitor)) {
-      problems.push(...details(`/spec/properties/${i}/visitors/configData`, v.visitor.errors));
+      problems.push(...details(`/spec/properties/${i}/visitors/configData`, v.visitor.errors, factory.visitorConfigSchema));
       return;
     }
     properties.push({ name: p.name, model: propModel, instance: p, visitor });

@@ -3,7 +3,7 @@
 // process). The same code either way; only the bus differs.
 
 import type { Logger } from 'pino';
-import { edgetwinError, formatError, toEdgetwinError, type EdgetwinError } from '../../errors.js';
+import { edgetwinError, toEdgetwinError, type EdgetwinError } from '../../errors.js';
 import type { Bus } from '../../eventbus/index.js';
 import type { DeviceInstance, DeviceModel } from '../../schemas/index.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from './policy.js';
@@ -101,9 +101,9 @@ export class MapperRuntime {
       } catch (err) {
         const cause = toEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_CONFIG');
         // The same code, with the device named: a caller reporting it needs no log to tell which.
-        const e = edgetwinError(cause.code, `device ${id} not mapped: ${cause.message}`, cause.details, cause);
+        const e = edgetwinError(cause.code, `device ${id} not mapped: ${cause.message.replace(`device ${id}: `, '')}`, cause.details, cause);
         problems.push(e);
-        this.o.logger.error({ device: id, code: e.code, details: e.details }, formatError(e));
+        this.o.logger.error({ device: id, code: e.code, details: e.details }, e.message);
         await worker.stop().catch(() => undefined);
       }
     }
