@@ -1,6 +1,18 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+// The public entry points resolve to their sources in this repository's own tests, so a bundled
+// plugin (mappers/opcua) imports edgetwin exactly as an outside package does, without a build.
+const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
+
 export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^edgetwin\/sdk$/, replacement: here('./sdk.ts') },
+      { find: /^edgetwin\/testing$/, replacement: here('./testing.ts') },
+      { find: /^edgetwin$/, replacement: here('./index.ts') },
+    ],
+  },
   test: {
     include: ['**/*.test.ts'],
     exclude: ['node_modules/**', 'dist/**'],
