@@ -71,3 +71,33 @@ export interface MapperFactory<P = unknown, V = unknown> {
    */
   connect(ctx: MapperContext, device: DriverDevice<P, V>): DeviceDriver;
 }
+
+/** A device a simulator serves: its manifest entry and its model. */
+export interface SimulatedDeviceInput {
+  readonly instance: DeviceInstance;
+  readonly model: DeviceModel;
+}
+
+/** Simulated devices being served; `close()` stops them (idempotent). */
+export interface SimulatedDevices {
+  /** One line for people: what is served where (e.g. `opcua on opc.tcp://127.0.0.1:4840`). */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+/** Hardware stand-ins for tests and demos: serves devices where their protocol config says. */
+export interface ProtocolSimulator {
+  start(devices: readonly SimulatedDeviceInput[], ctx: MapperContext): Promise<SimulatedDevices>;
+}
+
+/**
+ * What a protocol package gives edgetwin — a bundled protocol's registry entry and a plugin
+ * package's default export alike: the mapper factory (its `protocol` is the protocol's name) and,
+ * optionally, a simulator for `edgetwin simulate <name>` and the `simulate:` config list.
+ */
+export interface ProtocolPlugin<P = unknown, V = unknown> {
+  readonly factory: MapperFactory<P, V>;
+  readonly simulator?: ProtocolSimulator;
+  /** One line for `edgetwin mapper --help` and the docs. */
+  readonly description?: string;
+}
