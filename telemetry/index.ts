@@ -4,3 +4,4 @@
 export { historyPolicy } from './history-policy.js';
 export { DEFAULT_SINCE_MS, describeStep, parseHistoryParams, parseTime, type HistoryParams } from './history-request.js';
 export { HistoryResponder, type HistoryGetMessage, type HistoryGetResult, type HistoryResponderOptions } from './history-mqtt.js';
+export type { Sink, SinkRecord } from './sink.js';
