@@ -101,6 +101,11 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_DMI_UNAVAILABLE: { status: 503, summary: 'A DMI peer (edgecore, edgetwin or a mapper) did not answer on its socket within the deadline, or its socket is missing; the call is retried with backoff.' },
   EDGETWIN_ERR_DMI_CALL: { status: 500, summary: 'A DMI peer answered a call with an error status; the message carries its gRPC status and text.' },
   EDGETWIN_ERR_DMI_REGISTRY: { status: 500, summary: 'The file of registered DMI mappers in the data dir (`dmi-mappers.json`) cannot be read or written.' },
+  // Telemetry: Prometheus device values and remote write (docs/telemetry.md)
+  EDGETWIN_ERR_METRICS_SERIES_LIMIT: { status: 503, summary: 'Device values as Prometheus metrics reached `telemetry.prometheus.maxSeries`: series past the limit are not exported (logged once, counted in `edgetwin_device_property_series_refused`); raise the limit or opt fewer devices in.' },
+  EDGETWIN_ERR_REMOTE_WRITE_UNAVAILABLE: { status: 503, summary: 'A Prometheus remote-write endpoint could not be reached, timed out, or answered 5xx or 429; the batch is kept and retried with backoff (remote-write 1.0 spec: 5xx is retried).' },
+  EDGETWIN_ERR_REMOTE_WRITE_REFUSED: { status: 400, summary: 'A Prometheus remote-write endpoint refused a batch with a 4xx status (e.g. 400 `out of bounds` for samples older than it accepts, 401/403 for credentials); the remote-write 1.0 spec says not to retry it. The message carries the status and the answer.' },
+  EDGETWIN_ERR_REMOTE_WRITE_CREDENTIALS: { status: 500, summary: 'The credentials of `telemetry.remoteWrite` (a `passwordFile`/`bearerTokenFile` or `passwordEnv`/`bearerTokenEnv`) cannot be read or are empty; remote write does not start.' },
   // Runtime
   EDGETWIN_ERR_BROKER_LISTEN: { status: 500, summary: 'The MQTT broker could not listen on the configured host and port.' },
   EDGETWIN_ERR_BROKER_CONNECT: { status: 500, summary: 'Could not connect to the MQTT broker.' },

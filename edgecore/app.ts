@@ -17,6 +17,7 @@ import { backoffMs, bluetoothMapper, createBluetoothMapper, MapperRuntime, modbu
 import type { Simulation } from './simulation.js';
 import { DataDir } from './data-dir.js';
 import { EdgeMetrics } from './metrics.js';
+import { PrometheusTelemetry } from './prometheus-telemetry.js';
 import { HttpServer, Router, addHealthRoutes, addHistoryRoutes, type Readiness, type ReadinessCheck } from './http/index.js';
 import { HistoryResponder, historyPolicy } from '../telemetry/index.js';
 import { externalBusFromConfig, externalCheck } from './external.js';
@@ -61,6 +62,8 @@ export class EdgeCore {
   private metrics?: EdgeMetrics;
   private http?: HttpServer;
   private historyResponder?: HistoryResponder;
+  /** Device values on /metrics and remote write (edgecore/prometheus-telemetry.ts). */
+  private prometheus?: PrometheusTelemetry;
   private phase: 'starting' | 'ready' | 'stopping' = 'starting';
   private storeOpen = false;
   private dataDir?: DataDir;
@@ -203,6 +206,8 @@ export class EdgeCore {
     auth.start();
     const tlsListener = embedded && tls ? { host: tls.host ?? config.mqtt.host, port: tls.port, options: loadTlsOptions(tls) } : undefined;
     if (config.http.enabled) await this.startHttp(auth);
+    this.prometheus = new PrometheusTelemetry({ config, logger: logger.child({ module: 'telemetry' }), metrics: this.metrics, twin: () => this.twinModule });
+    this.prometheus.start();
     this.step();
 
     const history = historyPolicy(config.history);
@@ -580,6 +585,7 @@ export class EdgeCore {
     if (this.mapperRuntime) await step('mappers', () => this.mapperRuntime!.stop());
     if (this.simulation) await step('simulators', () => this.simulation!.close());
     if (this.historyResponder) await step('telemetry', () => this.historyResponder!.stop());
+    if (this.prometheus) await step('prometheus telemetry', () => this.prometheus!.stop());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
     if (this.bridge) await step('bridge', () => this.bridge!.stop());
     if (this.broker) await step('broker', () => this.broker!.close());

@@ -54,6 +54,10 @@ const DEFAULTS: EdgetwinConfig = {
     devices: {},
     models: {},
   },
+  telemetry: {
+    prometheus: { enabled: true, maxSeries: 10000, reportToCloud: true, devices: {}, models: {} },
+    remoteWrite: { interval: '30s', timeout: '10s', headers: {}, labels: {}, ownMetrics: true },
+  },
   dmi: { callTimeoutMs: 10000, registerGraceMs: 10000 },
   cloud: {},
 };

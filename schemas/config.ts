@@ -10,6 +10,7 @@ import { ajvErrorsToDetails, createAjv, joinDetails, type ValidateFunction } fro
 import { DURATION_PATTERN, SIZE_PATTERN } from './durations.js';
 import { isJsonFile, readTextFile } from './files.js';
 import { DEVICE_ID, DNS1123_SUBDOMAIN } from './names.js';
+import { PROMETHEUS_CONFIG, REMOTE_WRITE_CONFIG } from './config-prometheus.js';
 
 const port = (defaultPort: number) => ({ type: 'integer', minimum: 0, maximum: 65535, default: defaultPort }) as const;
 const host = { type: 'string', minLength: 1, default: '127.0.0.1' } as const;
@@ -237,6 +238,18 @@ export const CONFIG_SCHEMA = {
         // By `<namespace>/<name>` and by model name; a device's entry wins over its model's.
         devices: { type: 'object', propertyNames: { pattern: DEVICE_ID }, additionalProperties: historyOverride, default: {} },
         models: { type: 'object', propertyNames: { pattern: DNS1123_SUBDOMAIN }, additionalProperties: historyOverride, default: {} },
+      },
+    },
+    // Telemetry (docs/telemetry.md). Each part owns its own sub-keys here.
+    telemetry: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // --- Prometheus: device values on /metrics, and remote write (telemetry/prometheus/, telemetry/remote-write/) ---
+        prometheus: PROMETHEUS_CONFIG,
+        remoteWrite: REMOTE_WRITE_CONFIG,
+        // --- end of the Prometheus keys ---
       },
     },
     // KubeEdge's Device Management Interface (docs/dmi.md): with a socket, edgetwin serves

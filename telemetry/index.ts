@@ -5,3 +5,6 @@ export { historyPolicy } from './history-policy.js';
 export { DEFAULT_SINCE_MS, describeStep, parseHistoryParams, parseTime, type HistoryParams } from './history-request.js';
 export { HistoryResponder, type HistoryGetMessage, type HistoryGetResult, type HistoryResponderOptions } from './history-mqtt.js';
 export type { Sink, SinkRecord } from './sink.js';
+// Prometheus: device values on /metrics, and remote write (docs/telemetry.md).
+export * from './prometheus/index.js';
+export * from './remote-write/index.js';
