@@ -3,5 +3,5 @@
 export { DEVICE_VALUE_METRIC, compressBody, deviceSeries, encodeWriteRequest, sampleValue, type SeriesInput } from './encode.js';
 export { registrySeries, type RegistryMetric } from './registry-series.js';
 export { RemoteWriteClient, authorizationHeader, type RemoteWriteAuthConfig, type RemoteWriteClientOptions, type RemoteWriteStats } from './client.js';
-export { RemoteWriteSink, type RemoteWriteSinkOptions } from './sink.js';
+export { RemoteWriteSink, type RemoteWriteSinkOptions, type RemoteWriteSinkStats } from './sink.js';
 export { OwnMetricsWriter, type OwnMetricsWriterOptions } from './own-metrics.js';
