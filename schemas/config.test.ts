@@ -197,6 +197,29 @@ describe('http and history settings', () => {
       ['/history/models/Thermostat', expect.stringContaining('DNS-1123 subdomain')],
     ]);
   });
+
+  it('telemetry.prometheus and telemetry.remoteWrite: opt-ins, an http(s) url, label names, credentials only from a file or the environment', () => {
+    const config = resolveConfig({
+      telemetry: {
+        prometheus: { maxSeries: 50, devices: { 'plant/meter-1': { enabled: true } }, models: { thermostat: { enabled: false } } },
+        remoteWrite: { url: 'https://prom.example:9090/api/v1/write', interval: '15s', labels: { site: 'plant-7' }, auth: { username: 'edge', passwordFile: '/run/secrets/rw' } },
+      },
+    });
+    expect(config.telemetry.prometheus).toMatchObject({ enabled: true, maxSeries: 50, reportToCloud: true });
+    expect(config.telemetry.remoteWrite).toMatchObject({ url: 'https://prom.example:9090/api/v1/write', interval: '15s', timeout: '10s', ownMetrics: true });
+    expect(resolveConfig({ telemetry: { remoteWrite: { url: 'http://p/api/v1/write', auth: { bearerTokenEnv: 'RW_TOKEN' } } } }).telemetry.remoteWrite.auth).toEqual({ bearerTokenEnv: 'RW_TOKEN' });
+    for (const bad of [
+      { remoteWrite: { url: 'ftp://x/api' } },
+      { remoteWrite: { url: 'http://p', auth: { username: 'u', password: 'inline' } } },
+      { remoteWrite: { url: 'http://p', auth: { bearerToken: 'inline' } } },
+      { remoteWrite: { url: 'http://p', auth: { username: 'u', passwordFile: '/a', passwordEnv: 'B' } } },
+      { remoteWrite: { labels: { __name__: 'x' } } },
+      { prometheus: { maxSeries: 0 } },
+      { prometheus: { devices: { thermo: { enabled: true } } } },
+    ]) {
+      expect(thrown(() => resolveConfig({ telemetry: bad } as unknown as RawConfig)).code, JSON.stringify(bad)).toBe('EDGETWIN_ERR_CONFIG_INVALID');
+    }
+  });
 });
 
 describe('loadConfigFile', () => {

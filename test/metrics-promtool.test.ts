@@ -37,7 +37,7 @@ describe.skipIf(!existsSync(PROMTOOL) && !REQUIRED)('/metrics is valid expositio
   let client: TestClient;
 
   beforeAll(async () => {
-    edge = await startEdge({ 'thermo.yaml': thermostatManifest('thermo') }, { metrics: { port: 0 }, mappers: { enabled: [] } });
+    edge = await startEdge({ 'thermo.yaml': thermostatManifest('thermo') }, { metrics: { port: 0 }, mappers: { enabled: [] }, telemetry: { prometheus: { devices: { 'default/thermo': { enabled: true } } } } });
     client = await TestClient.connect(edge.url);
   });
 
@@ -53,11 +53,16 @@ describe.skipIf(!existsSync(PROMTOOL) && !REQUIRED)('/metrics is valid expositio
     await client.next(`${D}/twin/update/result`);
     await client.publish(`${D}/twin/update`, { twin: { setpoint: { expected: { value: 'hot' } } } });
     await client.next(`${D}/twin/update/result`, (j) => j.code === 400);
+    // Device values are in the exposition too (telemetry/prometheus/): a number and a boolean.
+    await client.publish(`${D}/twin/update`, { twin: { temperature: { actual: { value: '21.25' } }, power: { actual: { value: 'false' } } } });
+    await client.next(`${D}/twin/update/result`);
 
     // Back to back: the second finds no new event-loop sample (prom-client resets at each scrape).
     const texts: string[] = [];
     for (let i = 0; i < 3; i++) texts.push(await (await fetch(`${edge.core.metricsUrl!}/metrics`)).text());
 
+    expect(texts[0]).toContain('edgetwin_device_property_value{device="default/thermo",property="temperature",unit="Celsius"} 21.25');
+    expect(texts[0]).toContain('edgetwin_device_property_value{device="default/thermo",property="power",unit=""} 0');
     for (const text of texts) {
       const { code, findings } = await promtool(text);
       const unexpected = findings.filter((f) => !PROM_CLIENT_LINT.test(f));
