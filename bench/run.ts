@@ -11,6 +11,7 @@ import { benchDmi } from './dmi.js';
 import { benchFootprint } from './footprint.js';
 import { benchLatency } from './latency.js';
 import { benchModbus } from './modbus.js';
+import { benchRemoteWrite } from './remote-write.js';
 import { benchHistoryCost, benchTwinThroughput } from './twin-throughput.js';
 
 const argv = process.argv.slice(2);
@@ -40,6 +41,7 @@ const sections: Record<string, Section> = {
         ? { devices: 10, calls: 200, channels: 1, window: 8, latencySamples: 10, runs: 1 }
         : { devices: 100, calls: 20_000, channels: 1, window: 64, latencySamples: 200, runs: runs(3) },
     ),
+  rw: () => benchRemoteWrite(quick ? { sizes: [100, 1000], runs: 2 } : { sizes: [100, 1000, 10_000], runs: runs(15) }),
 };
 
 async function main(): Promise<void> {
