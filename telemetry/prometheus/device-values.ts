@@ -11,7 +11,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { edgetwinError } from '../../errors.js';
 import type { DeviceEntry } from '../../devicetwin/index.js';
 import type { PropertyModel } from '../../schemas/index.js';
-import { selectsProperty, type DeviceValuesPolicy } from './policy.js';
+import { selectedProperties, type DeviceValuesPolicy } from './policy.js';
 
 /** Where values are read at scrape time: the twin's public list of bound devices (undefined while it is down). */
 export interface DeviceValuesSource {
@@ -136,13 +136,7 @@ export class DeviceValueCollector {
     const id = entry.state.id;
     const cached = this.selections.get(id);
     if (cached !== undefined && cached.instance === entry.instance && cached.model === entry.model) return cached.props;
-    const props: Selected[] = [];
-    for (const [name, model] of entry.model.properties) {
-      if (model.type !== 'int' && model.type !== 'float' && model.type !== 'double' && model.type !== 'boolean') continue;
-      const instance = entry.instance.properties.find((p) => p.name === name);
-      if (!selectsProperty(this.opts.policy, entry.instance.id, entry.model.name, instance?.reportToCloud === true)) continue;
-      props.push({ name, unit: model.unit ?? '' });
-    }
+    const props = selectedProperties(this.opts.policy, entry.instance, entry.model);
     this.selections.set(id, { instance: entry.instance, model: entry.model, props });
     return props;
   }

@@ -4,7 +4,7 @@
 // manifest marks it `reportToCloud: true` (KubeEdge's flag for "this value leaves the node") and
 // `telemetry.prometheus.reportToCloud` is on. Only numeric and boolean properties have a value.
 
-import type { EdgetwinConfig } from '../../schemas/index.js';
+import type { DeviceInstance, DeviceModel, EdgetwinConfig } from '../../schemas/index.js';
 
 export interface DeviceValuesPolicy {
   readonly enabled: boolean;
@@ -28,4 +28,20 @@ export function deviceValuesPolicy(config: EdgetwinConfig['telemetry']['promethe
 export function selectsProperty(policy: DeviceValuesPolicy, device: string, model: string, reportToCloud: boolean): boolean {
   if (!policy.enabled) return false;
   return policy.devices.get(device) ?? policy.models.get(model) ?? (policy.reportToCloud && reportToCloud);
+}
+
+const HAS_VALUE = new Set(['int', 'float', 'double', 'boolean']);
+
+/**
+ * The properties of a bound device that are exported, with their unit ('' when none): what
+ * /metrics shows, and what a feed routes to the remote-write sink so both follow one opt-in.
+ */
+export function selectedProperties(policy: DeviceValuesPolicy, instance: DeviceInstance, model: DeviceModel): Array<{ readonly name: string; readonly unit: string }> {
+  const out: Array<{ readonly name: string; readonly unit: string }> = [];
+  for (const [name, prop] of model.properties) {
+    if (!HAS_VALUE.has(prop.type)) continue;
+    const reportToCloud = instance.properties.find((p) => p.name === name)?.reportToCloud === true;
+    if (selectsProperty(policy, instance.id, model.name, reportToCloud)) out.push({ name, unit: prop.unit ?? '' });
+  }
+  return out;
 }
