@@ -11,6 +11,7 @@ const optIn = { type: 'object', additionalProperties: false, properties: { enabl
 const LABEL_NAME = '^(?!__)[a-zA-Z_][a-zA-Z0-9_]*$';
 // A header name as RFC 9110 §5.1 has it (a token).
 const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+const AUTHORIZATION = '^[Aa][Uu][Tt][Hh][Oo][Rr][Ii][Zz][Aa][Tt][Ii][Oo][Nn]$';
 const envName = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' } as const;
 const file = { type: 'string', minLength: 1 } as const;
 
@@ -36,14 +37,15 @@ export const REMOTE_WRITE_CONFIG = {
   additionalProperties: false,
   default: {},
   properties: {
-    // No url: remote write is off. http(s) only.
-    url: { type: 'string', pattern: '^https?://[^\\s/]+(/\\S*)?$' },
+    // No url: remote write is off. http(s) only, and no user:password@ in it (credentials go in `auth`).
+    url: { type: 'string', pattern: '^https?://[^\\s/@]+(/\\S*)?$' },
     // How often edgetwin's own metrics are written (device values go as they are reported, through the outbox).
     interval: { ...duration, default: '30s' },
     // Deadline of one request.
     timeout: { ...duration, default: '10s' },
     // Extra headers (a tenant id, say); secrets go in `auth`, which reads them from a file or the environment.
-    headers: { type: 'object', propertyNames: { pattern: HEADER_NAME }, additionalProperties: { type: 'string' }, default: {} },
+    // An Authorization header would be a secret written inline: refused.
+    headers: { type: 'object', propertyNames: { pattern: HEADER_NAME, not: { pattern: AUTHORIZATION } }, additionalProperties: { type: 'string' }, default: {} },
     // Added to every series written (Prometheus's external_labels); `node` defaults to nodeName.
     labels: { type: 'object', propertyNames: { pattern: LABEL_NAME }, additionalProperties: { type: 'string', minLength: 1 }, default: {} },
     // Write edgetwin's own metrics (a snapshot of /metrics without the device values) every interval.

@@ -210,6 +210,8 @@ describe('http and history settings', () => {
     expect(resolveConfig({ telemetry: { remoteWrite: { url: 'http://p/api/v1/write', auth: { bearerTokenEnv: 'RW_TOKEN' } } } }).telemetry.remoteWrite.auth).toEqual({ bearerTokenEnv: 'RW_TOKEN' });
     for (const bad of [
       { remoteWrite: { url: 'ftp://x/api' } },
+      { remoteWrite: { url: 'http://user:pass@p/api/v1/write' } },
+      { remoteWrite: { url: 'http://p', headers: { authorization: 'Bearer inline' } } },
       { remoteWrite: { url: 'http://p', auth: { username: 'u', password: 'inline' } } },
       { remoteWrite: { url: 'http://p', auth: { bearerToken: 'inline' } } },
       { remoteWrite: { url: 'http://p', auth: { username: 'u', passwordFile: '/a', passwordEnv: 'B' } } },
