@@ -190,6 +190,18 @@ describe('remote-write answers and requests (a plain HTTP server stands in for t
         await rx.close();
       }
     }
+    // A 400 (Prometheus's answer to samples out of order or too old) is retried series by
+    // series, oldest sample first; other refusals are not about samples and cost one request.
+    const three = [rec('temperature', 1, 1000), rec('temperature', 2, 2000), rec('temperature', 3, 3000)];
+    for (const [status, requests] of [[400, 4], [401, 1], [413, 1]] as const) {
+      const rx = await fakeReceiver(status);
+      try {
+        expect(await codeOf(new RemoteWriteSink({ url: rx.url, timeoutMs: 5000 }).deliver(three, never))).toBe('EDGETWIN_ERR_REMOTE_WRITE_REFUSED');
+        expect(rx.requests.length, String(status)).toBe(requests);
+      } finally {
+        await rx.close();
+      }
+    }
     const closed = `http://127.0.0.1:${await freePort()}/api/v1/write`;
     expect(await codeOf(new RemoteWriteSink({ url: closed, timeoutMs: 5000 }).deliver(batch, never))).toBe('EDGETWIN_ERR_REMOTE_WRITE_UNAVAILABLE');
     const slow = await fakeReceiver(204, 10_000);

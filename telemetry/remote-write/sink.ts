@@ -9,11 +9,11 @@
 // series' newest (storage/remote/write_handler.go): so a batch delivered again after its answer
 // was lost, or after a restart, would be refused whole, the new values in it with the old. Two
 // answers: samples at or before what this sink has written for their series are not sent again
-// (in memory, per series); and a refused request of several samples is sent again one sample per
-// request, in order, so what is new gets in and only what the receiver refuses is left out.
+// (in memory, per series); and a request of several samples refused with 400 is sent again series
+// by series, oldest first, so what is new gets in and only what the receiver refuses is left out.
 
 import type { Sink, SinkRecord } from '../sink.js';
-import { isEdgetwinError } from '../../errors.js';
+import { isEdgetwinError, type EdgetwinError } from '../../errors.js';
 import { RemoteWriteClient, type RemoteWriteClientOptions, type RemoteWriteStats } from './client.js';
 import { compressBody, deviceSeries, encodeWriteRequest, type SeriesInput } from './encode.js';
 
@@ -57,11 +57,11 @@ export class RemoteWriteSink implements Sink {
     try {
       await this.client.post(compressBody(encodeWriteRequest(series)), samples, signal);
     } catch (err) {
-      if (samples === 1 || !isEdgetwinError(err, 'EDGETWIN_ERR_REMOTE_WRITE_REFUSED')) throw err;
-      await this.oneByOne(series, err, signal);
+      if (samples === 1 || !isEdgetwinError(err, 'EDGETWIN_ERR_REMOTE_WRITE_REFUSED') || statusOf(err) !== 400) throw err;
+      await this.salvage(series, err, signal);
       return;
     }
-    for (const s of series) this.mark(s, s.samples[s.samples.length - 1]![0]);
+    for (const s of series) this.mark(s, Math.max(...s.samples.map(([t]) => t)));
   }
 
   stats(): RemoteWriteSinkStats {
@@ -73,7 +73,7 @@ export class RemoteWriteSink implements Sink {
     return Promise.resolve();
   }
 
-  /** The series without the samples already written (deviceSeries gives them in time order). */
+  /** The series without the samples already written (at or before the newest written for their series). */
   private unwritten(series: SeriesInput[]): SeriesInput[] {
     const out: SeriesInput[] = [];
     for (const s of series) {
@@ -90,22 +90,41 @@ export class RemoteWriteSink implements Sink {
   }
 
   /**
-   * After a refusal of the whole request: each sample alone, in time order. A sample refused
-   * alone is left out; a receiver that is down stops it (the outbox retries the batch, and what
-   * was written here is then skipped). Rejects with the first refusal when nothing got in.
+   * After a 400 for the whole request (Prometheus's answer to a sample out of order or out of
+   * bounds; 401, 403, 413 … are not about samples and are passed on as they are): series by
+   * series, the oldest samples alone until one is accepted, then the rest in one request. Once a
+   * sample is in, every older one would be out of order, so this is the only order that loses
+   * nothing the receiver would take; a series refused whole costs one request per sample (at
+   * most a batch's worth). A receiver that is down stops it (the outbox retries the batch, and
+   * what was written here is then skipped). Rejects with the first refusal when nothing got in.
    */
-  private async oneByOne(series: readonly SeriesInput[], first: unknown, signal: AbortSignal): Promise<void> {
+  private async salvage(series: readonly SeriesInput[], first: unknown, signal: AbortSignal): Promise<void> {
     let accepted = 0;
+    const post = async (labels: SeriesInput['labels'], samples: SeriesInput['samples']): Promise<boolean> => {
+      try {
+        await this.client.post(compressBody(encodeWriteRequest([{ labels, samples }])), samples.length, signal);
+        return true;
+      } catch (err) {
+        if (!isEdgetwinError(err, 'EDGETWIN_ERR_REMOTE_WRITE_REFUSED')) throw err;
+        return false;
+      }
+    };
     for (const s of series) {
-      for (const sample of [...s.samples].sort((a, b) => a[0] - b[0])) {
-        const one = { labels: s.labels, samples: [sample] };
-        try {
-          await this.client.post(compressBody(encodeWriteRequest([one])), 1, signal);
-          accepted++;
-          this.mark(s, sample[0]);
-        } catch (err) {
-          if (!isEdgetwinError(err, 'EDGETWIN_ERR_REMOTE_WRITE_REFUSED')) throw err;
+      const sorted = [...s.samples].sort((a, b) => a[0] - b[0]);
+      let i = 0;
+      let inSeries = false; // a sample of this series was accepted: the rest go together
+      while (i < sorted.length) {
+        const chunk = inSeries ? sorted.slice(i) : [sorted[i]!];
+        if (await post(s.labels, chunk)) {
+          accepted += chunk.length;
+          this.mark(s, chunk[chunk.length - 1]![0]);
+          inSeries = true;
+          i += chunk.length;
+        } else if (inSeries) {
+          inSeries = false; // the rest was refused together: one by one from here
+        } else {
           this.refused++;
+          i++;
         }
       }
     }
@@ -116,6 +135,12 @@ export class RemoteWriteSink implements Sink {
     const key = seriesKey(s.labels);
     if ((this.written.get(key) ?? -Infinity) < timestamp) this.written.set(key, timestamp);
   }
+}
+
+/** The HTTP status RemoteWriteClient puts in a refusal's details. */
+function statusOf(err: EdgetwinError): number | undefined {
+  const d = err.details.find((x) => x.path === 'status');
+  return d === undefined ? undefined : Number(d.message);
 }
 
 function count(series: readonly SeriesInput[]): number {
