@@ -1,9 +1,14 @@
 // The OPC UA mapper passes the mapper conformance suite against node-opcua's own server (started
 // here on a free loopback port with the test device's address space), through a TCP proxy that
 // goes silent or drops connections on the suite's command.
+import { vi } from 'vitest';
 import { mapperConformance } from 'edgetwin/testing';
 import { createOpcuaMapper } from './index.js';
 import { startOpcuaRig } from './harness.test-support.js';
+
+// node-opcua's server loads its standard nodeset on start (3.5-4 s on an idle machine): give the
+// suite's set-up room on a busy one.
+vi.setConfig({ hookTimeout: 120_000, testTimeout: 60_000 });
 
 mapperConformance('opcua (node-opcua server over TCP)', async () => {
   const rig = await startOpcuaRig({ proxy: true });

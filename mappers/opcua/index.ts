@@ -3,7 +3,7 @@
 // first connects or a simulator starts (mappers/opcua/load.ts). docs/opcua.md describes it.
 
 import { DEFAULT_BACKOFF, type BackoffOptions, type MapperFactory, type ProtocolPlugin } from 'edgetwin/sdk';
-import { PROTOCOL_CONFIG_SCHEMA, VISITOR_CONFIG_SCHEMA, resolveProtocol, resolveVisitor, type OpcuaPoint, type OpcuaProtocolConfig, type OpcuaVisitorConfig } from './config.js';
+import { PROTOCOL_CONFIG_SCHEMA, VISITOR_CONFIG_SCHEMA, resolveProtocol, resolveVisitor, type OpcuaPoint } from './config.js';
 import { OpcuaDriver } from './driver.js';
 import { join } from 'node:path';
 import { defaultPkiDir } from './pki.js';
@@ -16,7 +16,11 @@ export interface OpcuaMapperOptions {
   readonly backoff?: BackoffOptions;
 }
 
-export function createOpcuaMapper(o: OpcuaMapperOptions = {}): MapperFactory<OpcuaProtocolConfig, OpcuaVisitorConfig> {
+/**
+ * The factory. Its configData types are `unknown` on purpose: connect() resolves and checks them
+ * itself (config.ts), whoever calls it, so a device is refused before anything is dialled.
+ */
+export function createOpcuaMapper(o: OpcuaMapperOptions = {}): MapperFactory {
   return {
     protocol: 'opcua',
     protocolConfigSchema: PROTOCOL_CONFIG_SCHEMA,
@@ -36,7 +40,7 @@ export function createOpcuaMapper(o: OpcuaMapperOptions = {}): MapperFactory<Opc
 
 export const opcuaMapper = createOpcuaMapper();
 
-const plugin: ProtocolPlugin<OpcuaProtocolConfig, OpcuaVisitorConfig> = {
+const plugin: ProtocolPlugin = {
   factory: opcuaMapper,
   simulator: createOpcuaSimulator(),
   description: 'OPC UA (node-opcua client): endpoint url and security in the protocol, a nodeID per property, monitored items for report-on-change',

@@ -107,6 +107,8 @@ export async function startOpcuaServer(url: string, devices: readonly SimulatedD
     hostname: host === 'localhost' ? '127.0.0.1' : host,
     resourcePath,
     serverCertificateManager: await certificateManager(ua, pkiDir),
+    // Else node-opcua puts the user-certificate store in ~/.config/node-opcua-default-nodejs/UserPKI.
+    userCertificateManager: await certificateManager(ua, `${pkiDir}-users`),
     securityPolicies: [ua.SecurityPolicy.None, ua.SecurityPolicy.Basic256Sha256, ua.SecurityPolicy.Aes128_Sha256_RsaOaep, ua.SecurityPolicy.Aes256_Sha256_RsaPss],
     securityModes: [ua.MessageSecurityMode.None, ua.MessageSecurityMode.Sign, ua.MessageSecurityMode.SignAndEncrypt],
     allowAnonymous: true,
