@@ -4,9 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { loadDevices, loadModels, type DeviceInstance, type DeviceModel } from 'edgetwin';
-import { bindDevice } from 'edgetwin/sdk';
+import { bindDevice, type SimulatedDevices } from 'edgetwin/sdk';
 import plugin from './index.js';
-import { startOpcuaServer, type OpcuaSimServer } from './simulator.js';
 import { ctx, eventually, freePort } from './harness.test-support.js';
 
 const EXAMPLE = (p: string): string => fileURLToPath(new URL(`../../examples/opcua/${p}`, import.meta.url));
@@ -14,7 +13,8 @@ const EXAMPLE = (p: string): string => fileURLToPath(new URL(`../../examples/opc
 describe('examples/opcua: the simulated boiler', () => {
   let model: DeviceModel;
   let device: DeviceInstance;
-  let server: OpcuaSimServer;
+  let served: SimulatedDevices;
+  let url: string;
 
   beforeAll(async () => {
     const models = loadModels([EXAMPLE('models')]);
@@ -24,18 +24,19 @@ describe('examples/opcua: the simulated boiler', () => {
     device = devices.devices[0]!;
     model = models.models.get('opcua-boiler')!;
     const port = await freePort();
-    const url = `opc.tcp://127.0.0.1:${port}/UA/edgetwin`;
+    url = `opc.tcp://127.0.0.1:${port}/UA/edgetwin`;
     device = { ...device, protocol: { protocolName: 'opcua', configData: { ...device.protocol!.configData, url } } };
-    server = await startOpcuaServer(url, [{ instance: device, model }], ctx, { animateMs: 50 });
+    // The plugin's simulator, as `simulate:` and `edgetwin simulate opcua` start it.
+    served = await plugin.simulator!.start([{ instance: device, model }], ctx);
   }, 120_000);
 
   afterAll(async () => {
-    await server?.close();
+    await served?.close();
   }, 60_000);
 
   it('is served, read in one batch, written, and its read-only values change over time', async () => {
     expect(plugin.factory.protocol).toBe('opcua');
-    expect(plugin.simulator).toBeDefined();
+    expect(served.description).toContain(url);
     const bound = bindDevice(plugin.factory, device, model).driverDevice;
     const driver = plugin.factory.connect(ctx, bound);
     try {
@@ -44,9 +45,11 @@ describe('examples/opcua: the simulated boiler', () => {
       expect(results.map((r) => (r.ok ? r.value : undefined))).toEqual([expect.any(Number), expect.any(Number), expect.any(Number), 60, 40, true]);
       const pump = bound.properties.find((p) => p.name === 'pumpSpeed')!;
       await driver.write(pump, 75, AbortSignal.timeout(5000));
-      expect(server.get('default/opcua-boiler', 'pumpSpeed')).toBe(75);
-      const first = server.get('default/opcua-boiler', 'temperature');
-      await eventually(() => (server.get('default/opcua-boiler', 'temperature') !== first ? true : undefined));
+      expect(await driver.read([pump], AbortSignal.timeout(5000))).toEqual([{ ok: true, value: 75 }]);
+      const temperature = bound.properties.filter((p) => p.name === 'temperature');
+      const read = async (): Promise<unknown> => ((await driver.read(temperature, AbortSignal.timeout(5000)))[0] as { value?: unknown }).value;
+      const first = await read();
+      await eventually(async () => ((await read()) !== first ? true : undefined), 30_000);
     } finally {
       await driver.close();
     }
