@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { compileModel, parseDeviceManifest, type DeviceInstance, type DeviceModel } from 'edgetwin';
 import { startOpcuaServer, type OpcuaSimServer } from './simulator.js';
+import { loadNodeOpcua } from './load.js';
+import { ensureClientCertificate } from './pki.js';
 
 export const quiet = pino({ level: 'silent' });
 export const ctx = { logger: quiet, now: () => Date.now() };
@@ -65,7 +67,7 @@ export function opcuaTestDevice(model: DeviceModel, url: string, o: TestDeviceOp
     metadata: { name: o.name ?? 'opcua-test', namespace: 'default' },
     spec: {
       deviceModelRef: { name: model.name },
-      protocol: { protocolName: 'opcua', configData: { url, timeout: 1000, ...o.protocol } },
+      protocol: { protocolName: 'opcua', configData: { url, timeout: 3000, ...o.protocol } },
       properties: Object.entries(visitors).map(([name, configData]) => ({
         name,
         ...(o.desired?.[name] !== undefined ? { desired: { value: o.desired[name] } } : {}),
@@ -181,6 +183,8 @@ export async function startOpcuaRig(o: { proxy?: boolean; device?: TestDeviceOpt
   const url = `opc.tcp://127.0.0.1:${proxy?.port ?? serverPort}/UA/edgetwin`;
   const device = opcuaTestDevice(model, url, { desired: { setpoint: '21', mode: 'heat', power: 'true', level: '7', ratio: '0.5' }, ...o.device });
   const server = await startOpcuaServer(url, [{ instance: device, model: serverModel }], ctx, { pkiDir, port: serverPort });
+  // The client certificate the tests' drivers use (`${pkiDir}/client`), made before any deadline runs.
+  await ensureClientCertificate(await loadNodeOpcua(), join(pkiDir, 'client'));
   return {
     model,
     device,

@@ -9,7 +9,7 @@ import { edgetwinError, isEdgetwinError, type EdgetwinError } from 'edgetwin';
 import { backoffMs, type BackoffOptions } from 'edgetwin/sdk';
 import type { Endpoint } from './config.js';
 import { loadNodeOpcua, type NodeOpcua } from './load.js';
-import { certificateManager } from './pki.js';
+import { CLIENT_APPLICATION_NAME, certificateManager } from './pki.js';
 
 import type { ClientSession, OPCUAClient, UserIdentityInfo } from 'node-opcua';
 
@@ -43,14 +43,14 @@ export function abortError(signal: AbortSignal, what: string): EdgetwinError {
   return edgetwinError('EDGETWIN_ERR_MAPPER_TIMEOUT', `Deadline passed while ${what}`, [], reason);
 }
 
-/** Resolves or rejects with `work`, or rejects with a coded error when `signal` fires or `ms` pass. */
-export function race<T>(work: Promise<T>, signal: AbortSignal | undefined, ms: number, what: string): Promise<T> {
+/** Resolves or rejects with `work`, or rejects with a coded error when `signal` fires or `ms` (if given) pass. */
+export function race<T>(work: Promise<T>, signal: AbortSignal | undefined, ms: number | undefined, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     if (signal?.aborted) {
       reject(abortError(signal, what));
       return;
     }
-    const timer = setTimeout(() => finish(() => reject(edgetwinError('EDGETWIN_ERR_MAPPER_TIMEOUT', `No answer within ${ms} ms while ${what}`))), ms);
+    const timer = ms === undefined ? undefined : setTimeout(() => finish(() => reject(edgetwinError('EDGETWIN_ERR_MAPPER_TIMEOUT', `No answer within ${ms} ms while ${what}`))), ms);
     const onAbort = (): void => finish(() => reject(abortError(signal!, what)));
     signal?.addEventListener('abort', onAbort, { once: true });
     let done = false;
@@ -110,8 +110,9 @@ export class OpcuaLink {
     if (this.#closed) throw edgetwinError('EDGETWIN_ERR_MAPPER_ABORTED', `${this.#o.deviceId}: the OPC UA driver is closed`);
     if (this.#current) return this.#current;
     this.#opening ??= this.#openOnce().finally(() => (this.#opening = undefined));
-    // The attempt has its own deadline (timeout); a caller's signal only stops its own wait.
-    return race(this.#opening, signal, this.#o.endpoint.timeoutMs * 3, `connecting to ${this.#o.endpoint.url}`);
+    // Each network step of the attempt has its own deadline (timeout); the local ones (loading
+    // node-opcua, making the client certificate) always end. A caller's signal stops only its wait.
+    return race(this.#opening, signal, undefined, `connecting to ${this.#o.endpoint.url}`);
   }
 
   /** The session failed under a request (e.g. BadSessionIdInvalid): drop it, open another next time. */
@@ -125,7 +126,7 @@ export class OpcuaLink {
     if (this.#closed) throw edgetwinError('EDGETWIN_ERR_MAPPER_ABORTED', `${deviceId}: the OPC UA driver is closed`);
     const identity = await this.#identity(ua);
     const client = ua.OPCUAClient.create({
-      applicationName: 'edgetwin',
+      applicationName: CLIENT_APPLICATION_NAME,
       clientName: `edgetwin-${deviceId}`,
       endpointMustExist: false,
       securityMode: ua.MessageSecurityMode[endpoint.securityMode],
@@ -145,6 +146,12 @@ export class OpcuaLink {
       this.#failures++;
       throw isEdgetwinError(cause) ? cause : connectionError(deviceId, endpoint.url, reason, cause);
     };
+    try {
+      // Key generation is local work, not the server's answer: it stays outside the connect deadline.
+      if (!endpoint.certificateFile) await client.createDefaultCertificate();
+    } catch (err) {
+      return fail(`no client certificate in ${pkiDir}: ${err instanceof Error ? err.message : String(err)}`, err);
+    }
     try {
       await race(client.connect(endpoint.url), undefined, endpoint.timeoutMs, `connecting to ${endpoint.url}`);
     } catch (err) {

@@ -35,3 +35,15 @@ export function certificateManager(ua: NodeOpcua, rootFolder: string): Promise<C
   }
   return m;
 }
+
+/** The client's application name: its certificate (own/certs) is made for it once per folder. */
+export const CLIENT_APPLICATION_NAME = 'edgetwin';
+
+/**
+ * Makes the client's own certificate in `rootFolder` unless it is there. Pure CPU work (RSA key
+ * generation in JS, seconds on a busy machine), so a connect's network deadline never covers it.
+ */
+export async function ensureClientCertificate(ua: NodeOpcua, rootFolder: string): Promise<void> {
+  const client = ua.OPCUAClient.create({ applicationName: CLIENT_APPLICATION_NAME, clientCertificateManager: await certificateManager(ua, rootFolder) });
+  await client.createDefaultCertificate();
+}
