@@ -2,6 +2,9 @@
 // the closed loop (write -> read back -> reported actual, ack applied), a write the server refuses
 // (a node it holds read-only) is acked rejected with its code, and a monitored property is
 // reported from its monitored item. Then security: Sign and SignAndEncrypt with Basic256Sha256.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedBroker, deviceTopic, type DeviceInstance } from 'edgetwin';
 import { MapperRuntime, bindDevice } from 'edgetwin/sdk';
@@ -71,11 +74,18 @@ describe('opcua under the mapper runtime', () => {
 
 describe('opcua security', () => {
   let rig: OpcuaRig;
+  let passwordFile: string;
+  let dir: string;
   beforeAll(async () => {
-    rig = await startOpcuaRig();
+    // The simulator takes the device's userName and password file as a valid user.
+    dir = mkdtempSync(join(tmpdir(), 'edgetwin-opcua-user-'));
+    passwordFile = join(dir, 'password');
+    writeFileSync(passwordFile, 's3cret\n');
+    rig = await startOpcuaRig({ device: { protocol: { userName: 'operator', password: passwordFile } } });
   }, 120_000);
   afterAll(async () => {
     await rig?.close();
+    rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
   it.each([
@@ -93,4 +103,22 @@ describe('opcua security', () => {
       await driver.close();
     }
   }, 90_000);
+
+  it('signs in with userName and a password file; a wrong password or a missing file is a coded error', async () => {
+    const factory = createOpcuaMapper({ pkiDir: `${rig.pkiDir}/client` });
+    const wrong = join(rig.pkiDir, 'wrong-password');
+    writeFileSync(wrong, 'nope\n');
+    const attempt = async (protocol: Record<string, unknown>): Promise<unknown> => {
+      const device = bindDevice(factory, opcuaTestDevice(rig.model, rig.url, { protocol: { timeout: 10_000, ...protocol } }), rig.model).driverDevice;
+      const driver = factory.connect(ctx, device);
+      try {
+        return await driver.read(device.properties.filter((p) => p.name === 'mode'), AbortSignal.timeout(30_000)).catch((e: unknown) => e);
+      } finally {
+        await driver.close();
+      }
+    };
+    expect(await attempt({ userName: 'operator', password: passwordFile })).toEqual([{ ok: true, value: 'heat' }]);
+    expect(await attempt({ userName: 'operator', password: wrong })).toMatchObject({ code: 'EDGETWIN_ERR_MAPPER_CONNECTION' });
+    expect(await attempt({ userName: 'operator', password: join(rig.pkiDir, 'absent') })).toMatchObject({ code: 'EDGETWIN_ERR_MAPPER_CONFIG' });
+  }, 120_000);
 });

@@ -4,7 +4,7 @@
 // Int32 / Double / Boolean / String / ByteString by the property's type). Devices that name the
 // same endpoint URL share one server. Read-only numbers drift for the demo when `animateMs` is set.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { edgetwinError, type DeviceInstance, type PropertyValue } from 'edgetwin';
 import type { MapperContext, ProtocolSimulator, SimulatedDeviceInput, SimulatedDevices } from 'edgetwin/sdk';
@@ -101,6 +101,17 @@ export async function startOpcuaServer(url: string, devices: readonly SimulatedD
   mkdirSync(pkiDir, { recursive: true });
   const reads: number[] = [];
   const served = new Set<string>();
+  // Devices with userName/password (a file, as for the mapper) make those users valid here.
+  const users = new Map<string, string>();
+  for (const d of devices) {
+    const c = d.instance.protocol?.configData as { userName?: unknown; password?: unknown } | undefined;
+    if (typeof c?.userName !== 'string' || typeof c.password !== 'string') continue;
+    try {
+      users.set(c.userName, readFileSync(c.password, 'utf8').replace(/\r?\n$/, ''));
+    } catch (err) {
+      throw simError(`${id(d.instance)}: password file ${c.password} cannot be read: ${(err as Error).message}`);
+    }
+  }
   const server = new ua.OPCUAServer({
     port,
     host: host === 'localhost' ? '127.0.0.1' : host,
@@ -112,6 +123,7 @@ export async function startOpcuaServer(url: string, devices: readonly SimulatedD
     securityPolicies: [ua.SecurityPolicy.None, ua.SecurityPolicy.Basic256Sha256, ua.SecurityPolicy.Aes128_Sha256_RsaOaep, ua.SecurityPolicy.Aes256_Sha256_RsaPss],
     securityModes: [ua.MessageSecurityMode.None, ua.MessageSecurityMode.Sign, ua.MessageSecurityMode.SignAndEncrypt],
     allowAnonymous: true,
+    ...(users.size > 0 ? { userManager: { isValidUser: (userName: string, password: string) => users.get(userName) === password } } : {}),
     buildInfo: { productName: 'edgetwin OPC UA simulator' },
   });
   server.on('request', (request: { schema?: { name?: string }; nodesToRead?: readonly { nodeId?: { toString(): string } }[] }) => {
