@@ -69,6 +69,8 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_BLE_DISCONNECTED: { status: 500, summary: 'The BLE link dropped while a request was in flight; the driver reconnects on next use and re-enables its notifications.' },
   EDGETWIN_ERR_BLE_GATT: { status: 500, summary: 'The BLE device lacks the configured service or characteristic, the characteristic does not permit the operation (read, write, notify), or it answered with an ATT error.' },
   EDGETWIN_ERR_BLE_VALUE: { status: 400, summary: "A value cannot be encoded for its characteristic (no `dataWrite` entry, out of range for `dataType`), or the bytes read cannot be decoded (too short, not the model's type)." },
+  EDGETWIN_ERR_OPCUA_STATUS: { status: 500, summary: 'The OPC UA server answered a read, write or monitored item with a Bad status code (e.g. BadNodeIdUnknown, BadTypeMismatch); the message names the status and the nodeID.' },
+  EDGETWIN_ERR_OPCUA_VALUE: { status: 400, summary: "An OPC UA value does not fit the property's type (an array, a structure, an Int64 beyond 2^53, a string for a number), or a value cannot be encoded as the node's DataType." },
   // Security and limits
   EDGETWIN_ERR_AUTH_FAILED: { status: 401, summary: 'A client was refused at CONNECT: unknown user, wrong password, a client certificate that names no user, or anonymous access where it is not allowed (see docs/security.md).' },
   EDGETWIN_ERR_ACCESS_DENIED: { status: 403, summary: "The client's role does not allow this publish, subscription or twin change (a device outside its scope, a mapper setting a desired value, an app reporting an actual one)." },

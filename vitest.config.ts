@@ -19,7 +19,9 @@ export default defineConfig({
     // Real sockets and serial ports: forks, not threads (a serial port in a worker thread
     // aborts the run with a V8 locking error; see shared/reference/dependencies.md §1).
     pool: 'forks',
-    testTimeout: 20_000,
-    hookTimeout: 20_000,
+    // Limits bound a hang, they time nothing: a 2-core CI machine under load takes seconds just to
+    // spawn node, so the defaults are generous (STYLE.md habit 17).
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
   },
 });

@@ -12,8 +12,11 @@ import * as grpc from '@grpc/grpc-js';
 import { callUnary, dmiServices, LOCAL_CHANNEL_OPTIONS, UnixGrpcServer, unixTarget, type PbDevice } from '../dmi/index.js';
 import { silentLogger } from '../edgecore/index.js';
 import { connectClient, fmt, median, percentile, POWER_METER, printTable, runBenchChild, startBenchEdge, type ResultRow } from './lib.js';
+import { noProgress, type FigureSink } from './progress.js';
 
 export interface DmiBenchOptions {
+  /** Told each figure as it is measured (bench/progress.ts). */
+  readonly figure?: FigureSink;
   readonly devices: number;
   readonly calls: number;
   readonly channels: number;
@@ -107,6 +110,7 @@ export async function benchDmi(o: DmiBenchOptions): Promise<ResultRow[]> {
     figures.mqtt1.push(await perSecond(o, 'mqtt', 1));
     figures.dmi4.push(await perSecond(o, 'dmi', 4));
     figures.mqtt4.push(await perSecond(o, 'mqtt', 4));
+    (o.figure ?? noProgress)(`DMI vs MQTT, run ${r + 1}/${o.runs}`, `ReportDeviceStatus ${fmt(figures.dmi1.at(-1)!.valuesPerSecond)} values/s, MQTT ${fmt(figures.mqtt1.at(-1)!.valuesPerSecond)} values/s`);
   }
   const row = (label: string, runs: Throughput[]): ResultRow => ({
     path: label,

@@ -8,9 +8,12 @@
 // message at a time (a plain serial handleMessage) would get. Targets alternate run by run.
 
 import { fmt, median, pct, printTable, startBenchEdge, startMosquitto, type ResultRow } from './lib.js';
+import { noProgress, type FigureSink } from './progress.js';
 import { measure, type Target } from './twin-throughput.js';
 
 export interface ExternalBenchOptions {
+  /** Told each figure as it is measured (bench/progress.ts). */
+  readonly figure?: FigureSink;
   /** Messages per scenario, split over its publishers. */
   readonly messages: number;
   readonly runs: number;
@@ -84,6 +87,7 @@ export async function benchExternal(opts: ExternalBenchOptions): Promise<Externa
         }
         try {
           figures.get(v)!.push(await measure(target, publishers, 1, { messagesPerPublisher: n, runs: 1, window: opts.window }));
+          (opts.figure ?? noProgress)(`${v.name}, ${publishers} publisher(s), run ${r + 1}/${opts.runs}`, `${fmt(figures.get(v)!.at(-1)!)} msg/s`);
         } finally {
           await target.stop();
         }

@@ -9,8 +9,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_LIMITS, fmt, median, printTable, runBenchChild, type ResultRow } from './lib.js';
+import { noProgress, type FigureSink } from './progress.js';
 
 export interface FootprintOptions {
+  /** Told each figure as it is measured (bench/progress.ts). */
+  readonly figure?: FigureSink;
   /** Device counts to measure; 0 gives the baseline the per-device cost is taken against. */
   readonly sizes: readonly number[];
   /** Device count of the restart measurement (one of `sizes`). */
@@ -75,7 +78,10 @@ export async function benchFootprint(opts: FootprintOptions): Promise<FootprintR
     const memory: Array<ResultRow & Measured> = [];
     for (const n of opts.sizes) {
       const runs: Measured[] = [];
-      for (let r = 0; r < opts.runs; r++) runs.push(await runBenchChild<Measured>('edge-child', ['measure', dirs.get(n)!, String(opts.idleMs)], ['--expose-gc']));
+      for (let r = 0; r < opts.runs; r++) {
+        runs.push(await runBenchChild<Measured>('edge-child', ['measure', dirs.get(n)!, String(opts.idleMs)], ['--expose-gc']));
+        (opts.figure ?? noProgress)(`memory, ${fmt(n)} devices, process ${r + 1}/${opts.runs}`, `${fmt(runs.at(-1)!.rssBytes / MB)} MB resident`);
+      }
       memory.push({ devices: n, twins: runs[0]!.twins, startMs: median(runs.map((m) => m.startMs)), rssBytes: median(runs.map((m) => m.rssBytes)), heapUsedBytes: median(runs.map((m) => m.heapUsedBytes)) });
     }
     const base = memory.find((m) => m.devices === 0);
@@ -93,6 +99,7 @@ export async function benchFootprint(opts: FootprintOptions): Promise<FootprintR
     for (let r = 0; r < opts.runs; r++) {
       cli.push(await cliStart(dir));
       phases.push(await runBenchChild<Phases>('edge-child', ['phases', dir]));
+      (opts.figure ?? noProgress)(`restart, ${fmt(opts.restartDevices)} devices, run ${r + 1}/${opts.runs}`, `${fmt(cli.at(-1)!)} ms to the ready line`);
     }
     const step = (key: string): number => median(phases.map((p) => p[key] ?? 0));
     const restart: ResultRow[] = [

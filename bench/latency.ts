@@ -8,8 +8,11 @@
 import { EmbeddedBroker } from '../eventbus/index.js';
 import { silentLogger } from '../edgecore/index.js';
 import { connectClient, fmt, median, percentile, printTable, startBenchEdge, type ResultRow } from './lib.js';
+import { noProgress, type FigureSink } from './progress.js';
 
 export interface LatencyOptions {
+  /** Told each figure as it is measured (bench/progress.ts). */
+  readonly figure?: FigureSink;
   /** Messages per second, all publishers together. */
   readonly rate: number;
   readonly seconds: number;
@@ -88,6 +91,7 @@ export async function benchLatency(opts: LatencyOptions): Promise<LatencyRow[]> 
     result.push(s.result);
     document.push(s.document);
     await edge.stop();
+    (opts.figure ?? noProgress)(`latency run ${r + 1}/${opts.runs}`, `publish → update/result p99 ${fmt(percentile(s.result, 99), 2)} ms (raw aedes ${fmt(percentile(raw.at(-1)!, 99), 2)} ms)`);
   }
   // Each run's percentile, then the median over runs: one noisy run cannot set the figure.
   const summary = (label: string, runs: number[][]): LatencyRow => ({

@@ -8,12 +8,15 @@
 import type { SinkRecord } from '../telemetry/index.js';
 import { RemoteWriteSink, compressBody, deviceSeries, encodeWriteRequest } from '../telemetry/index.js';
 import { fmt, median, printTable, type ResultRow } from './lib.js';
+import { noProgress, type FigureSink } from './progress.js';
 import { hasPrometheus, startPrometheus } from './prometheus.js';
 
 export interface RemoteWriteBenchOptions {
   /** Values per batch. */
   readonly sizes: readonly number[];
   readonly runs: number;
+  /** The progress line's latest figure. */
+  readonly figure?: FigureSink;
 }
 
 const DEVICES = 10;
@@ -52,6 +55,7 @@ export async function benchRemoteWrite(o: RemoteWriteBenchOptions): Promise<Resu
       } while (performance.now() - t0 < 20);
       us.push(((performance.now() - t0) * 1000) / (n * size));
     }
+    (o.figure ?? noProgress)(`encode, ${fmt(size)} values`, `${fmt(median(us), 2)} µs per value`);
     rows.push({ step: 'encode', values: size, usPerValue: median(us), bytesPerValue: bytes / size, valuesPerSecond: 1e6 / median(us) });
   }
   if (hasPrometheus()) {
@@ -69,6 +73,7 @@ export async function benchRemoteWrite(o: RemoteWriteBenchOptions): Promise<Resu
           const dt = performance.now() - t0;
           if (r > 0) us.push((dt * 1000) / size);
         }
+        (o.figure ?? noProgress)(`deliver, ${fmt(size)} values`, `${fmt(median(us), 2)} µs per value`);
         rows.push({ step: 'deliver', values: size, usPerValue: median(us), bytesPerValue: 0, valuesPerSecond: 1e6 / median(us) });
       }
       // What was written is there (a benchmark that measured refused writes would be meaningless).

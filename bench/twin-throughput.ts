@@ -8,12 +8,15 @@ import type { MqttClient } from 'mqtt';
 import { EmbeddedBroker, type Bus } from '../eventbus/index.js';
 import { silentLogger } from '../edgecore/index.js';
 import { connectClient, fmt, median, pct, printTable, startBenchEdge, startMosquitto, temperatureUpdate, type ResultRow } from './lib.js';
+import { noProgress, type FigureSink } from './progress.js';
 
 export interface ThroughputOptions {
   readonly messagesPerPublisher: number;
   readonly runs: number;
   /** Messages in flight per publisher. */
   readonly window: number;
+  /** Told each figure as it is measured (bench/progress.ts). */
+  readonly figure?: FigureSink;
 }
 
 export interface Target {
@@ -109,6 +112,7 @@ export interface ThroughputRow extends ResultRow {
 }
 
 export async function benchTwinThroughput(opts: ThroughputOptions): Promise<ThroughputRow[]> {
+  const figure = opts.figure ?? noProgress;
   const out: ThroughputRow[] = [];
   const row = (scenario: string, twin: number[], raw: number[], mosq: number[]): void => {
     out.push({ scenario, edgetwin: Math.round(median(twin)), aedes: Math.round(median(raw)), ratio: median(twin) / median(raw), mosquitto: mosq.length > 0 ? Math.round(median(mosq)) : 0 });
@@ -119,11 +123,12 @@ export async function benchTwinThroughput(opts: ThroughputOptions): Promise<Thro
       const mosq: number[] = [];
       const twin: number[] = [];
       for (let r = 0; r < opts.runs; r++) {
-        for (const [start, into] of [[rawAedes, raw], [mosquitto, mosq], [() => edgetwin(publishers), twin]] as const) {
+        for (const [name, start, into] of [['raw aedes', rawAedes, raw], ['mosquitto', mosquitto, mosq], ['edgetwin', () => edgetwin(publishers), twin]] as const) {
           const target = await start();
           if (!target) continue;
           into.push(await measure(target, publishers, qos, opts));
           await target.stop();
+          figure(`${name}, ${publishers} publisher(s), QoS ${qos}, run ${r + 1}/${opts.runs}`, `${fmt(into.at(-1)!)} msg/s`);
         }
       }
       row(`MQTT, ${publishers} publisher${publishers > 1 ? 's' : ''}, QoS ${qos}${qos === 1 ? ' (durable: commit before PUBACK)' : ''}`, twin, raw, mosq);
@@ -140,6 +145,7 @@ export async function benchTwinThroughput(opts: ThroughputOptions): Promise<Thro
       const e = await edgetwin(mappers);
       twin.push(await measure(e, mappers, 1, opts, true));
       await e.stop();
+      figure(`in-process, ${mappers} mapper(s), run ${r + 1}/${opts.runs}`, `edgetwin ${fmt(twin.at(-1)!)}/s, raw aedes ${fmt(raw.at(-1)!)}/s`);
     }
     row(`in-process mapper on the bus, ${mappers} mapper${mappers > 1 ? 's' : ''} (durable)`, twin, raw, []);
   }
@@ -151,6 +157,7 @@ export async function benchTwinThroughput(opts: ThroughputOptions): Promise<Thro
       const e = await edgetwin(10, metrics);
       into.push(await measure(e, 10, 1, opts));
       await e.stop();
+      figure(`metrics ${metrics ? 'on' : 'off'}, 10 publishers, QoS 1, run ${r + 1}/${opts.runs}`, `${fmt(into.at(-1)!)} updates/s`);
     }
   }
   row('MQTT, 10 publishers, QoS 1, metrics on (vs metrics off as the baseline)', on, off, []);
@@ -183,6 +190,7 @@ export async function benchHistoryCost(opts: ThroughputOptions): Promise<History
       const e = await edgetwin(10, true, history);
       into.push(await measure(e, 10, 1, opts));
       await e.stop();
+      (opts.figure ?? noProgress)(`history ${history ? 'on' : 'off'}, 10 publishers, QoS 1, round ${r + 1}/${opts.runs}`, `${fmt(into.at(-1)!)} updates/s`);
     }
   }
   const row: HistoryCostRow = {

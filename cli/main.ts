@@ -65,6 +65,7 @@ export function buildProgram(): Command {
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .option('--log-format <format>', 'pretty|json|auto: auto is pretty on a terminal, JSON lines otherwise (config log.format)', logFormat)
     .option('--strict', 'refuse to start if any model, manifest or device config has a problem (config strict), as `edgetwin check` reports it')
+    .option('--no-watch', 'reload models and manifests only on SIGHUP, not when their files change (config watch)')
     .option('--kubeconfig <file>', 'sync twins with Device resources of this cluster (config cloud.kubeconfig)')
     .option('--http-port <n>', 'port of the HTTP server: /metrics, /healthz, /readyz, /api/v1 (0 = any free port)', intOption(0, 65535))
     .option('--http-host <host>', 'listen address of the HTTP server')

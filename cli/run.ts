@@ -33,6 +33,8 @@ export interface RunOptions {
   readonly logFormat?: string;
   /** Refuse to start with any problem (config `strict`). */
   readonly strict?: boolean;
+  /** --no-watch: reload only on SIGHUP, not when a model or manifest file changes (config `watch`). */
+  readonly watch?: boolean;
 }
 
 /** --http-* (and their --metrics-* aliases; an --http-* flag wins) as an `http` override. */
@@ -73,6 +75,7 @@ export async function runCommand(opts: RunOptions): Promise<void> {
         }
       : {}),
     ...(opts.strict === true ? { strict: true } : {}),
+    ...(opts.watch === false ? { watch: false } : {}),
     ...(opts.kubeconfig !== undefined ? { cloud: { kubeconfig: opts.kubeconfig } } : {}),
     ...httpOverrides(opts),
     ...(opts.dmiSocket !== undefined ? { dmi: { socket: opts.dmiSocket } } : {}),

@@ -21,6 +21,7 @@ import { PrometheusTelemetry } from './prometheus-telemetry.js';
 import { HttpServer, Router, addHealthRoutes, addHistoryRoutes, type Readiness, type ReadinessCheck } from './http/index.js';
 import { HistoryResponder, historyPolicy } from '../telemetry/index.js';
 import { externalBusFromConfig, externalCheck } from './external.js';
+import { watchFiles, type FileWatch } from './file-watch.js';
 import { logProblem } from './logger.js';
 import { loadManifests, type ManifestLoad } from './manifests.js';
 import { VERSION } from './version.js';
@@ -77,6 +78,7 @@ export class EdgeCore {
   private mapperSync: Promise<unknown> = Promise.resolve();
   private reloading?: Promise<StartupReport>;
   private reloadAgain = false;
+  private fileWatch?: FileWatch;
   private manifests?: ManifestLoad;
   private startup?: Promise<StartupReport>;
   private shutdown?: Promise<void>;
@@ -332,6 +334,7 @@ export class EdgeCore {
       this.step();
     }
     this.phase = 'ready';
+    if (config.watch) this.watchModelsAndManifests();
     return { models: this.models.size, devices: this.devices.length, problems };
   }
 
@@ -385,6 +388,21 @@ export class EdgeCore {
     const report = { models: this.models.size, devices: this.devices.length, problems };
     logger.info({ models: report.models, devices: report.devices, skipped: problems.length }, 'models and manifests reloaded');
     return report;
+  }
+
+  /** Reloads when a model or manifest file changes (config `watch`), the same as SIGHUP. */
+  private watchModelsAndManifests(): void {
+    const { logger } = this;
+    this.fileWatch = watchFiles({
+      paths: [...this.config.models, ...this.config.devices],
+      logger,
+      onChange: (files) => {
+        if (this.phase !== 'ready') return;
+        logger.info({ files }, 'models or manifests changed: reloading');
+        // reload() logs what it loaded and each file it skipped.
+        this.reload().catch((err: unknown) => logger.error({ err }, 'reload failed'));
+      },
+    });
   }
 
   private modelPaths(): string[] {
@@ -545,6 +563,7 @@ export class EdgeCore {
     // At once, as doStop does: /readyz says "stopping", and MQTT clients' publishes are refused.
     this.phase = 'stopping';
     this.limiter?.close();
+    this.fileWatch?.close();
     // A start-up still waiting for the external broker (external mode waits as long as it
     // takes) is released at once: start() then rejects. Nothing was taken from a broker never
     // reached, so no acknowledgement is owed to it.

@@ -25,6 +25,7 @@ import { Admission } from './admission.js';
 import type { IngestBus, IngestHandler, MessageHandler, Payload, PublishOptions, Subscription } from './bus.js';
 import { FilterIndex } from './filter-index.js';
 import { MqttBus, redactUrl, type MqttBusSubscribeOptions } from './mqtt-bus.js';
+import { isRetainable } from './topics.js';
 
 export interface ExternalBusOptions {
   /** `mqtt://[user:password@]host:port` (mqtts:// too). */
@@ -334,7 +335,13 @@ export class ExternalBus implements IngestBus {
     const stream: object = client.stream;
     const messageId = packet.qos === 1 ? packet.messageId : undefined;
     this.inflight++;
-    const verdict = this.admit(message);
+    // A broker sets the retain flag only on a stored message it replays at subscribe time
+    // [MQTT-3.3.1-8, -9]. Under $hw/ that is a forgery or a stale request left on the outside
+    // broker (edgetwin never retains there): applying it would undo newer values on every
+    // reconnect. It is acknowledged in its turn (so the broker does not resend it) and not
+    // ingested; MqttBus counts and logs it (mqtt-bus.ts onMessage, on the 'message' event that
+    // mqtt.js emits beside this hook).
+    const verdict: Promise<Verdict> = packet.retain && !isRetainable(packet.topic) ? Promise.resolve('ack') : this.admit(message);
     const previous = this.tails.get(stream) ?? Promise.resolve();
     const settled = Promise.all([previous, verdict]).then(([, v]) => {
       this.inflight--;

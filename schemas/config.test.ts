@@ -13,6 +13,7 @@ const DEFAULTS: EdgetwinConfig = {
   bundledModels: true,
   strict: false,
   devices: [],
+  watch: true,
   mqtt: {
     mode: 'embedded',
     answerQos: 0,

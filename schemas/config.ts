@@ -43,6 +43,9 @@ export const CONFIG_SCHEMA = {
     strict: { type: 'boolean', default: false },
     /** Device manifest files or folders. */
     devices: paths,
+    // Reload models and manifests when their files change (as SIGHUP does): added, changed and
+    // removed devices are bound and unbound live, with the same validation (edgecore/file-watch.ts).
+    watch: { type: 'boolean', default: true },
     // `default: {}` on each section makes ajv create it, so its own defaults then apply.
     mqtt: {
       type: 'object',

@@ -22,12 +22,16 @@ describe.skipIf(!BUILT)('npm run bench -- --quick', () => {
   const tmp = tempDir('edgetwin-bench-smoke-');
   afterAll(() => tmp.cleanup());
 
-  it('runs every benchmark at tiny sizes', { timeout: 120_000 }, async () => {
+  it('runs every benchmark at tiny sizes', { timeout: 400_000 }, async () => {
     const json = path.join(tmp.dir, 'bench.json');
     const child = spawn(process.execPath, [path.join(REPO, 'dist', 'bench', 'run.js'), '--quick', '--json', json], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let progress = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+      progress += d.toString();
+    });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code, out).toBe(0);
     const { results } = JSON.parse(readFileSync(json, 'utf8')) as { results: Record<string, unknown> };
@@ -37,6 +41,11 @@ describe.skipIf(!BUILT)('npm run bench -- --quick', () => {
       expect(numbers.length, id).toBeGreaterThan(0);
       expect(numbers.every(Number.isFinite), id).toBe(true);
     }
+    // Progress as it goes (bench/progress.ts): a line per figure on stderr, with elapsed and left.
+    const lines = progress.split('\n').filter((l) => /^\[[a-z0-9]+ #\d+ · /.test(l));
+    expect(lines.length, progress).toBeGreaterThan(Object.keys(results).length);
+    expect(lines.some((l) => l.includes('edgetwin, 10 publisher(s), QoS 1, run 1/1') && /(left|finishing)\]/.test(l)), progress).toBe(true);
+    for (const id of Object.keys(results)) expect(progress).toContain(`section ${id} done`);
     for (const title of ['(a) Twin updates/s', '(a2) Twin updates/s with history on vs off', '(b) Latency', '(c) Memory', '(d) Restart', '(e0) Modbus', '(e1) Modbus', '(e2) Modbus', 'Cloud sync', '(g) External mode', '(h1) DMI', '(h2) DMI', '(rw) Remote write']) expect(out).toContain(title);
   });
 

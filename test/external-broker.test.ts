@@ -112,6 +112,28 @@ describe.skipIf(SKIP)('external mode: mosquitto_pub / mosquitto_sub through mosq
     }, 20_000);
     expect(value).toBe('13');
   });
+
+  it('never applies a retained $hw/ message the broker replays: not at subscribe, not on every restart', async () => {
+    const setpoint = async (eventId: string): Promise<string | undefined> => {
+      const got = await mosquittoSubWhile(mosquitto.port, [`${DEV}/twin/get/result`], 1, () => mosquittoPub(mosquitto.port, `${DEV}/twin/get`, JSON.stringify({ event_id: eventId, timestamp: 0 })).then(() => undefined), { waitSeconds: 3 });
+      return (got[0]?.json.twin as Record<string, { expected?: { value: string } }> | undefined)?.setpoint?.expected?.value;
+    };
+    // A stale (or forged) update left retained on mosquitto: it is live once (retain flag
+    // cleared on live delivery, [MQTT-3.3.1-9]) and then stored by the broker.
+    await mosquittoPub(mosquitto.port, `${DEV}/twin/update`, JSON.stringify({ event_id: 'stale', timestamp: 0, twin: { setpoint: { expected: { value: '26' } } } }), { args: ['-r'] });
+    expect(await eventually(async () => ((await setpoint('r1')) === '26' ? '26' : undefined), 20_000)).toBe('26');
+    // A newer value, then a restart: mosquitto replays the retained '26' on resubscribe, flagged retained.
+    await mosquittoPub(mosquitto.port, `${DEV}/twin/update`, JSON.stringify({ event_id: 'newer', timestamp: 0, twin: { setpoint: { expected: { value: '27' } } } }));
+    expect(await eventually(async () => ((await setpoint('r2')) === '27' ? '27' : undefined), 20_000)).toBe('27');
+    for (let restart = 1; restart <= 2; restart++) {
+      await edge.stop();
+      edge = await spawnEdge([...externalArgs(tmp.dir, mosquitto.url, writeConfig(tmp.dir, { answerQos: 1 })), '--log-level', 'warn']);
+      await eventually(async () => (edge.output().stderr.includes('retained message under $hw/ ignored') ? true : undefined), 20_000);
+      expect(await setpoint(`r3-${restart}`)).toBe('27');
+    }
+    // Cleared for the tests after this one.
+    await mosquittoPub(mosquitto.port, `${DEV}/twin/update`, '', { args: ['-r'] });
+  });
 });
 
 describe.skipIf(SKIP)('external mode over MQTT 5', () => {

@@ -45,12 +45,14 @@ export interface TestEdge {
 }
 
 /** Starts a real EdgeCore on an ephemeral port, with `manifests` written into its devices folder. */
+// Tests that edit manifests reload explicitly (core.reload()); the file watch is tested on its own
+// (test/file-watch.test.ts), so it is off here unless a test asks for it.
 export async function startEdge(manifests: Record<string, string>, config: RawConfig = {}, dir?: string): Promise<TestEdge> {
   const tmp = dir ? { dir, cleanup: () => undefined } : tempDir();
   const devicesDir = path.join(tmp.dir, 'devices');
   writeManifests(devicesDir, manifests);
   const core = new EdgeCore({
-    config: resolveConfig({ nodeName: 'edge-test', dataDir: path.join(tmp.dir, 'data'), devices: [devicesDir], mqtt: { port: 0 }, log: { level: 'silent' }, ...config }),
+    config: resolveConfig({ nodeName: 'edge-test', dataDir: path.join(tmp.dir, 'data'), devices: [devicesDir], mqtt: { port: 0 }, log: { level: 'silent' }, watch: false, ...config }),
     logger: silentLogger(),
   });
   await core.start();

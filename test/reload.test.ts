@@ -41,7 +41,8 @@ describe.skipIf(!requirePeer('built'))('SIGHUP to edgetwin run', () => {
     const models = path.join(tmp.dir, 'models');
     writeManifests(devices, { 'thermo.yaml': thermostatManifest('thermo'), 'gone.yaml': thermostatManifest('gone') });
     writeManifests(models, { 'dial.json': dialModel(10) });
-    const edge = await spawnEdge([...edgeArgs(tmp.dir), '--models', models, '--no-metrics', '--log-level', 'info']);
+    // --no-watch: this test is about SIGHUP (a file change reloading by itself is test/file-watch.test.ts).
+    const edge = await spawnEdge([...edgeArgs(tmp.dir), '--models', models, '--no-metrics', '--no-watch', '--log-level', 'info']);
     const client = await TestClient.connect(edge.url, [MEMBERSHIP, `${D}/+/twin/update/result`, `${D}/+/twin/get/result`]);
     try {
       expect(edge.readyLine).toContain('2 devices');
