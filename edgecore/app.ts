@@ -18,7 +18,7 @@ import type { Simulation } from './simulation.js';
 import { DataDir } from './data-dir.js';
 import { EdgeMetrics } from './metrics.js';
 import { HttpServer, Router, addHealthRoutes, addHistoryRoutes, type Readiness, type ReadinessCheck } from './http/index.js';
-import { HistoryResponder, historyPolicy } from '../telemetry/index.js';
+import { HistoryResponder, PushTelemetry, historyPolicy, pushTelemetryConfig } from '../telemetry/index.js';
 import { externalBusFromConfig, externalCheck } from './external.js';
 import { logProblem } from './logger.js';
 import { loadManifests, type ManifestLoad } from './manifests.js';
@@ -61,6 +61,8 @@ export class EdgeCore {
   private metrics?: EdgeMetrics;
   private http?: HttpServer;
   private historyResponder?: HistoryResponder;
+  /** KubeEdge pushMethod/dbMethod sinks behind the durable outbox (telemetry/push.ts). */
+  private pushTelemetry?: PushTelemetry;
   private phase: 'starting' | 'ready' | 'stopping' = 'starting';
   private storeOpen = false;
   private dataDir?: DataDir;
@@ -280,6 +282,9 @@ export class EdgeCore {
     devicesBound();
     this.step();
     this.historyResponder.start();
+    // pushMethod/dbMethod sinks (docs/telemetry.md): fed by the twin's committed values.
+    this.pushTelemetry = new PushTelemetry({ config: pushTelemetryConfig(config.telemetry), dataDir: config.dataDir, twin: this.twinModule, logger: logger.child({ module: 'telemetry' }), ...(this.metrics ? { registry: this.metrics.registry } : {}) });
+    this.pushTelemetry.start(this.bound);
     // Ready means the broker has granted the QoS 1 subscriptions: from here on it queues for us.
     await this.external?.subscribed();
     this.step();
@@ -581,6 +586,8 @@ export class EdgeCore {
     if (this.simulation) await step('simulators', () => this.simulation!.close());
     if (this.historyResponder) await step('telemetry', () => this.historyResponder!.stop());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
+    // After the twin: every value it committed is queued before the outbox closes.
+    if (this.pushTelemetry) await step('telemetry sinks', () => this.pushTelemetry!.stop());
     if (this.bridge) await step('bridge', () => this.bridge!.stop());
     if (this.broker) await step('broker', () => this.broker!.close());
     this.auth?.stop();

@@ -54,6 +54,10 @@ const DEFAULTS: EdgetwinConfig = {
     devices: {},
     models: {},
   },
+  telemetry: {
+    sinks: { enabled: true, destinations: {} },
+    outbox: { maxRecords: 100000, maxBytes: '16MiB', batchSize: 500, deliveryTimeout: '10s' },
+  },
   dmi: { callTimeoutMs: 10000, registerGraceMs: 10000 },
   cloud: {},
 };

@@ -5,3 +5,7 @@ export { historyPolicy } from './history-policy.js';
 export { DEFAULT_SINCE_MS, describeStep, parseHistoryParams, parseTime, type HistoryParams } from './history-request.js';
 export { HistoryResponder, type HistoryGetMessage, type HistoryGetResult, type HistoryResponderOptions } from './history-mqtt.js';
 export type { Sink, SinkRecord } from './sink.js';
+export { PushTelemetry, pushTelemetryConfig, type PushTelemetryConfig, type PushTelemetryOptions } from './push.js';
+export { TelemetryFeed, typedValue, type FeedSource, type FeedTarget } from './feed.js';
+export { TelemetryOutbox, DEFAULT_OUTBOX_LIMITS, type Clock as OutboxClock, type OutboxLimits, type SinkStats } from './outbox/index.js';
+export { buildSinks, type Destinations, type DestinationConfig } from './sinks/index.js';

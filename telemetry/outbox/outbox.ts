@@ -248,7 +248,7 @@ export class TelemetryOutbox {
     if (!this.opened) return;
     this.stop.abort();
     for (const lane of this.lanes.values()) lane.wake?.();
-    await Promise.all([...this.lanes.values()].map((l) => l.loop));
+    await Promise.all([...this.lanes.values()].map((l) => l.loop ?? Promise.resolve()));
     this.flush();
     this.opened = false;
     this.store.close();

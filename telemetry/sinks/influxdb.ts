@@ -44,7 +44,8 @@ export function lineProtocol(target: SinkTarget, cfg: InfluxPushConfig, batch: r
 
 export function influxSink(target: SinkTarget, cfg: InfluxPushConfig, creds: Credentials, api: 'auto' | 'v2' | 'v1' = 'auto'): Sink {
   const name = `influxdb2:${target.namespace}/${target.name}/${target.property}`;
-  const base = cfg.influxdb2ClientConfig.url.replace(/\/+$/u, '');
+  const url = cfg.influxdb2ClientConfig.url;
+  const base = url.endsWith('/') ? url.slice(0, -1) : url;
   const { org, bucket } = cfg.influxdb2ClientConfig;
   let mode = api;
   const v2 = (): { url: string; headers: Record<string, string> } => ({

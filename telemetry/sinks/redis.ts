@@ -13,7 +13,6 @@ export interface RedisPushConfig {
   readonly redisClientConfig: { readonly addr: string; readonly db?: number; readonly poolsize?: number; readonly minIdleConns?: number };
 }
 
-// eslint-disable-next-line @typescript-eslint/explicit-function-return-type -- the client's generic type is what createClient infers
 function makeClient(addr: string, db: number | undefined, creds: Credentials) {
   return createClient({
     url: `redis://${addr}`,
