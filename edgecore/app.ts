@@ -18,7 +18,7 @@ import type { Simulation } from './simulation.js';
 import { DataDir } from './data-dir.js';
 import { EdgeMetrics } from './metrics.js';
 import { HttpServer, Router, addHealthRoutes, addHistoryRoutes, type Readiness, type ReadinessCheck } from './http/index.js';
-import { HistoryResponder, PushTelemetry, historyPolicy, pushTelemetryConfig } from '../telemetry/index.js';
+import { HistoryResponder, PushTelemetry, historyPolicy, pushTelemetryConfig, type SinkStats } from '../telemetry/index.js';
 import { externalBusFromConfig, externalCheck } from './external.js';
 import { logProblem } from './logger.js';
 import { loadManifests, type ManifestLoad } from './manifests.js';
@@ -96,6 +96,11 @@ export class EdgeCore {
   /** The outside broker's client (mqtt.mode external or both). */
   get externalBus(): ExternalBus | undefined {
     return this.external;
+  }
+
+  /** The pushMethod/dbMethod sinks and their outbox backlog (docs/telemetry.md); [] when none runs. */
+  sinkStats(): SinkStats[] {
+    return this.pushTelemetry?.stats() ?? [];
   }
 
   get twin(): DeviceTwin {
