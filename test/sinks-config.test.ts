@@ -62,7 +62,7 @@ describe.skipIf(!requirePeer('redis'))('telemetry sinks with bad configuration',
     for (let i = 0; i < 20; i++) {
       for (const d of ['unreachable', 'badauth', 'refusing', 'unknown']) {
         const r = await twins.reportActual(`default/${d}`, { temperature: (20 + i / 10).toFixed(1) });
-        if (r.twin.temperature?.actual?.value === (20 + i / 10).toFixed(1)) answered.push(d);
+        if (Number(r.twin.temperature?.actual?.value) === 20 + i / 10) answered.push(d);
       }
     }
   }, 120_000);
@@ -81,7 +81,7 @@ describe.skipIf(!requirePeer('redis'))('telemetry sinks with bad configuration',
   it('an unknown, TDEngine or otel method builds no sink (the manifest warns with its code), the device is served', async () => {
     expect(edge.core.sinkStats().map((s) => s.name).sort()).toEqual(['http:default/refusing/temperature', 'redis:default/badauth/temperature', 'redis:default/unreachable/temperature']);
     const twin = await twins.get('default/unknown');
-    expect(twin.twin.temperature?.actual?.value).toBe('21.9');
+    expect(Number(twin.twin.temperature?.actual?.value)).toBe(21.9);
   });
 
   const lastCode = (name: string) => edge.core.sinkStats().find((s) => s.name === name)?.lastError?.code;

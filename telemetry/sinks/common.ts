@@ -87,6 +87,7 @@ export function sinkError(err: unknown, sink: string): EdgetwinError {
   if ((code !== undefined && UNREACHABLE.has(code)) || (causeCode !== undefined && UNREACHABLE.has(causeCode))) {
     return edgetwinError('EDGETWIN_ERR_SINK_UNAVAILABLE', `${sink}: ${code ?? causeCode}: ${message}`, [], err);
   }
+  if (/client is (offline|closed)|socket closed/iu.test(message)) return edgetwinError('EDGETWIN_ERR_SINK_UNAVAILABLE', `${sink}: ${message}`, [], err);
   if (code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR' || /WRONGPASS|NOAUTH|not authorized|authentication/iu.test(message)) {
     return edgetwinError('EDGETWIN_ERR_SINK_AUTH', `${sink}: ${message}`, [], err);
   }

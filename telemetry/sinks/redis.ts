@@ -6,12 +6,15 @@
 // The password comes from the destination's passwordFile/passwordEnv (mapper-framework: $PASSWORD).
 
 import { createClient } from 'redis';
+import { edgetwinError } from '../../errors.js';
 import type { Sink, SinkRecord } from '../sink.js';
 import { abortable, sinkError, wireValue, type Credentials, Shared, type SinkTarget } from './common.js';
 
 export interface RedisPushConfig {
   readonly redisClientConfig: { readonly addr: string; readonly db?: number; readonly poolsize?: number; readonly minIdleConns?: number };
 }
+
+const AUTH_FAILURE = /WRONGPASS|NOAUTH|NOPERM/u;
 
 function makeClient(addr: string, db: number | undefined, creds: Credentials) {
   return createClient({
@@ -21,7 +24,12 @@ function makeClient(addr: string, db: number | undefined, creds: Credentials) {
     ...(creds.password !== undefined ? { password: creds.password } : {}),
     // Fail a command at once while disconnected: the outbox holds the values, not the client.
     disableOfflineQueue: true,
-    socket: { connectTimeout: 5000, reconnectStrategy: (retries: number) => Math.min(30_000, 250 * 2 ** Math.min(retries, 7)) },
+    // A refused password is not retried by the client (it would never connect): connect() rejects
+    // with it and the outbox retries later, with its backoff.
+    socket: {
+      connectTimeout: 5000,
+      reconnectStrategy: (retries: number, cause: Error) => (AUTH_FAILURE.test(cause.message) ? cause : Math.min(30_000, 250 * 2 ** Math.min(retries, 7))),
+    },
   });
 }
 type Client = ReturnType<typeof makeClient>;
@@ -38,7 +46,7 @@ export function redisMember(target: SinkTarget, r: SinkRecord): string {
 export function redisSink(target: SinkTarget, cfg: RedisPushConfig, creds: Credentials): Sink {
   const name = `redis:${target.namespace}/${target.name}/${target.property}`;
   const { addr, db } = cfg.redisClientConfig;
-  const key = `${addr}\u0000${db ?? 0}\u0000${creds.username ?? ''}`;
+  const key = `${addr}\u0000${db ?? 0}\u0000${creds.username ?? ''}\u0000${creds.password ?? ''}`;
   const { value: conn, release } = clients.acquire(key, () => {
     const client = makeClient(addr, db, creds);
     client.on('error', () => {});
@@ -55,6 +63,8 @@ export function redisSink(target: SinkTarget, cfg: RedisPushConfig, creds: Crede
             throw err;
           });
           await abortable(conn.ready, signal);
+        } else if (!conn.client.isReady) {
+          throw edgetwinError('EDGETWIN_ERR_SINK_UNAVAILABLE', `${name}: reconnecting to ${addr}`);
         }
         await abortable(conn.client.zAdd(target.name, batch.map((r) => ({ score: r.timestamp, value: redisMember(target, r) }))), signal);
       } catch (err) {
