@@ -12,6 +12,7 @@ import { benchFootprint } from './footprint.js';
 import { benchLatency } from './latency.js';
 import { benchModbus } from './modbus.js';
 import { benchHistoryCost, benchTwinThroughput } from './twin-throughput.js';
+import { benchOutage, benchSinkCost } from './sinks.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -40,6 +41,9 @@ const sections: Record<string, Section> = {
         ? { devices: 10, calls: 200, channels: 1, window: 8, latencySamples: 10, runs: 1 }
         : { devices: 100, calls: 20_000, channels: 1, window: 64, latencySamples: 200, runs: runs(3) },
     ),
+  // pushMethod/dbMethod sinks and their outbox (docs/telemetry.md). s2's hours: --outage-hours (default 1; 24 writes ~10 GB).
+  s1: () => benchSinkCost(quick ? { values: 50, batch: 50, runs: 1 } : { values: 5000, batch: 500, runs: runs(3) }),
+  s2: () => benchOutage(quick ? { properties: 10, hours: 0.01 } : { properties: 1000, hours: Number(flag('--outage-hours') ?? 1) }),
 };
 
 async function main(): Promise<void> {

@@ -31,13 +31,13 @@ describe.skipIf(!BUILT)('npm run bench -- --quick', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code, out).toBe(0);
     const { results } = JSON.parse(readFileSync(json, 'utf8')) as { results: Record<string, unknown> };
-    expect(Object.keys(results)).toEqual(['a', 'a2', 'b', 'cd', 'e', 'f', 'g', 'h']);
-    for (const id of ['a', 'a2', 'b', 'cd', 'e', 'g', 'h']) {
+    expect(Object.keys(results)).toEqual(['a', 'a2', 'b', 'cd', 'e', 'f', 'g', 'h', 's1', 's2']);
+    for (const id of ['a', 'a2', 'b', 'cd', 'e', 'g', 'h', 's1', 's2']) {
       const numbers = finiteNumbers(results[id]);
       expect(numbers.length, id).toBeGreaterThan(0);
       expect(numbers.every(Number.isFinite), id).toBe(true);
     }
-    for (const title of ['(a) Twin updates/s', '(a2) Twin updates/s with history on vs off', '(b) Latency', '(c) Memory', '(d) Restart', '(e0) Modbus', '(e1) Modbus', '(e2) Modbus', 'Cloud sync', '(g) External mode', '(h1) DMI', '(h2) DMI']) expect(out).toContain(title);
+    for (const title of ['(a) Twin updates/s', '(a2) Twin updates/s with history on vs off', '(b) Latency', '(c) Memory', '(d) Restart', '(e0) Modbus', '(e1) Modbus', '(e2) Modbus', 'Cloud sync', '(g) External mode', '(h1) DMI', '(h2) DMI', '(s1) Sink cost', '(s2) Outage']) expect(out).toContain(title);
   });
 
   // The restart and memory figures depend on large manifest sets being parsed in a worker

@@ -14,7 +14,7 @@ import { eventually } from './async.js';
 import { startEdge, type TestEdge } from './helpers.js';
 import { freePort } from './mosquitto.js';
 import { requirePeer } from './peers.js';
-import { startHttpReceiver, startRedis } from './sink-servers.js';
+import { startHttpReceiver, startRedis } from '../bench/sink-servers.js';
 
 function device(name: string, push: string): string {
   return `apiVersion: devices.kubeedge.io/v1beta1

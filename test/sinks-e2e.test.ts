@@ -18,7 +18,7 @@ import { eventually } from './async.js';
 import { EXAMPLES, startEdge, tempDir, type TestEdge } from './helpers.js';
 import { freePort, startMosquitto, type Mosquitto } from './mosquitto.js';
 import { requirePeer } from './peers.js';
-import { startHttpReceiver, startInfluxd, startMariadb, startRedis } from './sink-servers.js';
+import { startHttpReceiver, startInfluxd, startMariadb, startRedis } from '../bench/sink-servers.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const RUN_MS = 30_000;

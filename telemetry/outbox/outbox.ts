@@ -278,7 +278,9 @@ export class TelemetryOutbox {
         await this.idle(lane);
         continue;
       }
-      const rows = this.store.peek(lane.sink.name, batchSize);
+      // While the sink fails, each retry is a probe of one record: a long outage costs a retry
+      // per backoff, not a read of a whole batch.
+      const rows = this.store.peek(lane.sink.name, lane.failing > 0 ? 1 : batchSize);
       const last = rows.at(-1);
       if (!last) {
         lane.records = 0;

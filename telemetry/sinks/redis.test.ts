@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requirePeer } from '../../test/peers.js';
-import { startRedis } from '../../test/sink-servers.js';
+import { startRedis } from '../../bench/sink-servers.js';
 import { redisSink } from './redis.js';
 
 const target = { namespace: 'default', name: 'x', property: 'p', type: 'float' };

@@ -1,4 +1,4 @@
-// Private instances of the telemetry sinks' servers for tests and benchmarks, each on a free
+// Private instances of the telemetry sinks' servers for benchmarks and tests, each on a free
 // loopback port with its files in a temp folder, stoppable and restartable on the same port
 // (to take a sink down and bring it back): Debian's influxd 1.6, redis-server 7 and mariadbd 10.11
 // (reference: the start commands in docs/telemetry.md, "Testing against real servers"), and an
@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from './mosquitto.js';
+import { freePort } from './lib.js';
 
 export interface ServerProcess {
   readonly port: number;
