@@ -87,8 +87,15 @@ function manualClock(): OutboxClock & { advance(ms: number): void } {
     delay: (ms, signal) =>
       new Promise<void>((resolve) => {
         if (signal?.aborted) return resolve();
-        timers.push({ at: now + ms, resolve });
-        signal?.addEventListener('abort', () => resolve(), { once: true });
+        const onAbort = (): void => resolve();
+        timers.push({
+          at: now + ms,
+          resolve: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+        });
+        signal?.addEventListener('abort', onAbort, { once: true });
       }),
     advance(ms) {
       now += ms;

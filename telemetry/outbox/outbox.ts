@@ -7,6 +7,7 @@
 // project's one backoff with jitter, mappers/sdk/policy.ts — and tries the same batch again.
 // Each sink is bounded (records and bytes): past a bound the oldest records are dropped.
 
+import { setMaxListeners } from 'node:events';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { backoffMs, type BackoffOptions } from '../../mappers/sdk/index.js';
@@ -122,6 +123,8 @@ export class TelemetryOutbox {
   private opened = false;
 
   constructor(private readonly opts: TelemetryOutboxOptions) {
+    // Every sink's loop waits on this one signal: a thousand sinks are a thousand listeners.
+    setMaxListeners(0, this.stop.signal);
     this.store = new OutboxStore(opts.file);
     this.clock = opts.clock ?? realClock;
   }
