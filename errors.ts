@@ -59,7 +59,7 @@ export const ERROR_CODES = {
   // Cloud sync
   EDGETWIN_ERR_CLOUD_KUBECONFIG: { status: 500, summary: 'The kubeconfig for cloud sync cannot be read, or names no usable cluster, context or user.' },
   EDGETWIN_ERR_CLOUD_UNREACHABLE: { status: 500, summary: 'The Kubernetes API server could not be reached (connection refused or reset, timeout, 429 or 5xx); cloud sync keeps retrying with backoff and queues status in its outbox.' },
-  EDGETWIN_ERR_CLOUD_REQUEST: { status: 500, summary: 'The Kubernetes API server rejected a request (e.g. 401, 403, 404, 422); the message names the verb, the object and the server\'s reason.' },
+  EDGETWIN_ERR_CLOUD_REQUEST: { status: 500, summary: "The Kubernetes API server rejected a request (e.g. 401, 403, 404, 422); the message names the verb, the object and the server's reason." },
   EDGETWIN_ERR_CLOUD_CONFLICT: { status: 409, summary: 'A write to the cluster still hit a resourceVersion conflict (409) after re-reading and retrying; it is retried on the next report cycle.' },
   EDGETWIN_ERR_CLOUD_OUTBOX: { status: 500, summary: 'The cloud sync outbox (its SQLite file in the data dir) could not be opened or written.' },
   EDGETWIN_ERR_DEVICEMODEL_INVALID: { status: 500, summary: 'A KubeEdge DeviceModel cannot be converted to an edgetwin JSON Schema model (shape, property type, minimum/maximum).' },
@@ -108,6 +108,14 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_REMOTE_WRITE_UNAVAILABLE: { status: 503, summary: 'A Prometheus remote-write endpoint could not be reached, timed out, or answered 5xx or 429; the batch is kept and retried with backoff (remote-write 1.0 spec: 5xx is retried).' },
   EDGETWIN_ERR_REMOTE_WRITE_REFUSED: { status: 400, summary: 'A Prometheus remote-write endpoint refused a batch with a 4xx status (e.g. 400 `out of bounds` for samples older than it accepts, 401/403 for credentials); the remote-write 1.0 spec says not to retry it. The message carries the status and the answer.' },
   EDGETWIN_ERR_REMOTE_WRITE_CREDENTIALS: { status: 500, summary: 'The credentials of `telemetry.remoteWrite` (a `passwordFile`/`bearerTokenFile` or `passwordEnv`/`bearerTokenEnv`) cannot be read or are empty; remote write does not start.' },
+  // Telemetry sinks and their outbox (docs/telemetry.md)
+  EDGETWIN_ERR_SINK_UNKNOWN: { status: 400, summary: "A Device property's `pushMethod` (or `pushMethod.dbMethod`) names a method edgetwin does not know; KubeEdge knows `mqtt`, `http`, `otel` and `dbMethod.influxdb2|redis|mysql|TDEngine`. A warning: the device loads and its twin is served, nothing is pushed for that property." },
+  EDGETWIN_ERR_SINK_UNSUPPORTED: { status: 400, summary: "A Device property's push method is a KubeEdge one edgetwin does not implement (`dbMethod.TDEngine`: no TDengine server or client here; `otel`: see docs/telemetry.md). A warning: the device loads, nothing is pushed for that property." },
+  EDGETWIN_ERR_SINK_CONFIG: { status: 400, summary: "A Device property's push method has a bad setting (a missing `address`, a `qos` other than 0-2, a port out of range, an unreadable credentials file or unset environment variable named in `telemetry.sinks.destinations`). A warning: the device loads, nothing is pushed for that property." },
+  EDGETWIN_ERR_SINK_UNAVAILABLE: { status: 503, summary: 'A sink (a pushMethod or dbMethod destination) could not be reached: connection refused, DNS failure, timeout. Its values wait in the telemetry outbox and are retried with backoff.' },
+  EDGETWIN_ERR_SINK_AUTH: { status: 401, summary: "A sink refused edgetwin's credentials (wrong password or token in the file or environment variable named in `telemetry.sinks.destinations`). Values wait in the outbox and are retried with backoff; fix the credentials." },
+  EDGETWIN_ERR_SINK_REFUSED: { status: 500, summary: 'A sink answered a write with an error (an HTTP 4xx/5xx, a database error such as a read-only replica or a missing privilege). Values wait in the outbox and are retried with backoff.' },
+  EDGETWIN_ERR_OUTBOX_OPEN: { status: 500, summary: 'The telemetry outbox file (`telemetry-outbox.db` in the data dir) could not be opened or migrated; no sink runs.' },
   // Runtime
   EDGETWIN_ERR_BROKER_LISTEN: { status: 500, summary: 'The MQTT broker could not listen on the configured host and port.' },
   EDGETWIN_ERR_BROKER_CONNECT: { status: 500, summary: 'Could not connect to the MQTT broker.' },

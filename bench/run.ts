@@ -14,6 +14,7 @@ import { benchModbus } from './modbus.js';
 import { benchRemoteWrite } from './remote-write.js';
 import { BenchProgress, type FigureSink } from './progress.js';
 import { benchHistoryCost, benchTwinThroughput } from './twin-throughput.js';
+import { benchOutage, benchSinkCost } from './sinks.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -50,6 +51,9 @@ const sections: Record<string, Section> = {
       ),
   },
   rw: { estimateS: 15, run: (figure) => benchRemoteWrite(quick ? { sizes: [100, 1000], runs: 2, figure } : { sizes: [100, 1000, 10_000], runs: runs(15), figure }) },
+  // pushMethod/dbMethod sinks and their outbox (docs/telemetry.md). s2's hours: --outage-hours (default 1; 24 writes ~10 GB).
+  s1: { estimateS: 60, run: () => benchSinkCost(quick ? { values: 50, batch: 50, runs: 1 } : { values: 5000, batch: 500, runs: runs(3) }) },
+  s2: { estimateS: 120, run: () => benchOutage(quick ? { properties: 10, hours: 0.01 } : { properties: 1000, hours: Number(flag('--outage-hours') ?? 1) }) },
 };
 
 async function main(): Promise<void> {

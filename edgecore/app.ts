@@ -19,7 +19,7 @@ import { DataDir } from './data-dir.js';
 import { EdgeMetrics } from './metrics.js';
 import { PrometheusTelemetry } from './prometheus-telemetry.js';
 import { HttpServer, Router, addHealthRoutes, addHistoryRoutes, type Readiness, type ReadinessCheck } from './http/index.js';
-import { HistoryResponder, historyPolicy } from '../telemetry/index.js';
+import { HistoryResponder, PushTelemetry, historyPolicy, pushTelemetryConfig, type SinkStats } from '../telemetry/index.js';
 import { externalBusFromConfig, externalCheck } from './external.js';
 import { watchFiles, type FileWatch } from './file-watch.js';
 import { logProblem } from './logger.js';
@@ -65,6 +65,8 @@ export class EdgeCore {
   private historyResponder?: HistoryResponder;
   /** Device values on /metrics and remote write (edgecore/prometheus-telemetry.ts). */
   private prometheus?: PrometheusTelemetry;
+  /** KubeEdge pushMethod/dbMethod sinks behind the durable outbox (telemetry/push.ts). */
+  private pushTelemetry?: PushTelemetry;
   private phase: 'starting' | 'ready' | 'stopping' = 'starting';
   private storeOpen = false;
   private dataDir?: DataDir;
@@ -99,6 +101,11 @@ export class EdgeCore {
   /** The outside broker's client (mqtt.mode external or both). */
   get externalBus(): ExternalBus | undefined {
     return this.external;
+  }
+
+  /** The pushMethod/dbMethod sinks and their outbox backlog (docs/telemetry.md); [] when none runs. */
+  sinkStats(): SinkStats[] {
+    return this.pushTelemetry?.stats() ?? [];
   }
 
   get twin(): DeviceTwin {
@@ -287,6 +294,9 @@ export class EdgeCore {
     devicesBound();
     this.step();
     this.historyResponder.start();
+    // pushMethod/dbMethod sinks (docs/telemetry.md): fed by the twin's committed values.
+    this.pushTelemetry = new PushTelemetry({ config: pushTelemetryConfig(config.telemetry), dataDir: config.dataDir, twin: this.twinModule, logger: logger.child({ module: 'telemetry' }), ...(this.metrics ? { registry: this.metrics.registry } : {}) });
+    this.pushTelemetry.start(this.bound);
     // Ready means the broker has granted the QoS 1 subscriptions: from here on it queues for us.
     await this.external?.subscribed();
     this.step();
@@ -606,6 +616,8 @@ export class EdgeCore {
     if (this.historyResponder) await step('telemetry', () => this.historyResponder!.stop());
     if (this.prometheus) await step('prometheus telemetry', () => this.prometheus!.stop());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
+    // After the twin: every value it committed is queued before the outbox closes.
+    if (this.pushTelemetry) await step('telemetry sinks', () => this.pushTelemetry!.stop());
     if (this.bridge) await step('bridge', () => this.bridge!.stop());
     if (this.broker) await step('broker', () => this.broker!.close());
     this.auth?.stop();

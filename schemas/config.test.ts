@@ -58,6 +58,8 @@ const DEFAULTS: EdgetwinConfig = {
   telemetry: {
     prometheus: { enabled: true, maxSeries: 10000, reportToCloud: true, devices: {}, models: {} },
     remoteWrite: { interval: '30s', timeout: '10s', headers: {}, labels: {}, ownMetrics: true },
+    sinks: { enabled: true, destinations: {} },
+    outbox: { maxRecords: 100000, maxBytes: '16MiB', batchSize: 500, deliveryTimeout: '10s' },
   },
   dmi: { callTimeoutMs: 10000, registerGraceMs: 10000 },
   cloud: {},

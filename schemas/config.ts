@@ -253,6 +253,49 @@ export const CONFIG_SCHEMA = {
         prometheus: PROMETHEUS_CONFIG,
         remoteWrite: REMOTE_WRITE_CONFIG,
         // --- end of the Prometheus keys ---
+        // ---- KubeEdge pushMethod/dbMethod sinks (telemetry/sinks/, telemetry/push.ts) ----
+        sinks: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: 'boolean', default: true },
+            // Keyed `<method>:<address as the Device writes it>` (`redis:127.0.0.1:6379`,
+            // `mysql:db:3306`, `influxdb2:http://influx:8086`, `mqtt:tcp://b:1883`,
+            // `http:http://h:8080`): secrets from files or environment variables, never the manifest.
+            destinations: {
+              type: 'object',
+              default: {},
+              additionalProperties: {
+                type: 'object',
+                additionalProperties: false,
+                properties: {
+                  username: { type: 'string' },
+                  usernameEnv: { type: 'string', minLength: 1 },
+                  passwordFile: { type: 'string', minLength: 1 },
+                  passwordEnv: { type: 'string', minLength: 1 },
+                  tokenFile: { type: 'string', minLength: 1 },
+                  tokenEnv: { type: 'string', minLength: 1 },
+                  influxApi: { enum: ['auto', 'v2', 'v1'] },
+                },
+              },
+            },
+          },
+        },
+        // ---- The durable outbox every sink sits behind (telemetry/outbox/) ----
+        outbox: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            // Per sink; past either bound the oldest queued values are dropped (and counted).
+            maxRecords: { type: 'integer', minimum: 1, default: 100000 },
+            maxBytes: { ...size, default: '16MiB' },
+            batchSize: { type: 'integer', minimum: 1, maximum: 10000, default: 500 },
+            deliveryTimeout: { ...duration, default: '10s' },
+          },
+        },
+        // ---- end of pushMethod/dbMethod sinks ----
       },
     },
     // KubeEdge's Device Management Interface (docs/dmi.md): with a socket, edgetwin serves

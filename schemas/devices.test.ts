@@ -312,23 +312,65 @@ describe('DeviceModel defaults (KubeEdge ≥ 1.22 overrideDeviceInstanceConfig)'
 });
 
 describe('Device fields edgetwin does not implement are never silently ignored', () => {
-  it('warns, with a code and the field\'s path, for pushMethod, dbMethod, anomalyDetection, methods, stateReport', () => {
+  it('warns, with a code and the field\'s path, for anomalyDetection, methods, stateReport', () => {
     const d = parseDeviceManifest(
       manifest((m) => {
-        prop(m, 0).pushMethod = { mqtt: { address: 'tcp://127.0.0.1:1883', topic: 't', qos: 0 }, dbMethod: { redis: {} }, anomalyDetection: {} };
+        prop(m, 0).pushMethod = { anomalyDetection: {} };
         m.spec.methods = [{ name: 'SwitchControl', propertyNames: ['power'] }];
         m.spec.stateReport = { reportToCloud: true, reportCycle: 10000 };
       }),
       models,
     );
     expect(d.warnings?.map((w) => [w.code, w.path])).toEqual([
-      ['EDGETWIN_ERR_DEVICE_FIELD_UNSUPPORTED', '/spec/properties/0/pushMethod/mqtt'],
-      ['EDGETWIN_ERR_DEVICE_FIELD_UNSUPPORTED', '/spec/properties/0/pushMethod/dbMethod'],
       ['EDGETWIN_ERR_DEVICE_FIELD_UNSUPPORTED', '/spec/properties/0/pushMethod/anomalyDetection'],
       ['EDGETWIN_ERR_DEVICE_FIELD_UNSUPPORTED', '/spec/methods'],
       ['EDGETWIN_ERR_DEVICE_FIELD_UNSUPPORTED', '/spec/stateReport'],
     ]);
-    expect(d.warnings?.[1]?.message).toMatch(/dbMethod is not implemented/);
+  });
+
+  it('loads the push and database methods it serves without a warning, with the CRD\'s keys', () => {
+    const d = parseDeviceManifest(
+      manifest((m) => {
+        prop(m, 0).pushMethod = {
+          mqtt: { address: 'tcp://127.0.0.1:1883', topic: 't', qos: 1, retained: false },
+          http: { hostName: 'http://127.0.0.1', port: 8080, requestPath: '/v', timeout: 1000 },
+          dbMethod: {
+            influxdb2: { influxdb2ClientConfig: { url: 'http://127.0.0.1:8086', org: 'o', bucket: 'b' }, influxdb2DataConfig: { measurement: 'm', tag: { a: 'b' }, fieldKey: 'f' } },
+            redis: { redisClientConfig: { addr: '127.0.0.1:6379', db: 0, poolsize: 10, minIdleConns: 1 } },
+            mysql: { mysqlClientConfig: { addr: '127.0.0.1:3306', database: 'kubeedge', userName: 'root' } },
+          },
+        };
+      }),
+      models,
+    );
+    expect(d.warnings).toBeUndefined();
+    const push = d.properties[0]?.pushMethod;
+    expect(push?.mqtt?.qos).toBe(1);
+    expect(push?.http?.port).toBe(8080);
+    expect(Object.keys(push?.dbMethod ?? {}).sort()).toEqual(['influxdb2', 'mysql', 'redis']);
+  });
+
+  it('refuses an unknown method, TDEngine, otel and a bad setting with their codes; the device still loads', () => {
+    const d = parseDeviceManifest(
+      manifest((m) => {
+        prop(m, 0).pushMethod = {
+          kafka: { brokers: 'x' },
+          otel: { endpointURL: 'http://127.0.0.1:4318/v1/metrics' },
+          mqtt: { address: 'tcp://127.0.0.1:1883', topic: 't', qos: 7 },
+          dbMethod: { TDEngine: { TDEngineClientConfig: { addr: '127.0.0.1:6041', dbName: 'x' } }, cassandra: {}, redis: { redisClientConfig: { addr: '127.0.0.1:6379' } } },
+        };
+      }),
+      models,
+    );
+    expect(d.warnings?.map((w) => [w.code, w.path])).toEqual([
+      ['EDGETWIN_ERR_SINK_UNKNOWN', '/spec/properties/0/pushMethod/kafka'],
+      ['EDGETWIN_ERR_SINK_UNSUPPORTED', '/spec/properties/0/pushMethod/otel'],
+      ['EDGETWIN_ERR_SINK_CONFIG', '/spec/properties/0/pushMethod/mqtt/qos'],
+      ['EDGETWIN_ERR_SINK_UNSUPPORTED', '/spec/properties/0/pushMethod/dbMethod/TDEngine'],
+      ['EDGETWIN_ERR_SINK_UNKNOWN', '/spec/properties/0/pushMethod/dbMethod/cassandra'],
+    ]);
+    // What is good of it is still served.
+    expect(d.properties[0]?.pushMethod).toEqual({ dbMethod: { redis: { redisClientConfig: { addr: '127.0.0.1:6379' } } } });
   });
 
   it('a Device without them has no warnings', () => {

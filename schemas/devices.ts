@@ -11,6 +11,7 @@ import { listSourceFiles, MODEL_EXTENSIONS, readTextFile } from './files.js';
 import { DNS1123_LABEL, DNS1123_SUBDOMAIN } from './names.js';
 import { applyModelDefaults } from './defaults.js';
 import { suggestion } from './suggest.js';
+import { parsePushMethod } from './push-method.js';
 import type { DeviceInstance, DeviceModel, PropertyInstance, ProtocolConfig } from './types.js';
 
 export const DEVICE_API_VERSION = 'devices.kubeedge.io/v1beta1';
@@ -131,6 +132,7 @@ function toPropertyInstance(
   at: string,
   model: DeviceModel,
   problems: ErrorDetail[],
+  warnings: ErrorDetail[],
 ): PropertyInstance | undefined {
   const propertyModel = model.properties.get(prop.name);
   if (!propertyModel) {
@@ -152,6 +154,8 @@ function toPropertyInstance(
       return undefined;
     }
   }
+  const push = prop.pushMethod ? parsePushMethod(prop.pushMethod, prop.name, `${at}/pushMethod`) : undefined;
+  if (push) warnings.push(...push.warnings);
   const visitors: ProtocolConfig | undefined = prop.visitors
     ? { protocolName: prop.visitors.protocolName, configData: prop.visitors.configData ?? {} }
     : undefined;
@@ -162,6 +166,7 @@ function toPropertyInstance(
     ...(prop.collectCycle !== undefined ? { collectCycle: prop.collectCycle } : {}),
     ...(prop.reportCycle !== undefined ? { reportCycle: prop.reportCycle } : {}),
     ...(prop.reportToCloud !== undefined ? { reportToCloud: prop.reportToCloud } : {}),
+    ...(push?.method ? { pushMethod: push.method } : {}),
   };
 }
 
@@ -192,6 +197,7 @@ export function parseDeviceManifest(
 
   const problems: ErrorDetail[] = [];
   const properties: PropertyInstance[] = [];
+  const pushWarnings: ErrorDetail[] = [];
   const seen = new Set<string>();
   (spec.properties ?? []).forEach((prop, i) => {
     const at = `/spec/properties/${i}`;
@@ -200,7 +206,7 @@ export function parseDeviceManifest(
       return;
     }
     seen.add(prop.name);
-    const instance = toPropertyInstance(prop, at, model, problems);
+    const instance = toPropertyInstance(prop, at, model, problems, pushWarnings);
     if (instance) properties.push(instance);
   });
   if (problems.length > 0) {
@@ -214,7 +220,7 @@ export function parseDeviceManifest(
 
   const namespace = metadata.namespace ?? 'default';
   const description = metadata.annotations?.description ?? metadata.labels?.description;
-  const warnings = unsupportedFields(spec);
+  const warnings = [...pushWarnings, ...unsupportedFields(spec)];
   const instance: DeviceInstance = {
     namespace,
     name: metadata.name,
@@ -236,21 +242,12 @@ const UNSUPPORTED = 'EDGETWIN_ERR_DEVICE_FIELD_UNSUPPORTED' as const;
 
 /**
  * The Device fields edgetwin accepts (so the same file still `kubectl apply`s) but does not act
- * on yet: mapper-framework's push and database sinks, anomaly detection, device methods and the
- * state report cadence (kubeedge-notes §3, §5.5). Never silently ignored: each is a coded warning.
+ * on yet: device methods and the state report cadence (kubeedge-notes §3, §5.5); the push
+ * methods it does not serve are warned about by schemas/push-method.ts. Never silently ignored:
+ * each is a coded warning.
  */
 function unsupportedFields(spec: DeviceManifest['spec']): ErrorDetail[] {
   const out: ErrorDetail[] = [];
-  (spec.properties ?? []).forEach((p, i) => {
-    const push = p.pushMethod;
-    if (!push) return;
-    for (const key of Object.keys(push)) {
-      const at = `/spec/properties/${i}/pushMethod/${key}`;
-      if (key === 'dbMethod') out.push({ path: at, code: UNSUPPORTED, message: `property "${p.name}": dbMethod is not implemented: readings are not written to a database` });
-      else if (key === 'anomalyDetection') out.push({ path: at, code: UNSUPPORTED, message: `property "${p.name}": pushMethod.anomalyDetection is not implemented` });
-      else out.push({ path: at, code: UNSUPPORTED, message: `property "${p.name}": pushMethod.${key} is not implemented: readings are not pushed (they are in the twin, on MQTT)` });
-    }
-  });
   if (spec.methods !== undefined && spec.methods.length > 0) {
     out.push({ path: '/spec/methods', code: UNSUPPORTED, message: 'methods are not implemented (no device method API): set desired values through the twin instead' });
   }

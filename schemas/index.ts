@@ -18,6 +18,7 @@ export { BUNDLED_MODELS_DIR, compileModel, findBundledModelsDir, loadModels } fr
 export { didYouMean, editDistance, suggestion } from './suggest.js';
 export { DNS1123_LABEL, DNS1123_SUBDOMAIN, TWIN_KEY } from './names.js';
 export { DEVICE_API_VERSION, DEVICE_MANIFEST_SCHEMA, loadDevices, parseDeviceManifest, type DeviceManifest } from './devices.js';
+export { parsePushMethod, PUSH_METHOD_SCHEMAS, type PushMethod, type MqttPush, type HttpPush, type Influxdb2Push, type RedisPush, type MysqlPush } from './push-method.js';
 export { CONFIG_SCHEMA, loadConfigFile, resolveConfig, type EdgetwinConfig, type RawConfig } from './config.js';
 export { isDecimalNumber, kubeTypeOf, sameReading, shortestFloat32 } from './values.js';
 export {

@@ -1,6 +1,7 @@
 // The public shapes of device models (JSON Schema) and device instances (KubeEdge v1beta1
 // Device manifests) as the rest of edgetwin sees them once loaded and compiled.
 
+import type { PushMethod } from './push-method.js';
 import type { ErrorCode, ErrorDetail } from '../errors.js';
 
 /**
@@ -84,6 +85,8 @@ export interface PropertyInstance {
   /** Milliseconds; 0 or absent = 1000 (KubeEdge's meaning). */
   readonly reportCycle?: number;
   readonly reportToCloud?: boolean;
+  /** The push and database methods edgetwin serves for this property (schemas/push-method.ts). */
+  readonly pushMethod?: PushMethod;
 }
 
 /** A device bound to this node, from a KubeEdge v1beta1 `Device` manifest. */

@@ -35,8 +35,8 @@ describe.skipIf(!BUILT)('npm run bench -- --quick', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code, out).toBe(0);
     const { results } = JSON.parse(readFileSync(json, 'utf8')) as { results: Record<string, unknown> };
-    expect(Object.keys(results)).toEqual(['a', 'a2', 'b', 'cd', 'e', 'f', 'g', 'h', 'rw']);
-    for (const id of ['a', 'a2', 'b', 'cd', 'e', 'g', 'h', 'rw']) {
+    expect(Object.keys(results)).toEqual(['a', 'a2', 'b', 'cd', 'e', 'f', 'g', 'h', 'rw', 's1', 's2']);
+    for (const id of ['a', 'a2', 'b', 'cd', 'e', 'g', 'h', 'rw', 's1', 's2']) {
       const numbers = finiteNumbers(results[id]);
       expect(numbers.length, id).toBeGreaterThan(0);
       expect(numbers.every(Number.isFinite), id).toBe(true);
@@ -46,7 +46,7 @@ describe.skipIf(!BUILT)('npm run bench -- --quick', () => {
     expect(lines.length, progress).toBeGreaterThan(Object.keys(results).length);
     expect(lines.some((l) => l.includes('edgetwin, 10 publisher(s), QoS 1, run 1/1') && /(left|finishing)\]/.test(l)), progress).toBe(true);
     for (const id of Object.keys(results)) expect(progress).toContain(`section ${id} done`);
-    for (const title of ['(a) Twin updates/s', '(a2) Twin updates/s with history on vs off', '(b) Latency', '(c) Memory', '(d) Restart', '(e0) Modbus', '(e1) Modbus', '(e2) Modbus', 'Cloud sync', '(g) External mode', '(h1) DMI', '(h2) DMI', '(rw) Remote write']) expect(out).toContain(title);
+    for (const title of ['(a) Twin updates/s', '(a2) Twin updates/s with history on vs off', '(b) Latency', '(c) Memory', '(d) Restart', '(e0) Modbus', '(e1) Modbus', '(e2) Modbus', 'Cloud sync', '(g) External mode', '(h1) DMI', '(h2) DMI', '(rw) Remote write', '(s1) Sink cost', '(s2) Outage']) expect(out).toContain(title);
   });
 
   // The restart and memory figures depend on large manifest sets being parsed in a worker

@@ -31,6 +31,10 @@ const PEERS = {
   grpc: { present: () => runs(PYTHON, ['-c', 'import grpc, grpc_tools.protoc']), fix: 'apt-get install python3-grpcio python3-grpc-tools' },
   // Prometheus 2.42 (its remote-write receiver) and promtool: telemetry tests (docs/telemetry.md).
   prometheus: { present: () => existsSync('/usr/bin/prometheus') && existsSync('/usr/bin/promtool'), fix: 'apt-get install prometheus' },
+  // Telemetry sink servers (docs/telemetry.md), each started privately by test/sink-servers.ts.
+  influxdb: { present: () => existsSync('/usr/bin/influxd'), fix: 'apt-get install influxdb' },
+  redis: { present: () => existsSync('/usr/bin/redis-server'), fix: 'apt-get install redis-server' },
+  mariadb: { present: () => existsSync('/usr/sbin/mariadbd') && existsSync('/usr/bin/mariadb-install-db'), fix: 'apt-get install mariadb-server' },
   openssl: { present: () => runs('openssl', ['version']), fix: 'apt-get install openssl' },
   built: { present: () => existsSync(path.join(REPO, 'dist', 'cli', 'main.js')), fix: 'npm run build (npm test does it first)' },
 } as const satisfies Record<string, { present: () => boolean; fix: string }>;

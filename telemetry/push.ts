@@ -1,0 +1,102 @@
+// KubeEdge's pushMethod/dbMethod on this node (docs/telemetry.md, "Sinks"): builds each bound
+// device's sinks, puts them behind the durable outbox and feeds them from the twin. edgecore/app.ts
+// starts it once the manifests' devices are bound and stops it after the twin (so every value
+// the twin committed is queued before the outbox closes).
+
+import path from 'node:path';
+import type { Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { parseDuration, parseSize, type DeviceInstance, type DeviceModel, type EdgetwinConfig } from '../schemas/index.js';
+import { logProblemLine } from './log.js';
+import { TelemetryFeed, type FeedSource } from './feed.js';
+import { TelemetryOutbox, type Clock, type OutboxLimits, type SinkStats } from './outbox/index.js';
+import { buildSinks, type BuiltSink, type Destinations } from './sinks/index.js';
+
+/** `telemetry.sinks` and `telemetry.outbox` of the config (schemas/config.ts). */
+export interface PushTelemetryConfig {
+  readonly sinks: { readonly enabled: boolean; readonly destinations: Destinations };
+  readonly outbox: { readonly maxRecords: number; readonly maxBytes: number; readonly batchSize: number; readonly deliveryTimeoutMs: number };
+}
+
+/** The config file's `telemetry` (sizes and durations resolved). */
+export function pushTelemetryConfig(t: EdgetwinConfig['telemetry']): PushTelemetryConfig {
+  return {
+    sinks: { enabled: t.sinks.enabled, destinations: t.sinks.destinations },
+    outbox: {
+      maxRecords: t.outbox.maxRecords,
+      maxBytes: parseSize(t.outbox.maxBytes) ?? 16 * 1024 * 1024,
+      batchSize: t.outbox.batchSize,
+      deliveryTimeoutMs: parseDuration(t.outbox.deliveryTimeout) ?? 10_000,
+    },
+  };
+}
+
+export interface PushTelemetryOptions {
+  readonly config: PushTelemetryConfig;
+  readonly dataDir: string;
+  readonly twin: FeedSource;
+  readonly logger: Logger;
+  readonly registry?: Registry;
+  readonly clock?: Clock;
+  /** Outbox file; default `<dataDir>/telemetry-outbox.db`. */
+  readonly file?: string;
+}
+
+export class PushTelemetry {
+  private outbox?: TelemetryOutbox;
+  private feed?: TelemetryFeed;
+  private built: BuiltSink[] = [];
+
+  constructor(private readonly opts: PushTelemetryOptions) {}
+
+  /** Builds the sinks of `devices`; opens the outbox only when there is at least one (or a backlog). */
+  start(devices: readonly { readonly instance: DeviceInstance; readonly model?: DeviceModel }[]): void {
+    const { config, logger } = this.opts;
+    if (!config.sinks.enabled) return;
+    for (const d of devices) {
+      const { sinks, problems } = buildSinks(d.instance, d.model, config.sinks.destinations);
+      this.built.push(...sinks);
+      for (const p of problems) logProblemLine(logger, p, d.instance.id);
+    }
+    const file = this.opts.file ?? path.join(this.opts.dataDir, 'telemetry-outbox.db');
+    if (this.built.length === 0) return;
+    const limits: OutboxLimits = { maxRecords: config.outbox.maxRecords, maxBytes: config.outbox.maxBytes };
+    const outbox = new TelemetryOutbox({
+      file,
+      limits,
+      batchSize: config.outbox.batchSize,
+      deliveryTimeoutMs: config.outbox.deliveryTimeoutMs,
+      logger,
+      ...(this.opts.registry ? { registry: this.opts.registry } : {}),
+      ...(this.opts.clock ? { clock: this.opts.clock } : {}),
+    });
+    outbox.open();
+    this.outbox = outbox;
+    const feed = new TelemetryFeed({ source: this.opts.twin, target: outbox });
+    for (const b of this.built) {
+      outbox.register(b.sink, { intervalMs: b.intervalMs });
+      feed.route(b.device, b.property, b.sink.name, b.unit);
+    }
+    for (const name of outbox.leftoverSinks()) logger.warn({ sink: name }, `telemetry outbox: values queued for ${name}, which no device declares any more, are kept but not delivered`);
+    feed.start();
+    this.feed = feed;
+    logger.info({ sinks: this.built.length }, `telemetry: ${this.built.length} sink(s) behind the outbox`);
+  }
+
+  stats(): SinkStats[] {
+    return this.outbox?.stats() ?? [];
+  }
+
+  /** The outbox (tests, benchmarks); undefined when no sink runs. */
+  get queue(): TelemetryOutbox | undefined {
+    return this.outbox;
+  }
+
+  async stop(): Promise<void> {
+    this.feed?.stop();
+    this.feed = undefined;
+    await this.outbox?.close();
+    this.outbox = undefined;
+    this.built = [];
+  }
+}
