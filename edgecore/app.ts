@@ -295,7 +295,16 @@ export class EdgeCore {
     this.step();
     this.historyResponder.start();
     // pushMethod/dbMethod sinks (docs/telemetry.md): fed by the twin's committed values.
-    this.pushTelemetry = new PushTelemetry({ config: pushTelemetryConfig(config.telemetry), dataDir: config.dataDir, twin: this.twinModule, logger: logger.child({ module: 'telemetry' }), ...(this.metrics ? { registry: this.metrics.registry } : {}) });
+    // Remote write of device values shares the outbox (edgecore/prometheus-telemetry.ts).
+    const remoteWrite = this.prometheus?.sharedSink();
+    this.pushTelemetry = new PushTelemetry({
+      config: pushTelemetryConfig(config.telemetry),
+      dataDir: config.dataDir,
+      twin: this.twinModule,
+      logger: logger.child({ module: 'telemetry' }),
+      ...(this.metrics ? { registry: this.metrics.registry } : {}),
+      ...(remoteWrite ? { shared: [remoteWrite] } : {}),
+    });
     this.pushTelemetry.start(this.bound);
     // Ready means the broker has granted the QoS 1 subscriptions: from here on it queues for us.
     await this.external?.subscribed();

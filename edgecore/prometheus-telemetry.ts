@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { toEdgetwinError } from '../errors.js';
 import { parseDuration, type EdgetwinConfig } from '../schemas/index.js';
-import { DEVICE_VALUE_METRICS, DeviceValueCollector, OwnMetricsWriter, RemoteWriteSink, deviceValuesPolicy, type DeviceValuesSource } from '../telemetry/index.js';
+import { DEVICE_VALUE_METRICS, DeviceValueCollector, OwnMetricsWriter, RemoteWriteSink, deviceValuesPolicy, selectedProperties, type DeviceValuesSource, type SharedSink } from '../telemetry/index.js';
 import type { EdgeMetrics } from './metrics.js';
 import { logProblem } from './logger.js';
 import { VERSION } from './version.js';
@@ -73,6 +73,22 @@ export class PrometheusTelemetry {
       });
       this.writer.start();
     }
+  }
+
+  /**
+   * Remote write of device values as the telemetry outbox takes it: the properties /metrics
+   * exports (selectedProperties, the one opt-in rule), a batch every `remoteWrite.interval`.
+   */
+  sharedSink(): SharedSink | undefined {
+    const sink = this.sink;
+    if (!sink) return undefined;
+    const { config } = this.opts;
+    const policy = deviceValuesPolicy(config.telemetry.prometheus);
+    return {
+      sink,
+      intervalMs: Math.max(MIN_INTERVAL_MS, parseDuration(config.telemetry.remoteWrite.interval) ?? 30_000),
+      select: (instance, model) => selectedProperties(policy, instance, model),
+    };
   }
 
   async stop(): Promise<void> {

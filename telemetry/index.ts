@@ -8,7 +8,7 @@ export type { Sink, SinkRecord } from './sink.js';
 // Prometheus: device values on /metrics, and remote write (docs/telemetry.md).
 export * from './prometheus/index.js';
 export * from './remote-write/index.js';
-export { PushTelemetry, pushTelemetryConfig, type PushTelemetryConfig, type PushTelemetryOptions } from './push.js';
+export { PushTelemetry, pushTelemetryConfig, type PushTelemetryConfig, type PushTelemetryOptions, type SharedSink } from './push.js';
 export { TelemetryFeed, typedValue, type FeedSource, type FeedTarget } from './feed.js';
 export { TelemetryOutbox, DEFAULT_OUTBOX_LIMITS, type Clock as OutboxClock, type OutboxLimits, type SinkStats } from './outbox/index.js';
 export { buildSinks, type Destinations, type DestinationConfig } from './sinks/index.js';

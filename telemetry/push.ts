@@ -11,6 +11,19 @@ import { logProblemLine } from './log.js';
 import { TelemetryFeed, type FeedSource } from './feed.js';
 import { TelemetryOutbox, type Clock, type OutboxLimits, type SinkStats } from './outbox/index.js';
 import { buildSinks, type BuiltSink, type Destinations } from './sinks/index.js';
+import type { Sink } from './sink.js';
+
+/**
+ * A sink that is not a Device's pushMethod but takes the values of many devices through the same
+ * outbox: Prometheus remote write (edgecore/prometheus-telemetry.ts). `select` names, per bound
+ * device, the properties it takes.
+ */
+export interface SharedSink {
+  readonly sink: Sink;
+  /** How often a batch goes out while the sink keeps up (ms). */
+  readonly intervalMs: number;
+  select(instance: DeviceInstance, model: DeviceModel): ReadonlyArray<{ readonly name: string; readonly unit?: string }>;
+}
 
 /** `telemetry.sinks` and `telemetry.outbox` of the config (schemas/config.ts). */
 export interface PushTelemetryConfig {
@@ -40,6 +53,8 @@ export interface PushTelemetryOptions {
   readonly clock?: Clock;
   /** Outbox file; default `<dataDir>/telemetry-outbox.db`. */
   readonly file?: string;
+  /** Sinks over many devices (remote write), behind the same outbox. */
+  readonly shared?: readonly SharedSink[];
 }
 
 export class PushTelemetry {
@@ -59,7 +74,8 @@ export class PushTelemetry {
       for (const p of problems) logProblemLine(logger, p, d.instance.id);
     }
     const file = this.opts.file ?? path.join(this.opts.dataDir, 'telemetry-outbox.db');
-    if (this.built.length === 0) return;
+    const shared = this.opts.shared ?? [];
+    if (this.built.length === 0 && shared.length === 0) return;
     const limits: OutboxLimits = { maxRecords: config.outbox.maxRecords, maxBytes: config.outbox.maxBytes };
     const outbox = new TelemetryOutbox({
       file,
@@ -77,10 +93,18 @@ export class PushTelemetry {
       outbox.register(b.sink, { intervalMs: b.intervalMs });
       feed.route(b.device, b.property, b.sink.name, b.unit);
     }
+    for (const s of shared) {
+      outbox.register(s.sink, { intervalMs: s.intervalMs });
+      for (const d of devices) {
+        if (!d.model) continue;
+        for (const p of s.select(d.instance, d.model)) feed.route(d.instance.id, p.name, s.sink.name, p.unit);
+      }
+    }
     for (const name of outbox.leftoverSinks()) logger.warn({ sink: name }, `telemetry outbox: values queued for ${name}, which no device declares any more, are kept but not delivered`);
     feed.start();
     this.feed = feed;
-    logger.info({ sinks: this.built.length }, `telemetry: ${this.built.length} sink(s) behind the outbox`);
+    const count = this.built.length + shared.length;
+    logger.info({ sinks: count }, `telemetry: ${count} sink(s) behind the outbox`);
   }
 
   stats(): SinkStats[] {
