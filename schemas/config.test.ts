@@ -44,7 +44,7 @@ const DEFAULTS: EdgetwinConfig = {
   log: { level: 'info', format: 'auto' },
   mappers: { enabled: ['modbus'], timeoutMs: 2000, offlineAfter: 3, resyncMs: 60000, bluetoothAdapter: 'hci' },
   simulate: [],
-  http: { enabled: true, host: '127.0.0.1', port: 9464 },
+  http: { enabled: true, host: '127.0.0.1', port: 9464, console: false },
   metrics: {},
   history: {
     enabled: true,
