@@ -450,7 +450,6 @@ export class EdgeCore {
     const logger = this.logger.child({ module: 'http' });
     const router = new Router();
     addHealthRoutes(router, { logger, metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }), readiness: () => this.readiness() });
-    addHistoryRoutes(router, { auth, twin: () => (this.phase === 'ready' ? this.twinModule : undefined) });
     const consoleApi = addConsole(router, {
       config: this.config,
       auth,
@@ -469,6 +468,7 @@ export class EdgeCore {
       },
     });
     this.consoleApi = consoleApi;
+    addHistoryRoutes(router, { auth, twin: () => (this.phase === 'ready' ? this.twinModule : undefined), identify: (req) => consoleApi.identify(req) });
     const http = new HttpServer({ host, port, logger, router, upgrade: consoleApi.upgrade, ...(consoleApi.fallback ? { fallback: consoleApi.fallback } : {}) });
     this.metrics = metrics;
     try {

@@ -43,6 +43,8 @@ export interface ConsoleApi {
   /** For HttpServerOptions.fallback: the console's files (undefined when `http.console` is off or not built). */
   readonly fallback: Handler | undefined;
   readonly upgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
+  /** The caller: the console's session, else HTTP Basic or anonymous (for the history route). */
+  identify(req: IncomingMessage): Promise<{ readonly name: string | undefined }>;
   attach(twin: DeviceTwin): void;
   observePoll(poll: PollReport): void;
   close(): void;
@@ -82,6 +84,7 @@ export function addConsole(router: Router, o: ConsoleOptions): ConsoleApi {
   return {
     fallback,
     upgrade: (req, socket, head) => sockets.upgrade(req, socket, head, (r) => sessions.identify(r)),
+    identify: (req) => sessions.identify(req),
     attach: (twin) => feed.start(twin),
     observePoll: (poll) => {
       if (poll.ok) polls.set(poll.device, poll.seconds);

@@ -20,7 +20,8 @@ export function setCsrf(token: string | undefined): void {
 }
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  // x-edgetwin-console: a 401 then carries no Basic challenge, so the browser shows no password prompt.
+  const headers: Record<string, string> = { accept: 'application/json', 'x-edgetwin-console': '1' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrf !== undefined) headers['x-edgetwin-csrf'] = csrf;
   const res = await fetch(path, { method, headers, credentials: 'same-origin', ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });

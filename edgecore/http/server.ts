@@ -111,6 +111,12 @@ export class HttpServer {
       reply = errorReply(toEdgetwinError(err));
     }
     if (res.headersSent || res.destroyed) return;
+    // The console's own calls (header x-edgetwin-console) get no Basic challenge: a browser would
+    // answer it with its password prompt instead of letting the page show its login.
+    if (reply.status === 401 && req.headers['x-edgetwin-console'] !== undefined && reply.headers?.['www-authenticate'] !== undefined) {
+      const { 'www-authenticate': _challenge, ...headers } = reply.headers;
+      reply = { ...reply, headers };
+    }
     res.writeHead(reply.status, { ...BASE_HEADERS, ...reply.headers }).end(method === 'HEAD' ? undefined : reply.body);
   }
 }

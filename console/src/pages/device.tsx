@@ -177,6 +177,12 @@ export function Device(props: { id: string }): preact.JSX.Element {
             .map((e, i) => (
               <li key={`${e.t}-${i}`} class={`event event-${e.kind}`}>
                 <time>{time(e.t)}</time> <span class="kind">{e.kind}</span> {e.text}
+                {e.code !== undefined && (
+                  <>
+                    {' '}
+                    <code>{e.code}</code>
+                  </>
+                )}
               </li>
             ))}
           {events.length === 0 && <li class="sub">No events since edgetwin started.</li>}
