@@ -168,7 +168,7 @@ describe('resolveConfig', () => {
 describe('http and history settings', () => {
   it('metrics.* are aliases of http.*: moved there, an http.* key of the same layer wins, a later layer wins', () => {
     expect(resolveConfig({ metrics: { port: 0, enabled: false } })).toMatchObject({ http: { enabled: false, host: '127.0.0.1', port: 0 }, metrics: {} });
-    expect(resolveConfig({ http: { port: 8080 }, metrics: { port: 9000, host: '0.0.0.0' } }).http).toEqual({ enabled: true, host: '0.0.0.0', port: 8080 });
+    expect(resolveConfig({ http: { port: 8080 }, metrics: { port: 9000, host: '0.0.0.0' } }).http).toEqual({ enabled: true, host: '0.0.0.0', port: 8080, console: false });
     expect(resolveConfig({ http: { port: 8080 } }, { metrics: { port: 0 } }).http.port).toBe(0);
     expect(resolveConfig({ metrics: { port: 9000 } }, { http: { port: 0 } }).http.port).toBe(0);
   });

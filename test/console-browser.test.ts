@@ -256,3 +256,19 @@ describe.skipIf(!RUN)('the web console in chromium', { timeout: 120_000 }, () =>
     expect(foreign).toEqual([]);
   });
 });
+
+describe.skipIf(!existsSync(path.join(REPO, 'dist', 'console', 'index.html')))('the console bundle', () => {
+  it('is under 250 KB gzipped, and names no other origin to load from', async () => {
+    const { readdirSync } = await import('node:fs');
+    const { gzipSync } = await import('node:zlib');
+    const assets = path.join(REPO, 'dist', 'console', 'assets');
+    let gzipped = 0;
+    for (const f of readdirSync(assets)) {
+      const body = readFileSync(path.join(assets, f));
+      gzipped += gzipSync(body, { level: 9 }).length;
+      // No <script src>/<link href>/import of another origin (schema ids such as json-schema.org are names, not loads).
+      expect(body.toString('utf8')).not.toMatch(/(?:src|href)=["']https?:|import\(["']https?:|@import\s+url\(["']?https?:/);
+    }
+    expect(gzipped).toBeLessThan(250 * 1024);
+  });
+});

@@ -46,6 +46,10 @@ export function HistoryChart(props: { id: string; property: string; unit?: strin
         setNote(xs.length === 0 ? 'no values in this range yet' : undefined);
         plot.current?.destroy();
         const width = Math.max(260, box.current.clientWidth);
+        // A canvas does not follow CSS colours: the theme's are read once, at creation.
+        const css = getComputedStyle(document.documentElement);
+        const fg = css.getPropertyValue('--muted').trim() || '#475569';
+        const accent = css.getPropertyValue('--accent').trim() || '#0d9488';
         plot.current = new uPlot(
           {
             width,
@@ -53,8 +57,8 @@ export function HistoryChart(props: { id: string; property: string; unit?: strin
             cursor: { drag: { x: true, y: false } },
             // Fewer than two points: show the whole range asked, not uPlot's guess around one.
             scales: { x: { time: true, range: (_u, min, max) => (xs.length < 2 ? [Date.now() / 1000 - rangeSeconds(range.since), Date.now() / 1000] : [min, max]) } },
-            axes: [{ stroke: 'currentColor', grid: { stroke: 'rgba(127,127,127,0.2)' } }, { stroke: 'currentColor', grid: { stroke: 'rgba(127,127,127,0.2)' }, label: props.unit ?? '' }],
-            series: [{}, { label: props.property, stroke: '#0d9488', width: 2, points: { show: false } }],
+            axes: [{ stroke: fg, grid: { stroke: 'rgba(127,127,127,0.2)' } }, { stroke: fg, grid: { stroke: 'rgba(127,127,127,0.2)' }, label: props.unit ?? '' }],
+            series: [{}, { label: props.property, stroke: accent, width: 2, points: { show: false } }],
           },
           data.current,
           box.current,

@@ -86,7 +86,7 @@ function App(): preact.JSX.Element {
           type="button"
           class="secondary"
           onClick={() => {
-            api.logout().finally(() => {
+            void api.logout().catch(() => undefined).finally(() => {
               live.stop();
               setSession({ authenticated: false, anonymous: session.anonymous === true });
               navigate('/');

@@ -172,7 +172,7 @@ export function Device(props: { id: string }): preact.JSX.Element {
         <h2 id="events-heading">Recent events</h2>
         <ol class="events">
           {[...events]
-            .reverse()
+            .sort((a, b) => b.t - a.t)
             .slice(0, 30)
             .map((e, i) => (
               <li key={`${e.t}-${i}`} class={`event event-${e.kind}`}>

@@ -99,9 +99,9 @@ export function Node(): preact.JSX.Element {
   const links = (node.links ?? {}) as Record<string, string>;
   return (
     <main>
-      <h1>Node {String(node.nodeName)}</h1>
+      <h1>Node {node.nodeName as string}</h1>
       <p class="sub">
-        edgetwin {String(node.version)} ·{' '}
+        edgetwin {node.version as string} ·{' '}
         {Object.entries(links).map(([name, href]) => (
           <span key={name}>
             <a href={href}>{href}</a>{' '}
