@@ -4,6 +4,7 @@
 
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-call -- the answers are JSON read loosely; the assertions check their shape */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { networkInterfaces } from 'node:os';
 import WebSocket from 'ws';
 import { startSecureEdge, deviceManifest, type SecureEdge } from './security-rig.js';
 
@@ -262,5 +263,44 @@ describe('the console HTTP API', () => {
     expect(page.text).not.toMatch(/https?:\/\/(?!www\.w3\.org)/);
     const traversal = await call('GET', '/assets/..%2f..%2fpackage.json');
     expect(traversal.status).toBe(404);
+  });
+});
+
+describe('the console login without a users file (the demo)', () => {
+  let edge: SecureEdge;
+  beforeAll(async () => {
+    edge = await startSecureEdge({ manifests: { 'thermo.yaml': deviceManifest('thermo', 'modbus') }, config: { http: { enabled: true, port: 0 }, mqtt: { auth: { anonymous: 'loopback', anonymousRole: 'writer' } } } });
+  });
+  afterAll(async () => edge?.stop());
+
+  it('offers anonymous from this machine, as the broker’s anonymousRole; a user name cannot be checked', async () => {
+    const base = edge.core.httpUrl!;
+    const offered = (await (await fetch(`${base}/api/v1/session`)).json()) as Record<string, unknown>;
+    expect(offered).toEqual({ authenticated: false, anonymous: true });
+    const post = (body: unknown): Promise<Response> => fetch(`${base}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await post({});
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ authenticated: true, user: null, role: 'writer', canWrite: true });
+    const named = await post({ username: 'someone', password: 'x' });
+    expect(named.status).toBe(401);
+    expect(((await named.json()) as { error: { code: string } }).error.code).toBe('EDGETWIN_ERR_AUTH_FAILED');
+  });
+
+  it('refuses anonymous logins from another machine', async () => {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a?.family === 'IPv4' && !a.internal)?.address;
+    if (external === undefined) return; // no non-loopback address to come from
+    const open = await startSecureEdge({ manifests: { 'thermo.yaml': deviceManifest('thermo', 'modbus') }, config: { http: { enabled: true, port: 0, host: '0.0.0.0' }, mqtt: { auth: { anonymous: 'any' } } } });
+    try {
+      const port = new URL(open.core.httpUrl!).port;
+      const res = await fetch(`http://${external}:${port}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('EDGETWIN_ERR_AUTH_FAILED');
+      const offered = (await (await fetch(`http://${external}:${port}/api/v1/session`)).json()) as Record<string, unknown>;
+      expect(offered.anonymous).toBe(false);
+    } finally {
+      await open.stop();
+    }
   });
 });
