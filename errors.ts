@@ -127,6 +127,8 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_HTTP_METHOD: { status: 405, summary: 'The HTTP endpoint does not answer that method; the `Allow` header lists those it does.' },
   EDGETWIN_ERR_HTTP_NOT_READY: { status: 503, summary: 'edgetwin is starting or stopping, so the HTTP API cannot answer yet; retry (or wait for `/readyz` to say ready).' },
   EDGETWIN_ERR_HTTP_REQUEST: { status: 400, summary: 'The HTTP request is malformed: a path segment that is not valid percent-encoding, or a query parameter the endpoint does not take (the message lists those it does).' },
+  EDGETWIN_ERR_HTTP_CSRF: { status: 403, summary: 'A state-changing HTTP request with the console session cookie lacked the session\'s CSRF token (header `x-edgetwin-csrf`), or came from another origin (`Origin` differs from the server\'s); nothing was changed.' },
+  EDGETWIN_ERR_HTTP_BODY: { status: 400, summary: 'The HTTP request body is not what the endpoint takes: not JSON, not `application/json`, too large, or the wrong shape (the message says which).' },
   EDGETWIN_ERR_TIMEOUT: { status: 500, summary: 'No answer arrived in time.' },
   EDGETWIN_ERR_CLI_USAGE: { status: 400, summary: 'The command line is malformed.' },
   EDGETWIN_ERR_STARTUP_PROBLEMS: { status: 500, summary: '`edgetwin check` found problems, or `edgetwin run --strict` (config `strict: true`) refused to start: a model, manifest or device configuration that a plain `run` would skip with a warning. Each problem is listed once with its own code.' },

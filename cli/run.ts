@@ -125,7 +125,7 @@ export async function runCommand(opts: RunOptions): Promise<void> {
       const skipped = report.problems.length > 0 ? `, ${report.problems.length} skipped (see log)` : '';
       process.stdout.write(
         `edgetwin ready: broker ${core.brokerUrl}${modeNote(core)}, node ${config.nodeName}, ${report.devices} devices, ${report.models} models${skipped}, store ${core.storePath}, ${core.security}` +
-          `${core.httpUrl !== undefined ? `, http ${core.httpUrl}` : ''}${core.dmiSocket ? `, dmi ${core.dmiSocket}` : ''}\n`,
+          `${core.httpUrl !== undefined ? `, http ${core.httpUrl}` : ''}${core.httpUrl !== undefined && config.http.console ? `, console ${core.httpUrl}/` : ''}${core.dmiSocket ? `, dmi ${core.dmiSocket}` : ''}\n`,
       );
       ready = true;
       if (hangupDuringStart) reload();

@@ -25,6 +25,7 @@ import { watchFiles, type FileWatch } from './file-watch.js';
 import { logProblem } from './logger.js';
 import { loadManifests, type ManifestLoad } from './manifests.js';
 import { VERSION } from './version.js';
+import { addConsole, type ConsoleApi } from './console.js';
 import {
   BUNDLED_MODELS_DIR,
   loadModels,
@@ -67,6 +68,8 @@ export class EdgeCore {
   private prometheus?: PrometheusTelemetry;
   /** KubeEdge pushMethod/dbMethod sinks behind the durable outbox (telemetry/push.ts). */
   private pushTelemetry?: PushTelemetry;
+  /** The web console and the HTTP API it uses (edgecore/console.ts). */
+  private consoleApi?: ConsoleApi;
   private phase: 'starting' | 'ready' | 'stopping' = 'starting';
   private storeOpen = false;
   private dataDir?: DataDir;
@@ -273,6 +276,7 @@ export class EdgeCore {
     });
     this.historyResponder = new HistoryResponder({ bus: twinBus, twin: this.twinModule, logger: logger.child({ module: 'telemetry' }) });
     await this.twinModule.start();
+    this.consoleApi?.attach(this.twinModule);
     this.storeOpen = true;
     this.step();
     // The twin owns its topics before any broker listens, holding what arrives until the
@@ -325,7 +329,10 @@ export class EdgeCore {
         timeoutMs: config.mappers.timeoutMs,
         offlineAfter: config.mappers.offlineAfter,
         resyncMs: config.mappers.resyncMs,
-        onPoll: this.metrics?.pollObserver,
+        onPoll: (poll) => {
+          this.metrics?.pollObserver(poll);
+          this.consoleApi?.observePoll(poll);
+        },
       });
       problems.push(...(await this.syncMappers()));
       this.step();
@@ -485,8 +492,26 @@ export class EdgeCore {
     const logger = this.logger.child({ module: 'http' });
     const router = new Router();
     addHealthRoutes(router, { logger, metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }), readiness: () => this.readiness() });
-    addHistoryRoutes(router, { auth, twin: () => (this.phase === 'ready' ? this.twinModule : undefined) });
-    const http = new HttpServer({ host, port, logger, router });
+    const consoleApi = addConsole(router, {
+      config: this.config,
+      auth,
+      logger,
+      twin: () => (this.phase === 'ready' ? this.twinModule : undefined),
+      mappers: () => this.mapperStatus(),
+      node: {
+        version: VERSION,
+        nodeName: this.config.nodeName,
+        broker: () => (this.broker ? { url: this.brokerUrl, security: this.security, ...this.broker.stats() } : undefined),
+        store: () => ({ path: this.storePath, open: this.storeOpen, failing: this.metrics?.storeFailing ?? null }),
+        cloudSync: () => this.cloud?.health(),
+        dmi: () => this.dmi?.health(),
+        sinks: () => (this.pushTelemetry?.stats() ?? []).map((s) => ({ name: s.name, kind: s.name.split(':')[0] ?? s.name, state: s.state, queued: s.depth, delivered: s.delivered, failed: s.failures, ...(s.lastError ? { lastError: `${s.lastError.code}: ${s.lastError.message}` } : {}) })),
+        readiness: () => this.readiness(),
+      },
+    });
+    this.consoleApi = consoleApi;
+    addHistoryRoutes(router, { auth, twin: () => (this.phase === 'ready' ? this.twinModule : undefined), identify: (req) => consoleApi.identify(req) });
+    const http = new HttpServer({ host, port, logger, router, upgrade: consoleApi.upgrade, ...(consoleApi.fallback ? { fallback: consoleApi.fallback } : {}) });
     this.metrics = metrics;
     try {
       await http.start();
@@ -635,6 +660,7 @@ export class EdgeCore {
     if (this.store) await step('store', () => this.store!.close());
     this.storeOpen = false;
     // Last, so /readyz answers "stopping" while the rest shuts down.
+    this.consoleApi?.close();
     if (this.http) await step('http', () => this.http!.close());
     // Only now may another process take the data dir: every file in it is closed.
     this.dataDir?.release();

@@ -45,7 +45,7 @@ const DEFAULTS: EdgetwinConfig = {
   log: { level: 'info', format: 'auto' },
   mappers: { enabled: ['modbus'], timeoutMs: 2000, offlineAfter: 3, resyncMs: 60000, bluetoothAdapter: 'hci' },
   simulate: [],
-  http: { enabled: true, host: '127.0.0.1', port: 9464 },
+  http: { enabled: true, host: '127.0.0.1', port: 9464, console: false },
   metrics: {},
   history: {
     enabled: true,
@@ -175,7 +175,7 @@ describe('resolveConfig', () => {
 describe('http and history settings', () => {
   it('metrics.* are aliases of http.*: moved there, an http.* key of the same layer wins, a later layer wins', () => {
     expect(resolveConfig({ metrics: { port: 0, enabled: false } })).toMatchObject({ http: { enabled: false, host: '127.0.0.1', port: 0 }, metrics: {} });
-    expect(resolveConfig({ http: { port: 8080 }, metrics: { port: 9000, host: '0.0.0.0' } }).http).toEqual({ enabled: true, host: '0.0.0.0', port: 8080 });
+    expect(resolveConfig({ http: { port: 8080 }, metrics: { port: 9000, host: '0.0.0.0' } }).http).toEqual({ enabled: true, host: '0.0.0.0', port: 8080, console: false });
     expect(resolveConfig({ http: { port: 8080 } }, { metrics: { port: 0 } }).http.port).toBe(0);
     expect(resolveConfig({ metrics: { port: 9000 } }, { http: { port: 0 } }).http.port).toBe(0);
   });

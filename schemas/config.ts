@@ -205,7 +205,13 @@ export const CONFIG_SCHEMA = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      properties: { enabled: { type: 'boolean', default: true }, host, port: port(9464) },
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        host,
+        port: port(9464),
+        // The web console (docs/console.md) at `/` of this server; the HTTP API serves either way.
+        console: { type: 'boolean', default: false },
+      },
     },
     // The names http.* had before the HTTP API: still read, as aliases of http.enabled, http.host
     // and http.port (resolveConfig moves them there; an http.* key in the same layer wins).

@@ -3,6 +3,8 @@
 // Prometheus remote write (telemetry/remote-write/). A sink only delivers; queueing, ordering,
 // bounds, retries with backoff and the restart-safe backlog are the outbox's job.
 
+import type { EdgetwinError } from '../errors.js';
+
 /** One value on its way out: a reported property value as the twin accepted it. */
 export interface SinkRecord {
   /**
@@ -32,6 +34,13 @@ export interface Sink {
    * `signal` (the outbox aborts a delivery on shutdown or when it takes too long).
    */
   deliver(batch: readonly SinkRecord[], signal: AbortSignal): Promise<void>;
+  /**
+   * Whether a rejection of `deliver` means the batch will never be accepted (remote write: a 4xx,
+   * which the remote-write spec says not to retry). The outbox then drops the batch, counts it
+   * as dropped and logs it, instead of retrying it forever ahead of every later value. Without
+   * this method every rejection is retried.
+   */
+  isPermanent?(err: EdgetwinError): boolean;
   /** Releases connections; idempotent. */
   close(): Promise<void>;
 }

@@ -36,6 +36,8 @@ const PEERS = {
   redis: { present: () => existsSync('/usr/bin/redis-server'), fix: 'apt-get install redis-server' },
   mariadb: { present: () => existsSync('/usr/sbin/mariadbd') && existsSync('/usr/bin/mariadb-install-db'), fix: 'apt-get install mariadb-server' },
   openssl: { present: () => runs('openssl', ['version']), fix: 'apt-get install openssl' },
+  // Debian's chromium, driven by playwright-core (test/console-browser.test.ts); never `playwright install`.
+  chromium: { present: () => existsSync('/usr/bin/chromium'), fix: 'apt-get install chromium' },
   built: { present: () => existsSync(path.join(REPO, 'dist', 'cli', 'main.js')), fix: 'npm run build (npm test does it first)' },
 } as const satisfies Record<string, { present: () => boolean; fix: string }>;
 

@@ -1,6 +1,7 @@
 // GET /api/v1/devices/<namespace>/<name>/history: a device's history as JSON (docs/http-api.md),
 // the same answer as the MQTT extension's, for the console and for scripts.
 
+import type { IncomingMessage } from 'node:http';
 import { edgetwinError } from '../../errors.js';
 import type { DeviceTwin } from '../../devicetwin/index.js';
 import { isValidName, isValidNamespace, type BrokerAuth } from '../../eventbus/index.js';
@@ -14,6 +15,8 @@ export interface HistoryRouteOptions {
   /** The twin, once edgetwin is ready to answer; undefined while starting or stopping. */
   readonly twin: () => DeviceTwin | undefined;
   readonly clock?: () => number;
+  /** Who calls; defaults to HTTP Basic or anonymous (auth.ts). The console adds its session (session.ts). */
+  readonly identify?: (req: IncomingMessage) => Promise<{ readonly name: string | undefined }>;
 }
 
 /** Query parameters the endpoint takes; `properties` and `kinds` are accepted as plurals too. */
@@ -23,7 +26,7 @@ export function addHistoryRoutes(router: Router, o: HistoryRouteOptions): Router
   return router.get('/api/v1/devices/:namespace/:name/history', async ({ url, params, raw }) => {
     const { namespace = '', name = '' } = params;
     // Who asks comes first: an unauthenticated caller learns nothing, not even which devices exist.
-    const user = await authenticateHttp(o.auth, raw);
+    const user = o.identify ? await o.identify(raw) : await authenticateHttp(o.auth, raw);
     const id = `${namespace}/${name}`;
     const denied = o.auth.authorizeHistory(user.name, id);
     if (denied) throw denied;

@@ -16,7 +16,8 @@ export interface RouteRequest {
 export interface Reply {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
-  readonly body: string;
+  /** Text, or bytes (the console's static files). */
+  readonly body: string | Buffer;
 }
 
 export type Handler = (req: RouteRequest) => Reply | Promise<Reply>;
@@ -37,7 +38,23 @@ export class Router {
 
   /** Adds a GET route (HEAD is answered by it too, without the body). */
   get(pattern: string, handler: Handler): this {
-    this.#routes.push({ method: 'GET', segments: pattern.split('/').slice(1), handler });
+    return this.add('GET', pattern, handler);
+  }
+
+  post(pattern: string, handler: Handler): this {
+    return this.add('POST', pattern, handler);
+  }
+
+  put(pattern: string, handler: Handler): this {
+    return this.add('PUT', pattern, handler);
+  }
+
+  delete(pattern: string, handler: Handler): this {
+    return this.add('DELETE', pattern, handler);
+  }
+
+  private add(method: string, pattern: string, handler: Handler): this {
+    this.#routes.push({ method, segments: pattern.split('/').slice(1), handler });
     return this;
   }
 

@@ -3,10 +3,10 @@
 // coded errors as JSON; what each endpoint does and who may call it is in its route module.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { edgetwinError, isEdgetwinError, toEdgetwinError, type EdgetwinError } from '../../errors.js';
-import { Router, type Reply } from './router.js';
+import { Router, type Handler, type Reply } from './router.js';
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -14,6 +14,10 @@ export interface HttpServerOptions {
   readonly port: number;
   readonly logger: Logger;
   readonly router: Router;
+  /** Answers a GET or HEAD no route matched (the console's files, static.ts); its reply may still be a 404. */
+  readonly fallback?: Handler;
+  /** Takes an HTTP Upgrade (the console's WebSocket, ws.ts); without it upgrades are refused. */
+  readonly upgrade?: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
 }
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -70,6 +74,8 @@ export class HttpServer {
       throw edgetwinError('EDGETWIN_ERR_METRICS_LISTEN', `Cannot serve HTTP (metrics, health, API) on ${this.#o.host}:${this.#o.port}: ${reason}.`, [], err);
     }
     server.on('error', (err) => this.#o.logger.error({ err }, 'http server error'));
+    const upgrade = this.#o.upgrade;
+    if (upgrade) server.on('upgrade', (req, socket, head) => upgrade(req, socket as Socket, head));
     this.#server = server;
   }
 
@@ -91,7 +97,9 @@ export class HttpServer {
       const url = new URL(req.url ?? '/', 'http://edgetwin.invalid');
       const match = this.#o.router.match(method, url.pathname);
       if (match.kind === 'found') reply = await match.handler({ method, url, params: match.params, raw: req });
-      else if (match.kind === 'method') {
+      else if (match.kind === 'none' && this.#o.fallback && (method === 'GET' || method === 'HEAD')) {
+        reply = await this.#o.fallback({ method, url, params: {}, raw: req });
+      } else if (match.kind === 'method') {
         const allow = match.allow.join(', ');
         reply = errorReply(edgetwinError('EDGETWIN_ERR_HTTP_METHOD', `${url.pathname} answers ${allow}, not ${method}`));
         reply = { ...reply, headers: { ...reply.headers, allow } };
@@ -103,6 +111,12 @@ export class HttpServer {
       reply = errorReply(toEdgetwinError(err));
     }
     if (res.headersSent || res.destroyed) return;
+    // The console's own calls (header x-edgetwin-console) get no Basic challenge: a browser would
+    // answer it with its password prompt instead of letting the page show its login.
+    if (reply.status === 401 && req.headers['x-edgetwin-console'] !== undefined && reply.headers?.['www-authenticate'] !== undefined) {
+      const { 'www-authenticate': _challenge, ...headers } = reply.headers;
+      reply = { ...reply, headers };
+    }
     res.writeHead(reply.status, { ...BASE_HEADERS, ...reply.headers }).end(method === 'HEAD' ? undefined : reply.body);
   }
 }

@@ -66,6 +66,27 @@ describe('TelemetryOutbox', () => {
     expect(o.stats()[0]).toMatchObject({ delivered: 50, dropped: 0 });
   });
 
+  it('drops a batch its sink refuses for good (isPermanent) and delivers the values after it', async () => {
+    const sink = memorySink('rw');
+    const refuse = new Set([3, 4]);
+    const picky: Sink = {
+      name: 'rw',
+      async deliver(batch) {
+        if (batch.some((r) => refuse.has(r.value as number))) throw edgetwinError('EDGETWIN_ERR_REMOTE_WRITE_REFUSED', '400 out of bounds');
+        await sink.deliver(batch, new AbortController().signal);
+      },
+      isPermanent: (e) => e.code === 'EDGETWIN_ERR_REMOTE_WRITE_REFUSED',
+      close: async () => {},
+    };
+    const o = make(file(), { batchSize: 2 });
+    o.register(picky, { intervalMs: 0 });
+    for (let i = 0; i < 8; i++) expect(o.enqueue('rw', rec(i))).toBe(true);
+    await eventually(async () => (o.stats()[0]?.depth === 0 ? true : undefined));
+    // Batches of two: [0,1] [2,3]✗ [4,5]✗ [6,7] — the refused ones are dropped, not retried forever.
+    expect(sink.got.map((r) => r.value)).toEqual([0, 1, 6, 7]);
+    expect(o.stats()[0]).toMatchObject({ delivered: 4, dropped: 4, lastError: { code: 'EDGETWIN_ERR_REMOTE_WRITE_REFUSED' } });
+  });
+
   it('waits backoffMs(failures) with jitter between attempts, and enqueue never waits for the sink', async () => {
     const clock = fastClock();
     const hanging: Sink = { name: 'hang', deliver: (_b, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')))), close: async () => {} };

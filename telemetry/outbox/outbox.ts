@@ -310,6 +310,16 @@ export class TelemetryOutbox {
       } catch (err) {
         if (signal.aborted) return;
         const e = isEdgetwinError(err) ? err : toEdgetwinError(err, 'EDGETWIN_ERR_SINK_UNAVAILABLE');
+        if (lane.sink.isPermanent?.(e) === true) {
+          // Refused for good (telemetry/sink.ts isPermanent): retrying would hold every later value behind it.
+          const removed = this.store.remove(lane.sink.name, last.seq);
+          lane.records -= removed.records;
+          lane.bytes -= removed.bytes;
+          lane.dropped += rows.length;
+          lane.lastError = { code: e.code, message: e.message, at: this.clock.now() };
+          this.opts.logger?.warn({ sink: lane.sink.name, code: e.code, dropped: rows.length }, `telemetry sink ${lane.sink.name} refused ${rows.length} value(s) for good, dropped: ${e.message}`);
+          continue;
+        }
         lane.failures++;
         lane.failing++;
         lane.lastError = { code: e.code, message: e.message, at: this.clock.now() };

@@ -69,6 +69,11 @@ export class RemoteWriteSink implements Sink {
   }
 
   /** Nothing to release: fetch's pooled connections close themselves when idle. */
+  /** A 4xx (EDGETWIN_ERR_REMOTE_WRITE_REFUSED) is never retried: the remote-write 1.0 spec. */
+  isPermanent(err: EdgetwinError): boolean {
+    return err.code === 'EDGETWIN_ERR_REMOTE_WRITE_REFUSED';
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
