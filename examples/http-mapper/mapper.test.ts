@@ -1,6 +1,6 @@
 // The example mapper passes the same conformance suite as every bundled mapper.
-import { compileModel, parseDeviceManifest } from '../../index.js';
-import { mapperConformance } from '../../mappers/sdk/conformance.js';
+import { compileModel, parseDeviceManifest } from 'edgetwin';
+import { mapperConformance } from 'edgetwin/testing';
 import { HttpJsonDevice } from './device.js';
 import { httpJsonMapper } from './mapper.js';
 
