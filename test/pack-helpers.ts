@@ -21,10 +21,10 @@ export interface Run {
 /** Runs a command to its end (no shell), with a deadline; never rejects on a non-zero exit. */
 export function run(command: string, args: readonly string[], cwd: string, timeoutMs = 280_000, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    // CI=true would turn the generated package's own npm scripts strict; npm_config_* from an
-    // outer `npm test` would point the inner npm at this repository.
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('npm_') && k !== 'INIT_CWD'));
-    const child = spawn(command, [...args], { cwd, env: { ...base, npm_config_nodedir: '/usr', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // npm_config_* from an outer `npm test` would point the inner npm at this repository; an
+    // outer vitest's FORCE_COLOR would colour the inner output the tests read.
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('npm_') && k !== 'INIT_CWD' && k !== 'FORCE_COLOR'));
+    const child = spawn(command, [...args], { cwd, env: { ...base, NO_COLOR: '1', npm_config_nodedir: '/usr', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
