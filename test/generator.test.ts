@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requirePeer } from './peers.js';
 import { INSTALL_FLAGS, ok, packEdgetwin, repoPackage, run } from './pack-helpers.js';
 
-describe.skipIf(!requirePeer('npm-registry'))('edgetwin installed globally from the tarball', () => {
+describe.skipIf(!requirePeer('npm-registry', 'built'))('edgetwin installed globally from the tarball', () => {
   let tmp: string;
   let tgz: string;
   let prefix: string;

@@ -43,9 +43,13 @@ export function run(command: string, args: readonly string[], cwd: string, timeo
 
 export const INSTALL_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'] as const;
 
-/** `npm pack` into `dest` (runs `prepare`, so dist/ is built from the sources); the tarball's path. */
+/**
+ * `npm pack` into `dest`; the tarball's path. Packs the dist/ that `npm test` built first
+ * (--ignore-scripts skips `prepare`, which would rebuild dist/ under the feet of the tests that
+ * spawn the compiled CLI meanwhile); run `npm run build` before running these files alone.
+ */
 export async function packEdgetwin(dest: string): Promise<string> {
-  const r = await run('npm', ['pack', '--pack-destination', dest, '--silent'], REPO);
+  const r = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dest, '--silent'], REPO);
   if (r.code !== 0) throw new Error(`npm pack failed (${r.code}):\n${r.stderr}`);
   const tgz = readdirSync(dest).find((f) => /^edgetwin-.*\.tgz$/.test(f));
   if (!tgz) throw new Error(`npm pack wrote no tarball to ${dest}:\n${r.stdout}${r.stderr}`);

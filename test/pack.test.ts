@@ -33,7 +33,7 @@ function bareImports(dir: string, ext: RegExp): Map<string, string> {
   return found;
 }
 
-describe.skipIf(!requirePeer('npm-registry'))('the packed package, installed into a fresh package', () => {
+describe.skipIf(!requirePeer('npm-registry', 'built'))('the packed package, installed into a fresh package', () => {
   let tmp: string;
   let tgz: string;
   let consumer: string;
