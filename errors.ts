@@ -134,6 +134,7 @@ export const ERROR_CODES = {
   EDGETWIN_ERR_STARTUP_PROBLEMS: { status: 500, summary: '`edgetwin check` found problems, or `edgetwin run --strict` (config `strict: true`) refused to start: a model, manifest or device configuration that a plain `run` would skip with a warning. Each problem is listed once with its own code.' },
   EDGETWIN_ERR_ACK_TIMEOUT: { status: 500, summary: '`twin set --wait`: a desired value was still `pending` when `--timeout` ran out; no mapper acknowledged it (is one serving the device? `edgetwin devices` shows its state).' },
   EDGETWIN_ERR_DESIRED_NOT_APPLIED: { status: 500, summary: '`twin set --wait`: the mapper acknowledged the desired value as `rejected` or `failed` without a code of its own, or another client replaced the value before it was applied.' },
+  EDGETWIN_ERR_NEW_TARGET_EXISTS: { status: 409, summary: '`edgetwin new mapper`: the target folder (`--dir`, or `./edgetwin-mapper-<name>`) exists and is not empty; nothing was written. Name an empty or new folder.' },
   EDGETWIN_ERR_INTERNAL: { status: 500, summary: 'An unexpected internal error; please report it with the log.' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

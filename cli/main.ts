@@ -5,7 +5,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { EdgetwinError, formatError, toEdgetwinError } from '../errors.js';
 import { registerAclCommands } from './acl.js';
 import { registerCloudCommands } from './cloud.js';
-import { LOG_FORMATS } from '../edgecore/index.js';
+import { LOG_FORMATS, VERSION } from '../edgecore/index.js';
 import { loadConfigFile, resolveConfig } from '../schemas/index.js';
 import { checkCommand } from './check.js';
 import { devicesCommand } from './devices.js';
@@ -15,6 +15,7 @@ import { simulateCommand } from './simulate.js';
 import { historyCommand, type HistoryCommandOptions } from './history.js';
 import { twinGet, twinSet, twinWatch } from './twin.js';
 import { registerUserCommands } from './user.js';
+import { registerNewCommands } from './new.js';
 
 const DEFAULT_BROKER = process.env.EDGETWIN_BROKER ?? 'mqtt://127.0.0.1:1883';
 const DEFAULT_NODE = process.env.EDGETWIN_NODE ?? 'edge-node';
@@ -44,7 +45,8 @@ function jsonOpts(cmd: Command): Command {
 export function buildProgram(): Command {
   const program = new Command('edgetwin')
     .description('Field devices as typed, synced twins on an edge node (KubeEdge-compatible MQTT API).')
-    .version('0.1.0')
+    // package.json's version (edgecore/version.ts reads it from the installed package).
+    .version(VERSION)
     .showHelpAfterError()
     // The error is printed once, coded, by main() below; commander prints only the help.
     .configureOutput({ outputError: () => undefined })
@@ -190,6 +192,7 @@ export function buildProgram(): Command {
   registerCloudCommands(program);
   registerUserCommands(program);
   registerAclCommands(program);
+  registerNewCommands(program);
 
   return program;
 }

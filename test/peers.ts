@@ -38,6 +38,8 @@ const PEERS = {
   openssl: { present: () => runs('openssl', ['version']), fix: 'apt-get install openssl' },
   // Debian's chromium, driven by playwright-core (test/console-browser.test.ts); never `playwright install`.
   chromium: { present: () => existsSync('/usr/bin/chromium'), fix: 'apt-get install chromium' },
+  // Packing and installing the package as an outside user does (test/pack.test.ts, test/generator.test.ts).
+  'npm-registry': { present: () => runs('npm', ['ping']), fix: 'a network path to the npm registry (`npm config get registry`; `npm ping` must succeed)' },
   built: { present: () => existsSync(path.join(REPO, 'dist', 'cli', 'main.js')), fix: 'npm run build (npm test does it first)' },
 } as const satisfies Record<string, { present: () => boolean; fix: string }>;
 

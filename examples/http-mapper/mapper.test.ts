@@ -1,6 +1,6 @@
 // The example mapper passes the same conformance suite as every bundled mapper.
-import { compileModel, parseDeviceManifest } from '../../index.js';
-import { mapperConformance } from '../../mappers/sdk/conformance.js';
+import { compileModel, parseDeviceManifest } from 'edgetwin';
+import { mapperConformance } from 'edgetwin/testing';
 import { HttpJsonDevice } from './device.js';
 import { httpJsonMapper } from './mapper.js';
 
@@ -25,7 +25,7 @@ mapperConformance('http-json (the docs example)', async () => {
       metadata: { name: 'room-1', namespace: 'default' },
       spec: {
         deviceModelRef: { name: 'room-sensor' },
-        protocol: { protocolName: 'http-json', configData: { url, timeoutMs: 200 } },
+        protocol: { protocolName: 'http-json', configData: { url, timeoutMs: 2000 } },
         properties: [
           { name: 'temperature', visitors: { protocolName: 'http-json', configData: { key: 'temperature' } } },
           { name: 'humidity', visitors: { protocolName: 'http-json', configData: { key: 'humidity' } } },

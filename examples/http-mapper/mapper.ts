@@ -2,9 +2,10 @@
 // (`GET /state` → {"temperature": 21.5, ...}, `PUT /state/<key>` with a JSON value).
 // docs/writing-a-mapper.md walks through this file; mapper.test.ts runs the conformance suite.
 
-// In your own package these come from 'edgetwin'; inside this repository, from its root.
-import { edgetwinError, isEdgetwinError, type EdgetwinError } from '../../index.js';
-import type { DeviceDriver, DriverProperty, DriverState, MapperFactory, ReadResult } from '../../index.js';
+// Only edgetwin's public entry points, as in an outside package (inside this repository
+// tsconfig.json `paths` and vitest.config.ts resolve them to the sources).
+import { edgetwinError, isEdgetwinError, type EdgetwinError } from 'edgetwin';
+import type { DeviceDriver, DriverProperty, DriverState, MapperFactory, ReadResult } from 'edgetwin/sdk';
 
 // 1. The config the mapper accepts, as JSON Schema. The runtime validates every Device's
 //    `spec.protocol.configData` and each property's `visitors.configData` against these.
