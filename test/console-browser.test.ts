@@ -2,9 +2,11 @@
 // `edgetwin run` with the demo's simulated devices (a Modbus TCP thermostat, a BLE sensor, two
 // power meters): log in, see the devices, watch a value change, set a desired value and watch
 // its ack go pending → applied, refusals in the form and by the server, a read-only user, and
-// the connection dropped and restored. Screenshots of each page go to docs/console-*.png.
+// the connection dropped and restored. Screenshots of each page (docs/console-*.png with
+// EDGETWIN_SCREENSHOTS=docs).
 
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -16,7 +18,10 @@ import { launchEdge, type RunningEdge } from './process.js';
 import { writeUsers } from './security-rig.js';
 
 const RUN = requirePeer('chromium', 'built') && existsSync(path.join(REPO, 'dist', 'console', 'index.html'));
-const DOCS = path.join(REPO, 'docs');
+// The README's screenshots are refreshed on request (`EDGETWIN_SCREENSHOTS=docs npx vitest run
+// test/console-browser.test.ts`); an ordinary run writes them to a temp folder, so running the
+// suite leaves the checkout as it was.
+const DOCS = process.env.EDGETWIN_SCREENSHOTS === 'docs' ? path.join(REPO, 'docs') : mkdtempSync(path.join(tmpdir(), 'edgetwin-console-shots-'));
 // dependencies.md §12: what Debian's chromium needs here (no sandbox as root, no network of its own).
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
