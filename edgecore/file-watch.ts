@@ -3,10 +3,9 @@
 //
 // Files are watched through their parent folder, not their inode: editors save by writing a
 // new file and renaming it over the old one (vim, VS Code, `kubectl`-style tools), which ends
-// an inode watch after the first save. Folders are watched recursively (fs.watch's `recursive`
-// works on Linux since Node 20: https://nodejs.org/api/fs.html#fswatchfilename-options-listener).
-// A path that does not exist yet is watched through its nearest existing ancestor, so a manifest
-// folder created after start is picked up too.
+// an inode watch after the first save (https://nodejs.org/api/fs.html#inodes). A path that does
+// not exist yet is watched through its nearest existing ancestor, so a manifest folder created
+// after start is picked up too.
 
 import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
@@ -28,11 +27,12 @@ export interface FileWatch {
 
 export const DEFAULT_WATCH_DEBOUNCE_MS = 300;
 
-/** What to watch for one configured path: a folder (recursive) and a filter for its events. */
+/** What to watch for one configured path: a folder and a filter for its events. */
 interface Target {
   readonly dir: string;
-  readonly recursive: boolean;
   readonly matches: (changed: string) => boolean;
+  /** The configured path does not exist yet: the watch moves to it once it appears. */
+  readonly missing: boolean;
 }
 
 function isDir(p: string): boolean {
@@ -54,11 +54,15 @@ function within(parent: string, child: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
+// Folders are read one level deep (schemas/files.ts listSourceFiles), so a plain, non-recursive
+// watch per folder sees every change that matters; Node 20's recursive watch on Linux is a
+// JavaScript emulation that was seen to miss deletions after a burst of edits.
 function targetFor(p: string): Target {
-  if (isDir(p)) return { dir: p, recursive: true, matches: () => true };
-  if (existsSync(p)) return { dir: path.dirname(p), recursive: false, matches: (c) => c === p };
-  // Not there yet: a file or a folder to come. Anything created at or under it counts.
-  return { dir: nearestExisting(p), recursive: true, matches: (c) => within(p, c) };
+  if (isDir(p)) return { dir: p, matches: (c) => path.dirname(c) === p, missing: false };
+  if (existsSync(p)) return { dir: path.dirname(p), matches: (c) => c === p, missing: false };
+  // Not there yet, a file or a folder to come: its nearest existing ancestor gets the watch, and
+  // the creation of anything on the way to it moves the watch down.
+  return { dir: nearestExisting(p), matches: (c) => within(c, p) || within(p, c), missing: true };
 }
 
 /** Only model and manifest files reload (YAML/JSON); an editor's swap or backup file does not. */
@@ -71,9 +75,10 @@ function relevant(file: string): boolean {
 export function watchFiles(opts: FileWatchOptions): FileWatch {
   const debounceMs = opts.debounceMs ?? DEFAULT_WATCH_DEBOUNCE_MS;
   const log = opts.logger;
-  const watchers: FSWatcher[] = [];
+  let watchers: FSWatcher[] = [];
   const pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
+  let retargetTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
   const fire = (): void => {
@@ -89,36 +94,61 @@ export function watchFiles(opts: FileWatchOptions): FileWatch {
     timer = setTimeout(fire, debounceMs);
     timer.unref();
   };
+  // A folder that appeared (or a watched one that went away): rebuild every watch, soon.
+  const retargetSoon = (): void => {
+    if (closed || retargetTimer) return;
+    retargetTimer = setTimeout(() => {
+      retargetTimer = undefined;
+      if (!closed) start();
+    }, 50);
+    retargetTimer.unref();
+  };
 
-  // One watcher per folder (several configured files often share one).
-  const byDir = new Map<string, Target[]>();
-  for (const p of new Set(opts.paths)) {
-    const t = targetFor(p);
-    const key = `${t.dir}\0${t.recursive}`;
-    byDir.set(key, [...(byDir.get(key) ?? []), t]);
-  }
-  for (const targets of byDir.values()) {
-    const { dir, recursive } = targets[0]!;
-    try {
-      const w = watch(dir, { recursive, persistent: false }, (_event, name) => {
-        if (closed || name === null) return;
-        const file = path.join(dir, name.toString());
-        if (!relevant(file) && !isDir(file)) return;
-        if (targets.some((t) => t.matches(file))) noted(file);
-      });
-      // A watched folder that is removed or unreadable ends its watcher: say so, keep the others.
-      w.on('error', (err: unknown) => log.warn({ err, dir }, 'file watch stopped for this folder; SIGHUP still reloads'));
-      watchers.push(w);
-    } catch (err) {
-      log.warn({ err, dir }, 'cannot watch this folder for changes; SIGHUP still reloads');
+  const start = (): void => {
+    for (const w of watchers) w.close();
+    watchers = [];
+    // One watcher per folder (several configured files often share one).
+    const byDir = new Map<string, Target[]>();
+    for (const p of new Set(opts.paths)) {
+      const t = targetFor(p);
+      byDir.set(t.dir, [...(byDir.get(t.dir) ?? []), t]);
     }
-  }
-  log.debug({ folders: watchers.length }, 'watching models and manifests for changes');
+    for (const [dir, targets] of byDir) {
+      try {
+        const w = watch(dir, { persistent: false }, (_event, name) => {
+          if (closed) return;
+          if (name === null) {
+            // The kernel dropped events (inotify overflow): reload to be safe, and re-watch.
+            noted(dir);
+            retargetSoon();
+            return;
+          }
+          const file = path.join(dir, name.toString());
+          const hit = targets.filter((t) => t.matches(file));
+          if (hit.length === 0) return;
+          if (hit.some((t) => t.missing)) retargetSoon();
+          if (relevant(file) || isDir(file) || hit.some((t) => t.missing)) noted(file);
+        });
+        // A watched folder that is removed or unreadable ends its watcher: say so, watch what is left.
+        w.on('error', (err: unknown) => {
+          log.warn({ err, dir }, 'file watch stopped for this folder; SIGHUP still reloads');
+          noted(dir);
+          retargetSoon();
+        });
+        watchers.push(w);
+      } catch (err) {
+        log.warn({ err, dir }, 'cannot watch this folder for changes; SIGHUP still reloads');
+      }
+    }
+    log.debug({ folders: watchers.length }, 'watching models and manifests for changes');
+  };
+  start();
 
   return {
     close(): void {
       closed = true;
       if (timer) clearTimeout(timer);
+      if (retargetTimer) clearTimeout(retargetTimer);
       for (const w of watchers) w.close();
     },
   };

@@ -102,6 +102,17 @@ describe('models and manifests reload when their files change', () => {
     const joined = (await c.next(MEMBERSHIP, (j) => JSON.stringify(j).includes('default/late'), 20_000, from)).json;
     expect(joined).toMatchObject({ added_devices: [expect.objectContaining({ id: 'default/late' })] });
 
+    // Bursts a second or so apart, while reloads run: an edit in place, then each file removed
+    // in turn, the last one too — every step is picked up.
+    atomicWrite(path.join(devices, 'thermo.yaml'), thermostatManifest('thermo'));
+    rmSync(path.join(devices, 'broken.yaml'));
+    await new Promise((r) => setTimeout(r, 1000));
+    rmSync(path.join(devices, 'dial.yaml'));
+    await eventually(async () => (twin.get('default/dial-1') === undefined ? true : undefined), 20_000);
+    rmSync(path.join(devices, 'thermo.yaml'));
+    await eventually(async () => (twin.get('default/thermo') === undefined ? true : undefined), 20_000);
+    expect(twin.get('default/late')).toBeDefined();
+
     // An editor's swap file changes nothing (no reload is logged for it).
     const quiet = logs.length;
     writeFileSync(path.join(devices, '.thermo.yaml.swp'), 'not yaml: [');
