@@ -2,7 +2,7 @@
 // unix socket, a mapper-framework-like client registering and reporting over real gRPC, and a
 // recording DeviceMapperService that sees what edgetwin sends it.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unpackValue, type PbDevice } from '../dmi/index.js';
@@ -89,7 +89,10 @@ describe('edgetwin serves DeviceManagerService (dmi.socket)', () => {
   it('MapperRegister answers at once with the Devices and models of the protocol, as edgecore sends them', async () => {
     const started = performance.now();
     const res = await client.register('acme', sock('acme.sock'));
-    expect(performance.now() - started).toBeLessThan(1000); // mapper-framework's deadline; a generous bound here
+    // mapper-framework gives MapperRegister 1 s. The answer waits on nothing slow (the
+    // registration waits at most 500 ms for the disk), so it is prompt on any machine; the bound here
+    // only catches a hang, since a loaded CI machine may take seconds to schedule anything.
+    expect(performance.now() - started).toBeLessThan(10_000);
     const names = (res.deviceList ?? []).map((d) => d.name).sort();
     // `other` is another protocol's; `nested` cannot travel to a KubeEdge mapper (coded, logged, counted).
     expect(names).toEqual(['t1', 't2', 't3']);
@@ -329,5 +332,93 @@ describe('the DMI socket', () => {
     const regular = path.join(tmp.dir, 'd', 'file.sock');
     writeFileSync(regular, 'not a socket');
     await expect(startEdge({}, { dmi: { socket: regular } }, path.join(tmp.dir, 'e'))).rejects.toMatchObject({ code: 'EDGETWIN_ERR_DMI_SOCKET' });
+  });
+});
+
+describe('DMI: model defaults and devices changed while running', () => {
+  const tmp = tempDir('edgetwin-dmi-live-');
+  const sock = (n: string): string => path.join(tmp.dir, n);
+  const models = path.join(tmp.dir, 'models');
+  // A JSON Schema model carrying KubeEdge ≥ 1.22 DeviceModel defaults (protocolConfigData, visitors).
+  const meterModel = (maximum: number): string =>
+    JSON.stringify({
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      title: 'meter',
+      protocol: 'acme',
+      protocolConfigData: { communicateMode: 'TCP', port: '502', slaveID: 3 },
+      type: 'object',
+      properties: {
+        power: { type: 'number', readOnly: true, visitors: { protocolName: 'acme', configData: { register: 'InputRegister', offset: 4, scale: 0.1 } } },
+        limit: { type: 'integer', minimum: 0, maximum, visitors: { protocolName: 'acme', configData: { register: 'HoldingRegister', offset: 9 } } },
+      },
+      additionalProperties: false,
+    });
+  const meter = (name: string): string => `apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
+metadata: { name: ${name}, namespace: default }
+spec:
+  deviceModelRef: { name: meter }
+  protocol: { protocolName: acme, configData: { ip: 10.0.0.7, slaveID: 9 } }
+  properties:
+    - name: power
+      visitors: { protocolName: acme, configData: { offset: 6 } }
+    - name: limit
+`;
+  let edge: TestEdge;
+  let client: ManagerClient;
+  let mapper: RecordingMapper;
+
+  beforeAll(async () => {
+    mkdirSync(models, { recursive: true });
+    writeFileSync(path.join(models, 'meter.json'), meterModel(100));
+    edge = await startEdge({ 'm1.yaml': meter('m1') }, { models: [models], dmi: { socket: sock('dmi.sock'), registerGraceMs: 2000 }, mappers: { enabled: [] }, metrics: { port: 0 } }, tmp.dir);
+    client = new ManagerClient(sock('dmi.sock'));
+    mapper = new RecordingMapper(sock('acme.sock'));
+    await mapper.start();
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await mapper?.stop();
+    await edge?.stop();
+    tmp.cleanup();
+  });
+
+  it("MapperRegister carries the model's protocolConfigData and visitors merged into each Device, the Device winning", async () => {
+    const res = await client.register('acme', sock('acme.sock'));
+    const m1 = res.deviceList!.find((d) => d.name === 'm1')!;
+    const cfg = m1.spec!.protocol!.configData!.data!;
+    expect(unpackValue(cfg.slaveID!, '/s')).toBe(9); // the Device's
+    expect(unpackValue(cfg.port!, '/s')).toBe('502'); // the model's default
+    expect(unpackValue(cfg.communicateMode!, '/s')).toBe('TCP');
+    expect(unpackValue(cfg.ip!, '/s')).toBe('10.0.0.7');
+    const power = m1.spec!.properties!.find((p) => p.name === 'power')!.visitors!.configData!.data!;
+    expect(unpackValue(power.offset!, '/s')).toBe(6); // the Device's
+    expect(unpackValue(power.register!, '/s')).toBe('InputRegister'); // the model's
+    expect(unpackValue(power.scale!, '/s')).toBe(0.1);
+    const limit = m1.spec!.properties!.find((p) => p.name === 'limit')!.visitors!.configData!.data!;
+    expect(unpackValue(limit.offset!, '/s')).toBe(9);
+  });
+
+  it('a device added, a model changed and the last device removed while running reach the mapper as they happen', async () => {
+    const devices = path.join(tmp.dir, 'devices');
+    let from = mapper.calls.length;
+    writeFileSync(path.join(devices, 'm2.yaml'), meter('m2'));
+    await edge.core.reload();
+    await mapper.next((c) => c.method === 'RegisterDevice' && (c.request.device as PbDevice).name === 'm2', 10_000, from);
+
+    from = mapper.calls.length;
+    writeFileSync(path.join(models, 'meter.json'), meterModel(500));
+    await edge.core.reload();
+    await mapper.next((c) => c.method === 'UpdateDeviceModel', 10_000, from);
+
+    from = mapper.calls.length;
+    rmSync(path.join(devices, 'm1.yaml'));
+    rmSync(path.join(devices, 'm2.yaml'));
+    await edge.core.reload();
+    await mapper.next((c) => c.method === 'RemoveDevice' && c.request.deviceName === 'm1', 10_000, from);
+    await mapper.next((c) => c.method === 'RemoveDevice' && c.request.deviceName === 'm2', 10_000, from);
+    // No device uses the model any more: it is removed from the mapper too.
+    await mapper.next((c) => c.method === 'RemoveDeviceModel', 10_000, from);
   });
 });

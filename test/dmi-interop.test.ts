@@ -33,7 +33,9 @@ class Peer {
   private waiters: Array<{ match: (e: PeerEvent) => boolean; resolve: (e: PeerEvent) => void }> = [];
 
   constructor(args: string[]) {
-    this.child = spawn(PYTHON, [PEER, ...args]);
+    // The peer's calls use mapper-framework's 1 s deadline by default; here 10 s, so a loaded CI
+    // machine cannot fail them (what the deadline means is shown in test/dmi-edge.test.ts).
+    this.child = spawn(PYTHON, [PEER, ...args], { env: { ...process.env, EDGETWIN_DMI_DEADLINE: '10' } });
     let buffer = '';
     this.child.stdout.on('data', (d: Buffer) => {
       buffer += d.toString();
