@@ -192,6 +192,13 @@ describe('malformed and invalid updates are refused with a code and change nothi
     expect(r.json).toMatchObject({ event_id: 'n1', code: 404, error_code: 'EDGETWIN_ERR_DEVICE_NOT_FOUND' });
   });
 
+  it("state/update of an unknown device is answered 404 on its own result topic (KubeEdge drops it: docs/mqtt-api.md's differences)", async () => {
+    const from = app.count;
+    await app.publish('$hw/events/device/default/nope/state/update', { event_id: 's404', timestamp: 0, state: 'online' });
+    const r = await app.next('$hw/events/device/default/nope/state/update/result', () => true, 5000, from);
+    expect(r.json).toMatchObject({ event_id: 's404', code: 404, error_code: 'EDGETWIN_ERR_DEVICE_NOT_FOUND' });
+  });
+
   it('twin/get of an unknown device is answered 404', async () => {
     const from = app.count;
     await app.publish('$hw/events/device/default/nope/twin/get', { event_id: 'g404' });
