@@ -465,6 +465,8 @@ export class EdgeCore {
     const all = [...this.bound.filter((d) => !ids.has(d.instance.id)), ...this.cluster];
     // DMI mappers (docs/dmi.md) get the same devices, each by its protocol; never waited for.
     this.dmi?.setDevices(all);
+    // So do the pushMethod/dbMethod sinks (telemetry/push.ts; errors are logged there).
+    void this.pushTelemetry?.setDevices(all).catch(() => undefined);
     const runtime = this.mapperRuntime;
     if (!runtime) return Promise.resolve([]);
     const next = this.mapperSync.then(() => runtime.setDevices(all));

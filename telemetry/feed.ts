@@ -51,6 +51,18 @@ export class TelemetryFeed {
     else props.set(property, { sinks: [sink], ...(unit !== undefined ? { unit } : {}) });
   }
 
+  /** Stops sending anything to `sink` (its device or method went away). */
+  unroute(sink: string): void {
+    for (const [device, props] of this.routes) {
+      for (const [name, r] of props) {
+        const i = r.sinks.indexOf(sink);
+        if (i >= 0) r.sinks.splice(i, 1);
+        if (r.sinks.length === 0) props.delete(name);
+      }
+      if (props.size === 0) this.routes.delete(device);
+    }
+  }
+
   start(): void {
     this.unsubscribe ??= this.opts.source.onChange((c) => this.onChange(c));
   }

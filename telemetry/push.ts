@@ -57,25 +57,26 @@ export interface PushTelemetryOptions {
   readonly shared?: readonly SharedSink[];
 }
 
+type BoundInput = { readonly instance: DeviceInstance; readonly model?: DeviceModel };
+
 export class PushTelemetry {
   private outbox?: TelemetryOutbox;
   private feed?: TelemetryFeed;
   private built: BuiltSink[] = [];
+  /** Per registered sink name: what it was built from, so an unchanged sink is kept as it is. */
+  private readonly fingerprints = new Map<string, string>();
+  private syncing: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: PushTelemetryOptions) {}
 
   /** Builds the sinks of `devices`; opens the outbox only when there is at least one (or a backlog). */
-  start(devices: readonly { readonly instance: DeviceInstance; readonly model?: DeviceModel }[]): void {
+  start(devices: readonly BoundInput[]): void {
     const { config, logger } = this.opts;
     if (!config.sinks.enabled) return;
-    for (const d of devices) {
-      const { sinks, problems } = buildSinks(d.instance, d.model, config.sinks.destinations);
-      this.built.push(...sinks);
-      for (const p of problems) logProblemLine(logger, p, d.instance.id);
-    }
+    const built = this.build(devices);
     const file = this.opts.file ?? path.join(this.opts.dataDir, 'telemetry-outbox.db');
     const shared = this.opts.shared ?? [];
-    if (this.built.length === 0 && shared.length === 0) return;
+    if (built.length === 0 && shared.length === 0) return;
     const limits: OutboxLimits = { maxRecords: config.outbox.maxRecords, maxBytes: config.outbox.maxBytes };
     const outbox = new TelemetryOutbox({
       file,
@@ -89,22 +90,56 @@ export class PushTelemetry {
     outbox.open();
     this.outbox = outbox;
     const feed = new TelemetryFeed({ source: this.opts.twin, target: outbox });
-    for (const b of this.built) {
-      outbox.register(b.sink, { intervalMs: b.intervalMs });
-      feed.route(b.device, b.property, b.sink.name, b.unit);
-    }
+    this.feed = feed;
+    for (const b of built) this.add(b, devices);
     for (const s of shared) {
       outbox.register(s.sink, { intervalMs: s.intervalMs });
-      for (const d of devices) {
-        if (!d.model) continue;
-        for (const p of s.select(d.instance, d.model)) feed.route(d.instance.id, p.name, s.sink.name, p.unit);
-      }
+      this.routeShared(s, devices);
     }
     for (const name of outbox.leftoverSinks()) logger.warn({ sink: name }, `telemetry outbox: values queued for ${name}, which no device declares any more, are kept but not delivered`);
     feed.start();
-    this.feed = feed;
     const count = this.built.length + shared.length;
     logger.info({ sinks: count }, `telemetry: ${count} sink(s) behind the outbox`);
+  }
+
+  /**
+   * The node's devices changed (reload, cluster sync): sinks of new devices or changed methods
+   * start, those of removed devices stop (their backlog stays on disk), unchanged ones carry on.
+   * Calls run one after another; never waited for on the twin path.
+   */
+  setDevices(devices: readonly BoundInput[]): Promise<void> {
+    const run = async (): Promise<void> => {
+      const { config } = this.opts;
+      if (!config.sinks.enabled) return;
+      if (!this.outbox || !this.feed) {
+        this.start(devices);
+        return;
+      }
+      const next = this.build(devices);
+      const keep = new Set<string>();
+      for (const b of next) {
+        const fp = fingerprint(b, devices);
+        if (this.fingerprints.get(b.sink.name) === fp) {
+          keep.add(b.sink.name);
+          await b.sink.close(); // the registered one carries on
+        }
+      }
+      for (const old of this.built) {
+        if (keep.has(old.sink.name)) continue;
+        this.feed.unroute(old.sink.name);
+        await this.outbox.unregister(old.sink.name);
+        this.fingerprints.delete(old.sink.name);
+      }
+      this.built = this.built.filter((b) => keep.has(b.sink.name));
+      for (const b of next) if (!keep.has(b.sink.name)) this.add(b, devices);
+      for (const s of this.opts.shared ?? []) {
+        this.feed.unroute(s.sink.name);
+        this.routeShared(s, devices);
+      }
+    };
+    const next = this.syncing.then(run);
+    this.syncing = next.catch((err: unknown) => this.opts.logger.error({ err }, 'telemetry: updating the sinks failed'));
+    return next;
   }
 
   stats(): SinkStats[] {
@@ -117,10 +152,43 @@ export class PushTelemetry {
   }
 
   async stop(): Promise<void> {
+    await this.syncing;
     this.feed?.stop();
     this.feed = undefined;
     await this.outbox?.close();
     this.outbox = undefined;
     this.built = [];
+    this.fingerprints.clear();
   }
+
+  private build(devices: readonly BoundInput[]): BuiltSink[] {
+    const out: BuiltSink[] = [];
+    for (const d of devices) {
+      const { sinks, problems } = buildSinks(d.instance, d.model, this.opts.config.sinks.destinations);
+      out.push(...sinks);
+      for (const p of problems) logProblemLine(this.opts.logger, p, d.instance.id);
+    }
+    return out;
+  }
+
+  private add(b: BuiltSink, devices: readonly BoundInput[]): void {
+    this.outbox!.register(b.sink, { intervalMs: b.intervalMs });
+    this.feed!.route(b.device, b.property, b.sink.name, b.unit);
+    this.fingerprints.set(b.sink.name, fingerprint(b, devices));
+    this.built.push(b);
+  }
+
+  private routeShared(s: SharedSink, devices: readonly BoundInput[]): void {
+    for (const d of devices) {
+      if (!d.model) continue;
+      for (const p of s.select(d.instance, d.model)) this.feed!.route(d.instance.id, p.name, s.sink.name, p.unit);
+    }
+  }
+}
+
+/** What a sink is built from: its property's manifest entry (pushMethod, reportCycle) and unit. */
+function fingerprint(b: BuiltSink, devices: readonly BoundInput[]): string {
+  const device = devices.find((d) => d.instance.id === b.device);
+  const property = device?.instance.properties.find((p) => p.name === b.property);
+  return JSON.stringify([property ?? null, b.unit ?? null, b.intervalMs]);
 }

@@ -110,6 +110,8 @@ interface Lane {
   lastError?: SinkStats['lastError'];
   wake?: () => void;
   loop?: Promise<void>;
+  /** Ends this lane alone (unregister). */
+  readonly halt: AbortController;
 }
 
 export class TelemetryOutbox {
@@ -159,9 +161,27 @@ export class TelemetryOutbox {
       failures: 0,
       failing: 0,
       state: 'idle',
+      halt: new AbortController(),
     };
     this.lanes.set(sink.name, lane);
     lane.loop = this.run(lane);
+  }
+
+  /**
+   * Stops a sink's delivery and closes it (its device or method went away on a reload); what it
+   * had queued stays on disk, as a sink no manifest declares, and goes out if it is registered again.
+   */
+  async unregister(name: string): Promise<void> {
+    const lane = this.lanes.get(name);
+    if (!lane) return;
+    lane.halt.abort();
+    lane.wake?.();
+    await lane.loop;
+    this.flush();
+    this.lanes.delete(name);
+    this.leftover.set(name, { records: lane.records, bytes: lane.bytes });
+    lane.state = 'closed';
+    await lane.sink.close().catch((err: unknown) => this.opts.logger?.warn({ err, sink: name }, 'telemetry sink: close failed'));
   }
 
   has(sink: string): boolean {
@@ -273,7 +293,7 @@ export class TelemetryOutbox {
   }
 
   private async run(lane: Lane): Promise<void> {
-    const signal = this.stop.signal;
+    const signal = AbortSignal.any([this.stop.signal, lane.halt.signal]);
     const batchSize = this.opts.batchSize ?? 500;
     while (!signal.aborted) {
       if (lane.records === 0) {
