@@ -13,8 +13,8 @@ import type { CloudSync } from '../cloudsync/index.js';
 import type { DmiEdge } from '../dmi/index.js';
 import { DeviceTwin, SqliteTwinStore, type TwinStore } from '../devicetwin/index.js';
 import { BridgedBus, BrokerAuth, ClientLimiter, EmbeddedBroker, loadTlsOptions, type Bus, type ExternalBus, type IngestBus } from '../eventbus/index.js';
-import { backoffMs, bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, type BoundDeviceInput, type MapperFactory } from '../mappers/index.js';
-import type { Simulation } from './simulation.js';
+import { backoffMs, type BoundDeviceInput, type MapperRuntime } from '../mappers/index.js';
+import { InProcessMappers } from './mappers.js';
 import { DataDir } from './data-dir.js';
 import { EdgeMetrics } from './metrics.js';
 import { HttpServer, Router, addHealthRoutes, addHistoryRoutes, type Readiness, type ReadinessCheck } from './http/index.js';
@@ -56,8 +56,8 @@ export class EdgeCore {
   private twinModule?: DeviceTwin;
   private cloud?: CloudSync;
   private dmi?: DmiEdge;
-  private mapperRuntime?: MapperRuntime;
-  private simulation?: Simulation;
+  /** Plugins, simulated devices and the in-process mapper runtime (edgecore/mappers.ts). */
+  private mappers?: InProcessMappers;
   private metrics?: EdgeMetrics;
   private http?: HttpServer;
   private historyResponder?: HistoryResponder;
@@ -283,24 +283,10 @@ export class EdgeCore {
     // Ready means the broker has granted the QoS 1 subscriptions: from here on it queues for us.
     await this.external?.subscribed();
     this.step();
-    const { bluetoothAdapter, enabled } = config.mappers;
-    if (config.simulate.length > 0 || (enabled.includes('bluetooth') && bluetoothAdapter === 'simulated')) {
-      const { startSimulation } = await import('./simulation.js');
-      this.simulation = await startSimulation(config.simulate, this.bound, logger.child({ module: 'simulators' }), { bluetoothAdapter });
-      problems.push(...this.simulation.problems);
-      this.step();
-    }
-    const factories = this.mapperFactories();
-    if (factories.length > 0) {
-      this.mapperRuntime = new MapperRuntime({
-        bus: this.mapperBus,
-        factories,
-        logger: logger.child({ module: 'mappers' }),
-        timeoutMs: config.mappers.timeoutMs,
-        offlineAfter: config.mappers.offlineAfter,
-        resyncMs: config.mappers.resyncMs,
-        onPoll: this.metrics?.pollObserver,
-      });
+    this.mappers = new InProcessMappers({ config, logger, bus: this.mapperBus, ...(this.metrics ? { onPoll: this.metrics.pollObserver } : {}) });
+    problems.push(...(await this.mappers.start(this.bound)));
+    this.step();
+    if (this.mappers.running) {
       problems.push(...(await this.syncMappers()));
       this.step();
     }
@@ -416,8 +402,8 @@ export class EdgeCore {
     const all = [...this.bound.filter((d) => !ids.has(d.instance.id)), ...this.cluster];
     // DMI mappers (docs/dmi.md) get the same devices, each by its protocol; never waited for.
     this.dmi?.setDevices(all);
-    const runtime = this.mapperRuntime;
-    if (!runtime) return Promise.resolve([]);
+    const runtime = this.mappers;
+    if (!runtime?.running) return Promise.resolve([]);
     const next = this.mapperSync.then(() => runtime.setDevices(all));
     this.mapperSync = next.catch(() => undefined);
     return next;
@@ -495,7 +481,7 @@ export class EdgeCore {
       twin: this.twinModule!,
       bus: this.mapperBus,
       logger: this.logger.child({ module: 'dmi' }),
-      inProcessProtocols: mappers.enabled,
+      inProcessProtocols: this.mappers?.protocols ?? mappers.enabled,
       callTimeoutMs: dmi.callTimeoutMs,
       graceMs: dmi.registerGraceMs,
       // The mapper runtime's backoff (one mechanism): 200 ms doubling to 30 s, jittered.
@@ -514,21 +500,9 @@ export class EdgeCore {
     return { ok: true, detail: `${h.socket}, ${h.mappers.length} mappers (${up} reachable)` };
   }
 
-  /** The mappers that run in this process (config `mappers.enabled`). */
-  private mapperFactories(): MapperFactory[] {
-    const { enabled, bluetoothAdapter } = this.config.mappers;
-    const simulated = this.simulation?.bluetooth;
-    // The Bluetooth mapper is the same code either way; only the adapter beneath noble differs.
-    const bluetooth = (): MapperFactory => {
-      if (bluetoothAdapter === 'hci' || !simulated) return bluetoothMapper;
-      return createBluetoothMapper({ noble: simulated.noble });
-    };
-    return enabled.map((p) => (p === 'bluetooth' ? bluetooth() : modbusMapper));
-  }
-
   /** Devices served by in-process mappers: availability, failures, queue depth. */
   mapperStatus(): ReturnType<MapperRuntime['status']> {
-    return this.mapperRuntime?.status() ?? [];
+    return this.mappers?.status() ?? [];
   }
 
   /**
@@ -577,8 +551,7 @@ export class EdgeCore {
     // Cloud sync started last (it feeds cluster devices to the mappers): it stops first.
     if (this.cloud) await step('cloudsync', () => this.cloud!.stop());
     if (this.dmi) await step('dmi', () => this.dmi!.stop());
-    if (this.mapperRuntime) await step('mappers', () => this.mapperRuntime!.stop());
-    if (this.simulation) await step('simulators', () => this.simulation!.close());
+    if (this.mappers) await step('mappers and simulators', () => this.mappers!.stop());
     if (this.historyResponder) await step('telemetry', () => this.historyResponder!.stop());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());
     if (this.bridge) await step('bridge', () => this.bridge!.stop());

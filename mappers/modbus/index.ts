@@ -1,8 +1,9 @@
 // mappers/modbus: the Modbus TCP/RTU mapper (modbus-serial). Its public face.
 
-import type { MapperFactory } from '../sdk/types.js';
+import type { MapperFactory, ProtocolPlugin } from '../sdk/types.js';
 import { parseProtocolConfig, PROTOCOL_CONFIG_SCHEMA, VISITOR_CONFIG_SCHEMA } from './config.js';
 import { ModbusDriver } from './driver.js';
+import { modbusSimulator } from './simulate.js';
 
 /**
  * The factory the mapper runtime registers for `protocolName: modbus`. Typed on unknown configs
@@ -18,6 +19,14 @@ export const modbusMapper: MapperFactory = {
   connect: (ctx, device) => new ModbusDriver(ctx, device, parseProtocolConfig(device.protocol)),
 };
 
+/** The registry entry of `protocolName: modbus` (mappers/registry.ts). */
+export const modbusPlugin: ProtocolPlugin = {
+  factory: modbusMapper,
+  simulator: modbusSimulator,
+  description: "Modbus TCP and RTU (modbus-serial): KubeEdge's register, offset, limit, dataType, scale, isSwap, isRegisterSwap",
+};
+
+export { modbusSimulator } from './simulate.js';
 export { ModbusDriver } from './driver.js';
 export {
   DATA_TYPES,

@@ -27,6 +27,22 @@ function validators(factory: MapperFactory): { protocol: ValidateFunction; visit
   return v;
 }
 
+/**
+ * Compiles a factory's two schemas (once; bindDevice reuses them). Throws
+ * EDGETWIN_ERR_MAPPER_CONFIG naming the schema that does not compile.
+ */
+export function compileFactorySchemas(factory: MapperFactory): void {
+  if (compiled.has(factory)) return;
+  const compile = (key: 'protocolConfigSchema' | 'visitorConfigSchema'): ValidateFunction => {
+    try {
+      return ajv.compile(factory[key]);
+    } catch (err) {
+      throw edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `the ${factory.protocol} mapper's ${key} is not a valid JSON Schema: ${err instanceof Error ? err.message : String(err)}`, [{ path: `/factory/${key}`, message: 'does not compile' }]);
+    }
+  };
+  compiled.set(factory, { protocol: compile('protocolConfigSchema'), visitor: compile('visitorConfigSchema') });
+}
+
 function details(prefix: string, errors: ErrorObject[] | null | undefined, schema: JsonSchema): ErrorDetail[] {
   return (errors ?? []).map((e) => {
     if (e.keyword !== 'additionalProperties') return { path: `${prefix}${e.instancePath}`, message: e.message ?? 'is invalid' };

@@ -1,7 +1,7 @@
 // mappers/sdk: the mapper contract and the runtime every mapper shares.
 export type * from './types.js';
-export { MapperRuntime, type MapperRuntimeOptions, type BoundDeviceInput } from './runtime.js';
-export { bindDevice, RUNTIME_VISITOR_KEYS, type RuntimePropertyOptions, type BoundDevice } from './config.js';
+export { MapperRuntime, type MapperRuntimeOptions, type BoundDeviceInput, type PollReport } from './runtime.js';
+export { bindDevice, compileFactorySchemas, RUNTIME_VISITOR_KEYS, type RuntimePropertyOptions, type BoundDevice } from './config.js';
 export { SerialQueue, type Lane } from './queue.js';
 export { backoffMs, cycleMs, sameReading, shouldReport, DEFAULT_BACKOFF, type BackoffOptions } from './policy.js';
 export { checkConfig, shortestFloat32 } from './values.js';

@@ -82,12 +82,32 @@ export interface SimulatedDeviceInput {
 export interface SimulatedDevices {
   /** One line for people: what is served where (e.g. `opcua on opc.tcp://127.0.0.1:4840`). */
   readonly description: string;
+  /** Devices that could not be simulated (e.g. a port taken), each coded; the others are served. */
+  readonly problems?: readonly EdgetwinError[];
+  /**
+   * For hardware simulated beneath the driver (a simulated radio under noble): the factory that
+   * reaches it. Every device of the protocol is then mapped with this factory, not the plugin's.
+   */
+  readonly factory?: MapperFactory;
   close(): Promise<void>;
+}
+
+/** Where a simulator serves, when the caller overrides the devices' own protocol config. */
+export interface SimulatorOptions {
+  readonly host?: string;
+  readonly port?: number;
+  /** Seed of the simulated values, for reproducible runs. */
+  readonly seed?: number;
 }
 
 /** Hardware stand-ins for tests and demos: serves devices where their protocol config says. */
 export interface ProtocolSimulator {
-  start(devices: readonly SimulatedDeviceInput[], ctx: MapperContext): Promise<SimulatedDevices>;
+  start(devices: readonly SimulatedDeviceInput[], ctx: MapperContext, options?: SimulatorOptions): Promise<SimulatedDevices>;
+  /**
+   * The simulated hardware sits beneath the driver (its result carries `factory`): `edgetwin
+   * simulate <name>` then runs the mapper too, against `--broker`.
+   */
+  readonly beneathDriver?: boolean;
 }
 
 /**
