@@ -51,8 +51,8 @@ function details(prefix: string, errors: ErrorObject[] | null | undefined, schem
   });
 }
 
-export interface BoundDevice {
-  readonly driverDevice: DriverDevice;
+export interface BoundDevice<P = unknown, V = unknown> {
+  readonly driverDevice: DriverDevice<P, V>;
   readonly options: ReadonlyMap<string, RuntimePropertyOptions>;
   /** Visitor keys the mapper does not know, taken out before validation (coded, to be logged). */
   readonly warnings: readonly ErrorDetail[];
@@ -69,7 +69,7 @@ function declaredKeys(schema: JsonSchema): ReadonlySet<string> | undefined {
 }
 
 /** Throws EDGETWIN_ERR_MAPPER_CONFIG listing every problem. */
-export function bindDevice(factory: MapperFactory, instance: DeviceInstance, model: DeviceModel): BoundDevice {
+export function bindDevice<P = unknown, V = unknown>(factory: MapperFactory<P, V>, instance: DeviceInstance, model: DeviceModel): BoundDevice<P, V> {
   const v = validators(factory);
   const problems: ErrorDetail[] = [];
   const protocol = { ...(instance.protocol?.configData ?? {}) };
@@ -119,5 +119,8 @@ export function bindDevice(factory: MapperFactory, instance: DeviceInstance, mod
       problems,
     );
   }
-  return { driverDevice: { id: instance.id, instance, model, protocol, properties }, options, warnings };
+  // The one place configs get their types: P and V are derived from the very schemas just
+  // checked (defineMapper, define.ts), so the validated values are P and V.
+  const driverDevice = { id: instance.id, instance, model, protocol, properties } as DriverDevice as DriverDevice<P, V>;
+  return { driverDevice, options, warnings };
 }

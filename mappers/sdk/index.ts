@@ -7,3 +7,4 @@ export { backoffMs, cycleMs, sameReading, shouldReport, DEFAULT_BACKOFF, type Ba
 export { checkConfig, shortestFloat32 } from './values.js';
 export type { DmiMapper, DmiMapperOptions } from './dmi-transport.js';
 export { startDmiMapper } from './dmi.js';
+export { defineMapper, type MapperDefinition } from './define.js';
