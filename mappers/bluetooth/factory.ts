@@ -3,7 +3,8 @@
 import type { MapperFactory } from '../sdk/types.js';
 import { loadNoble } from './adapter.js';
 import { centralFor, type Central } from './central.js';
-import { parseProtocolConfig, PROTOCOL_CONFIG_SCHEMA, VISITOR_CONFIG_SCHEMA } from './config.js';
+import { defineMapper } from '../sdk/define.js';
+import { PROTOCOL_CONFIG_SCHEMA, resolveProtocolConfig, VISITOR_CONFIG_SCHEMA, type BleProtocolConfig, type BleVisitorConfig } from './config.js';
 import { BluetoothDriver } from './driver.js';
 import { Backoff, type BackoffOptions } from './guard.js';
 import { BleLink } from './link.js';
@@ -23,12 +24,12 @@ export interface BluetoothMapperOptions {
 }
 
 /**
- * A Bluetooth MapperFactory over one noble central (use one factory per adapter). Typed on
- * unknown configs, like Modbus: the driver validates `protocol` and each `visitor` itself.
+ * A Bluetooth MapperFactory over one noble central (use one factory per adapter). Its configs
+ * are typed from the schemas (config.ts) and validated once per device (defineMapper).
  * connect() throws EDGETWIN_ERR_MAPPER_CONFIG for a bad protocol config and never touches the
  * radio (the driver connects on first use).
  */
-export function createBluetoothMapper(options: BluetoothMapperOptions = {}): MapperFactory {
+export function createBluetoothMapper(options: BluetoothMapperOptions = {}): MapperFactory<BleProtocolConfig, BleVisitorConfig> {
   const source = options.noble ?? (() => loadNoble('hci'));
   let loading: Promise<Central> | undefined;
   const central = (): Promise<Central> => {
@@ -43,12 +44,12 @@ export function createBluetoothMapper(options: BluetoothMapperOptions = {}): Map
   // One link per device address: a peripheral takes one connection, and noble has one
   // Peripheral object per device, so drivers for the same device share it (link.ts).
   const links = new Map<string, { link: BleLink; users: number }>();
-  return {
+  return defineMapper<typeof PROTOCOL_CONFIG_SCHEMA, typeof VISITOR_CONFIG_SCHEMA>({
     protocol: 'bluetooth',
     protocolConfigSchema: PROTOCOL_CONFIG_SCHEMA,
     visitorConfigSchema: VISITOR_CONFIG_SCHEMA,
     connect: (ctx, device) => {
-      const target = parseProtocolConfig(device.protocol);
+      const target = resolveProtocolConfig(device.protocol);
       const key = target.address ?? `name:${target.localName ?? device.id}`;
       let entry = links.get(key);
       if (!entry) {
@@ -68,9 +69,9 @@ export function createBluetoothMapper(options: BluetoothMapperOptions = {}): Map
       };
       return new BluetoothDriver(device, { link: shared.link, release });
     },
-  };
+  });
 }
 
 /** The factory the mapper runtime registers for `protocolName: bluetooth`, on the host's adapter. */
-export const bluetoothMapper: MapperFactory = createBluetoothMapper();
+export const bluetoothMapper: MapperFactory<BleProtocolConfig, BleVisitorConfig> = createBluetoothMapper();
 
