@@ -10,7 +10,7 @@ import { loadConfigFile, resolveConfig } from '../schemas/index.js';
 import { checkCommand } from './check.js';
 import { devicesCommand } from './devices.js';
 import { runCommand } from './run.js';
-import { mapperCommand } from './mapper.js';
+import { mapperCommand, protocolNames } from './mapper.js';
 import { simulateCommand } from './simulate.js';
 import { historyCommand, type HistoryCommandOptions } from './history.js';
 import { twinGet, twinSet, twinWatch } from './twin.js';
@@ -145,8 +145,9 @@ export function buildProgram(): Command {
   ).action(async (device: string, properties: string[], opts: HistoryCommandOptions) => historyCommand(device, properties, opts));
 
   program
-    .command('mapper <protocol>')
-    .description('run a bundled mapper (modbus, bluetooth) in its own process: over MQTT (--broker, --devices) or as a KubeEdge DMI mapper (--dmi-socket)')
+    .command('mapper [protocol]')
+    .description(`run a mapper in its own process — a bundled one (${protocolNames()}) or a plugin's (--plugin) — over MQTT (--broker, --devices) or as a KubeEdge DMI mapper (--dmi-socket)`)
+    .option('--plugin <package-or-path>', "a mapper plugin package (docs/writing-a-mapper.md): its protocol is mapped; [protocol] may be left out")
     .option('-b, --broker <url>', 'broker URL (or EDGETWIN_BROKER)', DEFAULT_BROKER)
     .option('--devices <path>', 'a Device manifest file or folder (repeatable; over MQTT)', collect)
     .option('--models <path>', 'extra model files or folders (repeatable)', collect)
@@ -158,10 +159,11 @@ export function buildProgram(): Command {
     .option('--log-format <format>', 'pretty|json|auto (auto: pretty on a terminal)', logFormat, 'auto')
     .action(
       async (
-        protocol: string,
-        opts: { broker: string; devices?: string[]; models?: string[]; timeout: number; resync: number; logLevel: string; logFormat: 'pretty' | 'json' | 'auto'; dmiSocket?: string; mapperSocket?: string },
+        protocol: string | undefined,
+        opts: { broker: string; devices?: string[]; models?: string[]; timeout: number; resync: number; logLevel: string; logFormat: 'pretty' | 'json' | 'auto'; dmiSocket?: string; mapperSocket?: string; plugin?: string },
       ) =>
         mapperCommand(protocol, {
+          ...(opts.plugin !== undefined ? { plugin: opts.plugin } : {}),
           broker: opts.broker,
           timeoutMs: opts.timeout,
           resyncMs: opts.resync,
@@ -175,8 +177,9 @@ export function buildProgram(): Command {
     );
 
   program
-    .command('simulate <kind>')
-    .description('simulated devices from a Device manifest and its model: modbus (a TCP slave) or ble (peripherals + the Bluetooth mapper, on --broker)')
+    .command('simulate [kind]')
+    .description(`simulated devices from a Device manifest and its model, by the protocol's simulator (${protocolNames()}, or a plugin's): modbus is a TCP slave, ble peripherals beneath the Bluetooth mapper, on --broker`)
+    .option('--plugin <package-or-path>', "a mapper plugin package whose simulator to run; [kind] may be left out")
     .requiredOption('-d, --device <file>', 'the Device manifest (file or folder)')
     .option('--models <path>', 'extra model files or folders (repeatable)', collect)
     .option('-p, --port <n>', "modbus: TCP port (default: the manifest's own port)", intOption(0, 65535))
@@ -185,7 +188,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'seed of the simulated values', intOption(0, 2 ** 31))
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'info')
     .option('--log-format <format>', 'pretty|json|auto (auto: pretty on a terminal)', logFormat, 'auto')
-    .action(async (kind: string, opts: { device: string; models?: string[]; port?: number; host: string; seed?: number; broker: string; logLevel: string; logFormat: 'pretty' | 'json' | 'auto' }) =>
+    .action(async (kind: string | undefined, opts: { device: string; models?: string[]; port?: number; host: string; seed?: number; broker: string; logLevel: string; logFormat: 'pretty' | 'json' | 'auto'; plugin?: string }) =>
       simulateCommand(kind, opts),
     );
 

@@ -1,5 +1,6 @@
-// `edgetwin mapper <protocol>`: a bundled mapper in its own process, with the same runtime code
-// as in-process; only the transport differs.
+// `edgetwin mapper <protocol>` / `edgetwin mapper --plugin <pkg>`: a mapper of the protocol
+// registry (mappers/registry.ts) — bundled, or a plugin package's — in its own process, with the
+// same runtime code as in-process; only the transport differs.
 // - `--broker URL --devices PATH`: over MQTT, driving the twins of a running edgetwin (or any
 //   KubeEdge-compatible broker).
 // - `--dmi-socket EDGECORE_SOCK [--mapper-socket OWN_SOCK]`: as a KubeEdge DMI mapper under
@@ -9,13 +10,33 @@ import path from 'node:path';
 import { edgetwinError, isEdgetwinError } from '../errors.js';
 import { createLogger, logProblem, VERSION, type LogFormat } from '../edgecore/index.js';
 import { MqttBus, redactUrl } from '../eventbus/index.js';
-import { bluetoothMapper, MapperRuntime, modbusMapper, startDmiMapper, type MapperFactory } from '../mappers/index.js';
+import { BUNDLED_PROTOCOLS, loadPlugin, MapperRuntime, ProtocolRegistry, startDmiMapper, type MapperFactory, type ProtocolEntry } from '../mappers/index.js';
 import { BUNDLED_MODELS_DIR, loadDevices, loadModels } from '../schemas/index.js';
 import { waitForSignal } from './signals.js';
 
-// bluetooth uses the host's adapter (HCI); a missing one is EDGETWIN_ERR_BLE_ADAPTER_UNAVAILABLE
-// per device, and the mapper keeps retrying with backoff.
-const FACTORIES: Record<string, MapperFactory> = { modbus: modbusMapper, bluetooth: bluetoothMapper };
+/** The bundled protocols, for help texts. */
+export function protocolNames(): string {
+  return BUNDLED_PROTOCOLS.map((e) => e.name).join(', ');
+}
+
+/**
+ * The registry entry a command names: a bundled protocol (or alias), or the protocol of
+ * `--plugin` (loaded here; EDGETWIN_ERR_PLUGIN_LOAD / _INVALID when it cannot be). Throws
+ * EDGETWIN_ERR_MAPPER_UNKNOWN for an unknown name, EDGETWIN_ERR_CLI_USAGE for neither or a
+ * name the plugin does not provide.
+ */
+export async function protocolEntry(protocol: string | undefined, plugin: string | undefined): Promise<ProtocolEntry> {
+  const registry = new ProtocolRegistry();
+  if (plugin !== undefined) {
+    const entry = registry.add(await loadPlugin(plugin), plugin);
+    if (protocol !== undefined && registry.get(protocol) !== entry) {
+      throw edgetwinError('EDGETWIN_ERR_CLI_USAGE', `--plugin ${plugin} provides protocol "${entry.name}", not "${protocol}" (leave the protocol out)`);
+    }
+    return entry;
+  }
+  if (protocol === undefined) throw edgetwinError('EDGETWIN_ERR_CLI_USAGE', `name a protocol (${protocolNames()}) or give --plugin <package-or-path>`);
+  return registry.require(protocol);
+}
 
 export interface MapperCommandOptions {
   readonly broker: string;
@@ -27,11 +48,15 @@ export interface MapperCommandOptions {
   readonly dmiSocket?: string;
   readonly mapperSocket?: string;
   readonly logFormat?: LogFormat;
+  /** A mapper plugin package or path (mappers/plugins.ts), resolved from the working directory. */
+  readonly plugin?: string;
 }
 
-export async function mapperCommand(protocol: string, opts: MapperCommandOptions): Promise<void> {
-  const factory = FACTORIES[protocol];
-  if (!factory) throw edgetwinError('EDGETWIN_ERR_CLI_USAGE', `no bundled mapper for "${protocol}" (available: ${Object.keys(FACTORIES).join(', ')})`);
+export async function mapperCommand(name: string | undefined, opts: MapperCommandOptions): Promise<void> {
+  // A bundled bluetooth mapper uses the host's adapter (HCI); a missing one is
+  // EDGETWIN_ERR_BLE_ADAPTER_UNAVAILABLE per device, and the mapper keeps retrying with backoff.
+  const { plugin: { factory } } = await protocolEntry(name, opts.plugin);
+  const protocol = factory.protocol;
   if (opts.dmiSocket !== undefined) return dmiMapperCommand(factory, opts.dmiSocket, opts);
   if (opts.devices === undefined || opts.devices.length === 0) {
     throw edgetwinError('EDGETWIN_ERR_CLI_USAGE', '--devices is required over MQTT (with --dmi-socket the devices come from edgecore)');

@@ -1,15 +1,16 @@
-// `edgetwin simulate modbus --device FILE [--port N]`: a simulated Modbus slave, standalone, for
-// any mapper (edgetwin's, KubeEdge's, mbpoll...) to talk to.
-// `edgetwin simulate ble --device FILE --broker URL`: simulated BLE peripherals exist only
-// beneath noble inside one process, so this runs the simulated adapter together with the
-// unchanged Bluetooth mapper, driving the devices' twins on the broker.
+// `edgetwin simulate <name> --device FILE` (or `--plugin <pkg>`): the simulator of a protocol of
+// the registry (mappers/registry.ts), standalone, for any mapper (edgetwin's, KubeEdge's,
+// mbpoll...) to talk to — `simulate modbus` is a Modbus TCP slave on the manifest's port (or
+// --port). A simulator beneath the driver (`simulate ble`: peripherals exist only beneath noble
+// inside one process) runs together with the unchanged mapper, driving the devices' twins on
+// --broker.
 
 import { edgetwinError } from '../errors.js';
 import { createLogger, logProblem, type LogFormat } from '../edgecore/index.js';
-import { MqttBus } from '../eventbus/index.js';
-import { createBluetoothMapper, MapperRuntime } from '../mappers/index.js';
+import { MqttBus, redactUrl } from '../eventbus/index.js';
+import { MapperRuntime, type SimulatedDevices } from '../mappers/index.js';
 import { BUNDLED_MODELS_DIR, loadDevices, loadModels } from '../schemas/index.js';
-import { createSimulatedAdapter, simulateModbus } from '../simulators/index.js';
+import { protocolEntry } from './mapper.js';
 import { waitForSignal } from './signals.js';
 
 export interface SimulateOptions {
@@ -21,53 +22,51 @@ export interface SimulateOptions {
   readonly broker: string;
   readonly logLevel: string;
   readonly logFormat?: LogFormat;
+  /** A mapper plugin package or path whose simulator to run. */
+  readonly plugin?: string;
 }
 
-export async function simulateCommand(kind: string, opts: SimulateOptions): Promise<void> {
-  if (kind === 'modbus') return simulateModbusCommand(opts);
-  if (kind === 'ble' || kind === 'bluetooth') return simulateBleCommand(opts);
-  throw edgetwinError('EDGETWIN_ERR_CLI_USAGE', `no simulator "${kind}" (available: modbus, ble)`);
-}
-
-async function simulateModbusCommand(opts: SimulateOptions): Promise<void> {
-  const stop = waitForSignal();
-  const sim = await simulateModbus({
-    device: opts.device,
-    ...(opts.models ? { models: opts.models } : {}),
-    ...(opts.port !== undefined ? { port: opts.port } : {}),
-    ...(opts.host ? { host: opts.host } : {}),
-    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-  });
-  try {
-    process.stdout.write(`${sim.description}\nedgetwin simulator ready: modbus on ${sim.host}:${sim.port}\n`);
-    await stop;
-  } finally {
-    await sim.close();
-  }
-}
-
-async function simulateBleCommand(opts: SimulateOptions): Promise<void> {
+export async function simulateCommand(kind: string | undefined, opts: SimulateOptions): Promise<void> {
+  const entry = await protocolEntry(kind, opts.plugin);
+  const simulator = entry.plugin.simulator;
+  if (!simulator) throw edgetwinError('EDGETWIN_ERR_CLI_USAGE', `protocol ${entry.name} has no simulator`);
+  const protocol = entry.name;
   const logger = createLogger(opts.logLevel as 'info', 'edgetwin', opts.logFormat);
   const { models, errors: modelErrors } = loadModels([BUNDLED_MODELS_DIR, ...(opts.models ?? [])]);
   const { devices, errors: deviceErrors } = loadDevices([opts.device], models);
   for (const e of [...modelErrors, ...deviceErrors]) logProblem(logger, 'warn', e, {}, 'skipped: ');
-  const ble = devices.filter((d) => d.protocol?.protocolName === 'bluetooth');
-  if (ble.length === 0) throw edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `no device with protocolName bluetooth in ${opts.device}`);
+  const mine = devices.filter((d) => d.protocol?.protocolName === protocol);
+  if (mine.length === 0) throw edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `no device with protocolName ${protocol} in ${opts.device}`);
+  const inputs = mine.map((instance) => ({ instance, model: models.get(instance.model)! }));
 
   const stop = waitForSignal();
-  const adapter = createSimulatedAdapter({ devices: ble, models, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
-  const bus = new MqttBus({ url: opts.broker, clientId: `edgetwin-simulate-ble-${process.pid}`, logger: logger.child({ module: 'eventbus' }) });
-  const runtime = new MapperRuntime({ bus, factories: [createBluetoothMapper({ noble: adapter.noble })], logger: logger.child({ module: 'mappers' }) });
+  let sim: SimulatedDevices | undefined;
+  let bus: MqttBus | undefined;
+  let runtime: MapperRuntime | undefined;
   try {
-    await bus.start();
-    const problems = await runtime.setDevices(ble.map((instance) => ({ instance, model: models.get(instance.model)! })));
-    for (const d of ble) process.stdout.write(`simulated BLE peripheral ${d.id} (${d.protocol?.configData.macAddress as string})\n`);
-    process.stdout.write(`edgetwin simulator ready: ble, ${ble.length - problems.length} devices mapped via ${opts.broker}\n`);
+    sim = await simulator.start(inputs, { logger: logger.child({ module: 'simulators' }), now: Date.now }, {
+      ...(opts.port !== undefined ? { port: opts.port } : {}),
+      ...(opts.host !== undefined ? { host: opts.host } : {}),
+      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    });
+    const [first] = sim.problems ?? [];
+    if (first && (sim.problems?.length ?? 0) >= mine.length) throw first;
+    for (const d of mine) process.stdout.write(`simulated ${protocol} device ${d.id}\n`);
+    if (!sim.factory) {
+      process.stdout.write(`edgetwin simulator ready: ${sim.description}\n`);
+    } else {
+      // Beneath the driver: only a mapper in this process can reach the simulated hardware.
+      bus = new MqttBus({ url: opts.broker, clientId: `edgetwin-simulate-${protocol}-${process.pid}`, logger: logger.child({ module: 'eventbus' }) });
+      runtime = new MapperRuntime({ bus, factories: [sim.factory], logger: logger.child({ module: 'mappers' }) });
+      await bus.start();
+      const problems = await runtime.setDevices(inputs);
+      process.stdout.write(`edgetwin simulator ready: ${kind ?? protocol}, ${inputs.length - problems.length} devices mapped via ${redactUrl(opts.broker)}\n`);
+    }
     await stop;
   } finally {
-    await runtime.stop();
-    await bus.close();
-    await adapter.close();
+    await runtime?.stop();
+    await bus?.close();
+    await sim?.close();
     logger.flush();
   }
 }

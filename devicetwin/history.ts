@@ -3,9 +3,11 @@
 // builds the policy from the config and serves queries. docs/telemetry.md describes it all.
 
 import { edgetwinError } from '../errors.js';
-import type { KubeType } from '../schemas/index.js';
 import type { DeviceEntry } from './context.js';
-import type { DeviceTwinState, HistoryEntry, HistoryKind, HistoryOverride, HistoryPolicy, HistorySeries, TwinState, TwinStore, TwinValue } from './types.js';
+
+export type { HistoryResult } from '../wire/index.js';
+import type { HistoryResult } from '../wire/index.js';
+import type { DeviceTwinState, HistoryEntry, HistoryKind, HistoryOverride, HistoryPolicy, TwinState, TwinStore, TwinValue } from './types.js';
 
 export const HISTORY_KINDS: readonly HistoryKind[] = ['reported', 'desired', 'ack'];
 
@@ -97,15 +99,6 @@ export interface HistoryRequest {
   readonly stepMs?: number;
 }
 
-/** The answer of a history query (the HTTP API and the MQTT extension send it as JSON). */
-export interface HistoryResult {
-  readonly device: string;
-  readonly since: number;
-  readonly until: number;
-  readonly step: number | null;
-  /** Series that hold anything, in the order asked (property, then kind); each with its property's type. */
-  readonly series: ReadonlyArray<HistorySeries & { readonly type: KubeType }>;
-}
 
 /**
  * Checks a request against the device's model and the policy, and runs it on the store. Throws

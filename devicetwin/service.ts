@@ -3,6 +3,7 @@
 // on the bus. Other modules use its public methods (get/update/onChange), never its internals.
 
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'eventemitter3';
 import type { Logger } from 'pino';
 import { edgetwinError, isEdgetwinError, type EdgetwinError } from '../errors.js';
 import { DEVICE_PREFIX, TWIN_INGEST_FILTERS, nodeTopic, parseTopic, type Bus, type IngestBus, type MessageOrigin, type Subscription } from '../eventbus/index.js';
@@ -62,6 +63,14 @@ export interface DeviceTwinOptions {
 export type TwinUpdateInput = Readonly<Record<string, TwinPatch | null>>;
 
 type ChangeListener = (change: TwinChange) => void;
+
+/**
+ * The twin's in-process events (eventemitter3, which the console's browser code runs too):
+ * `change` after each committed change — what the console's WebSocket carries.
+ */
+export interface TwinEvents {
+  change: [change: TwinChange];
+}
 type BoundDevice = { readonly instance: DeviceInstance; readonly model: DeviceModel };
 
 /** Which copy wins when several origins declare the same device (higher wins; others rank 0). */
@@ -70,7 +79,7 @@ const ORIGIN_RANK: Readonly<Record<string, number>> = { cluster: 1 };
 export class DeviceTwin {
   private readonly opts: DeviceTwinOptions;
   private readonly entries = new Map<string, DeviceEntry>();
-  private readonly listeners = new Set<ChangeListener>();
+  private readonly events = new EventEmitter<TwinEvents>();
   /** Per origin, the devices its latest setDevices left out under mqtt.limits. */
   private readonly refused = new Map<string, EdgetwinError[]>();
   private readonly ingest: Subscription[] = [];
@@ -309,8 +318,23 @@ export class DeviceTwin {
 
   /** Listens to committed changes. Returns the function that removes the listener. */
   onChange(listener: ChangeListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.on('change', listener);
+  }
+
+  /**
+   * Listens to a twin event (TwinEvents). One listener's exception is logged and never reaches
+   * the others or the commit that emitted it. Returns the function that removes the listener.
+   */
+  on<K extends keyof TwinEvents>(event: K, listener: (...args: TwinEvents[K]) => void): () => void {
+    const safe = (...args: TwinEvents[K]): void => {
+      try {
+        listener(...args);
+      } catch (err) {
+        this.opts.logger.error({ err, event }, 'a twin event listener threw');
+      }
+    };
+    this.events.on(event, safe);
+    return () => void this.events.off(event, safe);
   }
 
   /** Routes one bus message to its handler; resolves once the message is answered (and durable). */
@@ -414,7 +438,7 @@ export class DeviceTwin {
       throw err;
     }
     if (this.opts.observer) this.observeApplied(this.opts.observer, prev, next, outcome.changed, origin);
-    if (this.listeners.size > 0) this.emit({ id, device: next, changed: outcome.changed, origin });
+    if (this.events.listenerCount('change') > 0) this.emit({ id, device: next, changed: outcome.changed, origin });
   }
 
   /** Counts a committed update and the ack transitions in it (a new desired value is `pending`). */
@@ -485,13 +509,7 @@ export class DeviceTwin {
   }
 
   private emit(change: TwinChange): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(change);
-      } catch (err) {
-        this.opts.logger.error({ err }, 'a twin change listener threw');
-      }
-    }
+    this.events.emit('change', change);
   }
 
   private makeContext(): HandlerContext {

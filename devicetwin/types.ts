@@ -2,6 +2,10 @@
 // MsgTwin and friends) are in wire.ts; conversion between the two is in document.ts.
 
 import type { KubeType } from '../schemas/index.js';
+import type { AckState, HistoryKind, HistorySeries } from '../wire/index.js';
+
+// Wire shapes (wire/messages.ts), part of the twin's vocabulary too.
+export type { AckState, HistoryBuckets, HistoryKind, HistoryPoints, HistorySeries } from '../wire/index.js';
 
 /** KubeEdge's per-side version: `cloud` advances on cloud syncs, `edge` on local writes. */
 export interface TwinVersion {
@@ -16,7 +20,6 @@ export interface TwinValue {
   readonly timestamp: number;
 }
 
-export type AckState = 'pending' | 'applied' | 'rejected' | 'failed';
 
 /** The closed loop's verdict on the current desired value (DESIGN.md, DeviceTwin semantics). */
 export interface DesiredAck {
@@ -67,7 +70,6 @@ export interface MembershipEntry {
 }
 
 /** What a history entry records: a reported (actual) value, a desired (expected) value, or an ack transition. */
-export type HistoryKind = 'reported' | 'desired' | 'ack';
 
 /** One value kept in a property's history (devicetwin/history.ts makes them from a change). */
 export interface HistoryEntry {
@@ -135,28 +137,6 @@ export interface HistoryQuery {
   readonly maxPoints: number;
 }
 
-/** One series as stored: raw entries, and one point per downsampled bucket (its last value). */
-export interface HistoryPoints {
-  readonly property: string;
-  readonly kind: HistoryKind;
-  readonly t: number[];
-  readonly value: Array<number | string>;
-}
-
-/** One series aggregated by step: non-empty buckets only; min/max/mean are null for text values. */
-export interface HistoryBuckets {
-  readonly property: string;
-  readonly kind: HistoryKind;
-  /** Bucket starts. */
-  readonly t: number[];
-  readonly count: number[];
-  readonly min: Array<number | null>;
-  readonly max: Array<number | null>;
-  readonly mean: Array<number | null>;
-  readonly last: Array<number | string>;
-}
-
-export type HistorySeries = HistoryPoints | HistoryBuckets;
 
 export type HistoryTier = 'raw' | 'minute' | 'hour';
 

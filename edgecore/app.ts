@@ -13,8 +13,8 @@ import type { CloudSync } from '../cloudsync/index.js';
 import type { DmiEdge } from '../dmi/index.js';
 import { DeviceTwin, SqliteTwinStore, type TwinStore } from '../devicetwin/index.js';
 import { BridgedBus, BrokerAuth, ClientLimiter, EmbeddedBroker, loadTlsOptions, type Bus, type ExternalBus, type IngestBus } from '../eventbus/index.js';
-import { backoffMs, bluetoothMapper, createBluetoothMapper, MapperRuntime, modbusMapper, type BoundDeviceInput, type MapperFactory } from '../mappers/index.js';
-import type { Simulation } from './simulation.js';
+import { backoffMs, type BoundDeviceInput, type MapperRuntime } from '../mappers/index.js';
+import { InProcessMappers } from './mappers.js';
 import { DataDir } from './data-dir.js';
 import { EdgeMetrics } from './metrics.js';
 import { PrometheusTelemetry } from './prometheus-telemetry.js';
@@ -59,8 +59,8 @@ export class EdgeCore {
   private twinModule?: DeviceTwin;
   private cloud?: CloudSync;
   private dmi?: DmiEdge;
-  private mapperRuntime?: MapperRuntime;
-  private simulation?: Simulation;
+  /** Plugins, simulated devices and the in-process mapper runtime (edgecore/mappers.ts). */
+  private mappers?: InProcessMappers;
   private metrics?: EdgeMetrics;
   private http?: HttpServer;
   private historyResponder?: HistoryResponder;
@@ -313,27 +313,13 @@ export class EdgeCore {
     // Ready means the broker has granted the QoS 1 subscriptions: from here on it queues for us.
     await this.external?.subscribed();
     this.step();
-    const { bluetoothAdapter, enabled } = config.mappers;
-    if (config.simulate.length > 0 || (enabled.includes('bluetooth') && bluetoothAdapter === 'simulated')) {
-      const { startSimulation } = await import('./simulation.js');
-      this.simulation = await startSimulation(config.simulate, this.bound, logger.child({ module: 'simulators' }), { bluetoothAdapter });
-      problems.push(...this.simulation.problems);
-      this.step();
-    }
-    const factories = this.mapperFactories();
-    if (factories.length > 0) {
-      this.mapperRuntime = new MapperRuntime({
-        bus: this.mapperBus,
-        factories,
-        logger: logger.child({ module: 'mappers' }),
-        timeoutMs: config.mappers.timeoutMs,
-        offlineAfter: config.mappers.offlineAfter,
-        resyncMs: config.mappers.resyncMs,
-        onPoll: (poll) => {
-          this.metrics?.pollObserver(poll);
-          this.consoleApi?.observePoll(poll);
-        },
-      });
+    this.mappers = new InProcessMappers({ config, logger, bus: this.mapperBus, onPoll: (poll) => {
+        this.metrics?.pollObserver(poll);
+        this.consoleApi?.observePoll(poll);
+      } });
+    problems.push(...(await this.mappers.start(this.bound)));
+    this.step();
+    if (this.mappers.running) {
       problems.push(...(await this.syncMappers()));
       this.step();
     }
@@ -467,8 +453,8 @@ export class EdgeCore {
     this.dmi?.setDevices(all);
     // So do the pushMethod/dbMethod sinks (telemetry/push.ts; errors are logged there).
     void this.pushTelemetry?.setDevices(all).catch(() => undefined);
-    const runtime = this.mapperRuntime;
-    if (!runtime) return Promise.resolve([]);
+    const runtime = this.mappers;
+    if (!runtime?.running) return Promise.resolve([]);
     const next = this.mapperSync.then(() => runtime.setDevices(all));
     this.mapperSync = next.catch(() => undefined);
     return next;
@@ -564,7 +550,7 @@ export class EdgeCore {
       twin: this.twinModule!,
       bus: this.mapperBus,
       logger: this.logger.child({ module: 'dmi' }),
-      inProcessProtocols: mappers.enabled,
+      inProcessProtocols: this.mappers?.protocols ?? mappers.enabled,
       callTimeoutMs: dmi.callTimeoutMs,
       graceMs: dmi.registerGraceMs,
       // The mapper runtime's backoff (one mechanism): 200 ms doubling to 30 s, jittered.
@@ -583,21 +569,9 @@ export class EdgeCore {
     return { ok: true, detail: `${h.socket}, ${h.mappers.length} mappers (${up} reachable)` };
   }
 
-  /** The mappers that run in this process (config `mappers.enabled`). */
-  private mapperFactories(): MapperFactory[] {
-    const { enabled, bluetoothAdapter } = this.config.mappers;
-    const simulated = this.simulation?.bluetooth;
-    // The Bluetooth mapper is the same code either way; only the adapter beneath noble differs.
-    const bluetooth = (): MapperFactory => {
-      if (bluetoothAdapter === 'hci' || !simulated) return bluetoothMapper;
-      return createBluetoothMapper({ noble: simulated.noble });
-    };
-    return enabled.map((p) => (p === 'bluetooth' ? bluetooth() : modbusMapper));
-  }
-
   /** Devices served by in-process mappers: availability, failures, queue depth. */
   mapperStatus(): ReturnType<MapperRuntime['status']> {
-    return this.mapperRuntime?.status() ?? [];
+    return this.mappers?.status() ?? [];
   }
 
   /**
@@ -647,8 +621,7 @@ export class EdgeCore {
     // Cloud sync started last (it feeds cluster devices to the mappers): it stops first.
     if (this.cloud) await step('cloudsync', () => this.cloud!.stop());
     if (this.dmi) await step('dmi', () => this.dmi!.stop());
-    if (this.mapperRuntime) await step('mappers', () => this.mapperRuntime!.stop());
-    if (this.simulation) await step('simulators', () => this.simulation!.close());
+    if (this.mappers) await step('mappers and simulators', () => this.mappers!.stop());
     if (this.historyResponder) await step('telemetry', () => this.historyResponder!.stop());
     if (this.prometheus) await step('prometheus telemetry', () => this.prometheus!.stop());
     if (this.twinModule) await step('devicetwin', () => this.twinModule!.stop());

@@ -8,7 +8,7 @@
 import { edgetwinError, toEdgetwinError, type EdgetwinError, type ErrorCode } from '../errors.js';
 import { admitDevices } from '../devicetwin/index.js';
 import { BrokerAuth, loadTlsOptions } from '../eventbus/index.js';
-import { bindDevice, bluetoothMapper, modbusMapper, type MapperFactory } from '../mappers/index.js';
+import { bindDevice, loadPlugins, ProtocolRegistry, type MapperFactory } from '../mappers/index.js';
 import { BUNDLED_MODELS_DIR, loadModels, suggestion, type DeviceInstance, type DeviceModel, type EdgetwinConfig } from '../schemas/index.js';
 import { silentLogger, type Logger } from './logger.js';
 import { loadManifests } from './manifests.js';
@@ -29,15 +29,22 @@ export interface CheckReport {
   readonly warnings: readonly CheckWarning[];
 }
 
-const FACTORIES: Readonly<Record<string, MapperFactory>> = { modbus: modbusMapper, bluetooth: bluetoothMapper };
-
 /** The in-process mappers' view of each device: the problems setDevices would report. */
 async function checkMappers(config: EdgetwinConfig, bound: ReadonlyArray<{ instance: DeviceInstance; model: DeviceModel }>, logger: Logger) {
-  const problems: EdgetwinError[] = [];
   const warnings: CheckWarning[] = [];
+  // The registry `run` maps with (edgecore/mappers.ts): bundled protocols, then the plugins.
+  const registry = new ProtocolRegistry();
+  const plugins = await loadPlugins(config.mappers.plugins, registry);
+  const problems: EdgetwinError[] = [...plugins.problems];
+  const factories = new Map<string, MapperFactory>();
+  for (const name of [...config.mappers.enabled, ...plugins.entries.map((e) => e.name)]) {
+    const entry = registry.get(name);
+    if (entry?.name === name) factories.set(name, entry.plugin.factory);
+    else problems.push(edgetwinError('EDGETWIN_ERR_MAPPER_UNKNOWN', `mappers.enabled: no mapper for protocol "${name}"${suggestion(name, registry.names())} (available: ${registry.names().join(', ')})`));
+  }
   for (const { instance, model } of bound) {
     const protocol = instance.protocol?.protocolName;
-    const factory = protocol !== undefined && config.mappers.enabled.includes(protocol as never) ? FACTORIES[protocol] : undefined;
+    const factory = protocol === undefined ? undefined : factories.get(protocol);
     if (!factory) continue;
     try {
       const { driverDevice, warnings: keys } = bindDevice(factory, instance, model);

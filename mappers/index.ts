@@ -1,4 +1,7 @@
-// mappers/: the mapper SDK (contract + runtime) and the bundled protocol mappers.
+// mappers/: the mapper SDK (contract + runtime), the protocol registry (bundled protocols and
+// plugins) and the bundled protocol mappers.
 export * from './sdk/index.js';
-export { modbusMapper, parseProtocolConfig as parseModbusProtocolConfig } from './modbus/index.js';
-export { bluetoothMapper, createBluetoothMapper, loadNoble } from './bluetooth/index.js';
+export { BUNDLED_PROTOCOLS, ProtocolRegistry, type ProtocolEntry } from './registry.js';
+export { findPackageDir, isPluginPath, loadPlugin, loadPlugins, resolvePlugin, validatePlugin, type PluginLoad } from './plugins.js';
+export { modbusMapper, modbusPlugin, parseProtocolConfig as parseModbusProtocolConfig } from './modbus/index.js';
+export { bluetoothMapper, bluetoothPlugin, createBluetoothMapper, loadNoble } from './bluetooth/index.js';

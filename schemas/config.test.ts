@@ -43,7 +43,7 @@ const DEFAULTS: EdgetwinConfig = {
   },
   store: { synchronous: 'normal', pragmas: {} },
   log: { level: 'info', format: 'auto' },
-  mappers: { enabled: ['modbus'], timeoutMs: 2000, offlineAfter: 3, resyncMs: 60000, bluetoothAdapter: 'hci' },
+  mappers: { enabled: ['modbus'], plugins: [], timeoutMs: 2000, offlineAfter: 3, resyncMs: 60000, bluetoothAdapter: 'hci' },
   simulate: [],
   http: { enabled: true, host: '127.0.0.1', port: 9464, console: false },
   metrics: {},

@@ -2,6 +2,7 @@
 // validation and the TypeScript types: RawConfig (as written, everything optional) and
 // EdgetwinConfig (defaults applied, everything present) are FromSchema views of it.
 
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { FromSchema } from 'json-schema-to-ts';
 import { parseDocument } from 'yaml';
@@ -14,6 +15,8 @@ import { PROMETHEUS_CONFIG, REMOTE_WRITE_CONFIG } from './config-prometheus.js';
 
 const port = (defaultPort: number) => ({ type: 'integer', minimum: 0, maximum: 65535, default: defaultPort }) as const;
 const host = { type: 'string', minLength: 1, default: '127.0.0.1' } as const;
+// A protocol name (mappers/plugins.ts): a DNS-1123 label.
+const PROTOCOL_NAME = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
 const paths = { type: 'array', items: { type: 'string', minLength: 1 }, default: [] } as const;
 // `7d`, `24h`, `90m`, `30s`, `500ms`, or ms as an integer (schemas/durations.ts).
 // (One schema for both types, not anyOf, so a bad value gets one sentence, not three.)
@@ -183,7 +186,14 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       default: {},
       properties: {
-        enabled: { type: 'array', items: { type: 'string', enum: ['modbus', 'bluetooth'] }, uniqueItems: true, default: ['modbus'] },
+        // Protocol names of the registry (mappers/registry.ts): a bundled one (modbus,
+        // bluetooth) or one a plugin below provides. An unknown name is reported
+        // (EDGETWIN_ERR_MAPPER_UNKNOWN) when plugins are loaded, not here: only then is the list known.
+        enabled: { type: 'array', items: { type: 'string', pattern: PROTOCOL_NAME }, uniqueItems: true, default: ['modbus'] },
+        // Mapper plugins (docs/writing-a-mapper.md): npm package names, resolved from this
+        // file's folder up, or paths to a package folder or module. Their protocols run in this
+        // process as bundled ones do; a plugin that fails to load is reported and skipped.
+        plugins: { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true, default: [] },
         // Deadline of one device request, in ms.
         timeoutMs: { type: 'integer', minimum: 10, default: 2000 },
         // Consecutive failed polls before a device is reported offline.
@@ -389,7 +399,23 @@ function resolvePaths(raw: RawConfig, base: string): RawConfig {
     ...(raw.cloud?.kubeconfig !== undefined ? { cloud: { ...raw.cloud, kubeconfig: resolvePath(base, raw.cloud.kubeconfig) } } : {}),
     ...(raw.mqtt ? { mqtt: resolveMqttPaths(raw.mqtt, base) } : {}),
     ...(raw.dmi?.socket !== undefined ? { dmi: { ...raw.dmi, socket: resolvePath(base, raw.dmi.socket) } } : {}),
+    ...(raw.mappers?.plugins ? { mappers: { ...raw.mappers, plugins: raw.mappers.plugins.map((p) => resolvePlugin(base, p)) } } : {}),
   };
+}
+
+/**
+ * A plugin path against the file's folder; a package name to its folder under the first
+ * `node_modules` from the file's folder up, as Node resolves a bare specifier
+ * (https://nodejs.org/api/modules.html, "Loading from node_modules folders"). A package not
+ * found there is left as named: the loader looks from the working directory and reports it.
+ */
+function resolvePlugin(base: string, spec: string): string {
+  if (spec.startsWith('.') || isAbsolute(spec)) return resolvePath(base, spec);
+  for (let dir = base; ; dir = dirname(dir)) {
+    const candidate = resolve(dir, 'node_modules', spec);
+    if (existsSync(resolve(candidate, 'package.json'))) return candidate;
+    if (dirname(dir) === dir) return spec;
+  }
 }
 
 /** The users file and the TLS files of `mqtt`, against the config file's folder. */

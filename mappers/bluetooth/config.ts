@@ -156,7 +156,11 @@ function millisOf(value: number | string | undefined, fallback: number): number 
 
 /** Validates and resolves `spec.protocol.configData` (unknown input). */
 export function parseProtocolConfig(data: unknown): BleTarget {
-  const config = checkConfig(getValidators().protocol, data ?? {}, 'Bluetooth protocol configData');
+  return resolveProtocolConfig(checkConfig(getValidators().protocol, data ?? {}, 'Bluetooth protocol configData'));
+}
+
+/** Resolves a validated `spec.protocol.configData` (addresses normalised, default timeouts). */
+export function resolveProtocolConfig(config: BleProtocolConfig): BleTarget {
   return {
     ...(config.macAddress !== undefined ? { address: normalizeAddress(config.macAddress) } : {}),
     ...(config.localName !== undefined ? { localName: config.localName } : {}),

@@ -7,7 +7,7 @@ import { edgetwinError, isEdgetwinError, toEdgetwinError, type EdgetwinError } f
 import type { PropertyValue } from '../../schemas/index.js';
 import type { DeviceDriver, DriverDevice, DriverProperty, DriverState, ReadResult, ValueSink } from '../sdk/types.js';
 import { compileCodec, type BleCodec } from './codec.js';
-import { locationKey, locationOf, parseVisitorConfig, type BleLocation } from './config.js';
+import { locationKey, locationOf, type BleLocation, type BleProtocolConfig, type BleVisitorConfig } from './config.js';
 import type { BleLink, Subscription } from './link.js';
 
 /** One property, resolved once: where it lives and how its bytes read. */
@@ -36,16 +36,19 @@ const LINK_CODES: ReadonlySet<string> = new Set([
 
 const failed = (error: EdgetwinError): ReadResult => ({ ok: false, error });
 
-export class BluetoothDriver implements DeviceDriver {
-  readonly #device: DriverDevice;
+/** A Bluetooth property: its visitor config typed from VISITOR_CONFIG_SCHEMA (config.ts). */
+type BleProperty = DriverProperty<BleVisitorConfig>;
+
+export class BluetoothDriver implements DeviceDriver<BleVisitorConfig> {
+  readonly #device: DriverDevice<BleProtocolConfig, BleVisitorConfig>;
   readonly #link: BleLink;
   readonly #release: () => Promise<void>;
-  readonly #points = new WeakMap<DriverProperty, Point | EdgetwinError>();
+  readonly #points = new WeakMap<BleProperty, Point | EdgetwinError>();
   /** This driver's subscriptions, withdrawn from the (shared) link on close. */
   readonly #subs = new Set<Subscription>();
   #closed = false;
 
-  constructor(device: DriverDevice, options: BluetoothDriverOptions) {
+  constructor(device: DriverDevice<BleProtocolConfig, BleVisitorConfig>, options: BluetoothDriverOptions) {
     this.#device = device;
     this.#link = options.link;
     this.#release = options.release;
@@ -67,7 +70,7 @@ export class BluetoothDriver implements DeviceDriver {
     if (this.#closed) throw edgetwinError('EDGETWIN_ERR_MAPPER_ABORTED', `${this.#device.id}: the driver is closed`);
   }
 
-  async read(properties: readonly DriverProperty[], signal: AbortSignal): Promise<readonly ReadResult[]> {
+  async read(properties: readonly BleProperty[], signal: AbortSignal): Promise<readonly ReadResult[]> {
     this.#assertOpen();
     const results = new Array<ReadResult | undefined>(properties.length);
     const byKey = new Map<string, number[]>();
@@ -101,7 +104,7 @@ export class BluetoothDriver implements DeviceDriver {
     return results.map((r) => r ?? failed(edgetwinError('EDGETWIN_ERR_INTERNAL', 'property left unread')));
   }
 
-  async write(property: DriverProperty, value: PropertyValue, signal: AbortSignal): Promise<void> {
+  async write(property: BleProperty, value: PropertyValue, signal: AbortSignal): Promise<void> {
     this.#assertOpen();
     const point = this.#point(property);
     if (isEdgetwinError(point)) throw point;
@@ -116,7 +119,7 @@ export class BluetoothDriver implements DeviceDriver {
    * others are left to polling) and keeps them enabled across reconnects. Resolves even when the
    * device is unreachable now: the sink then gets the error, and values once it is back.
    */
-  async subscribe(properties: readonly DriverProperty[], sink: ValueSink): Promise<() => Promise<void>> {
+  async subscribe(properties: readonly BleProperty[], sink: ValueSink): Promise<() => Promise<void>> {
     this.#assertOpen();
     const subs: Subscription[] = [];
     for (const property of properties) {
@@ -155,11 +158,11 @@ export class BluetoothDriver implements DeviceDriver {
     }
   }
 
-  #point(property: DriverProperty): Point | EdgetwinError {
+  #point(property: BleProperty): Point | EdgetwinError {
     let point = this.#points.get(property);
     if (point === undefined) {
       try {
-        const visitor = parseVisitorConfig(property.visitor ?? property.instance.visitors?.configData, property.name);
+        const visitor = property.visitor;
         const location = locationOf(visitor);
         const type = property.model.type;
         point = { location, key: locationKey(location), codec: compileCodec(visitor, type, property.name), textual: type === 'string' || type === 'bytes' };

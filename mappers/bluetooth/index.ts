@@ -1,79 +1,18 @@
 // mappers/bluetooth: the Bluetooth LE mapper (noble's central API). Its public face.
 
-import type { MapperFactory } from '../sdk/types.js';
-import { loadNoble } from './adapter.js';
-import { centralFor, type Central } from './central.js';
-import { parseProtocolConfig, PROTOCOL_CONFIG_SCHEMA, VISITOR_CONFIG_SCHEMA } from './config.js';
-import { BluetoothDriver } from './driver.js';
-import { Backoff, type BackoffOptions } from './guard.js';
-import { BleLink } from './link.js';
-import type { NobleCentral } from './noble.js';
+import type { ProtocolPlugin } from '../sdk/types.js';
+import { bluetoothMapper } from './factory.js';
+import { bluetoothSimulator } from './simulate.js';
 
-export interface BluetoothMapperOptions {
-  /**
-   * The central to drive: a noble instance (e.g. a simulated adapter's `noble`), or a loader
-   * called on first use. Default: `() => loadNoble('hci')`, the host's adapter. A loader that
-   * fails (EDGETWIN_ERR_BLE_ADAPTER_UNAVAILABLE) is asked again on a later attempt.
-   */
-  readonly noble?: NobleCentral | (() => Promise<NobleCentral>);
-  /** Delays between failed connection attempts of one device (default 500 ms ×2 → 30 s, ±20%). */
-  readonly backoff?: BackoffOptions;
-  /** Jitter source, for deterministic tests. */
-  readonly random?: () => number;
-}
+/** The registry entry of `protocolName: bluetooth` (mappers/registry.ts). */
+export const bluetoothPlugin: ProtocolPlugin = {
+  factory: bluetoothMapper,
+  simulator: bluetoothSimulator,
+  description: "Bluetooth LE (noble): KubeEdge's macAddress, characteristicUUID, dataConverter, dataWrite",
+};
 
-/**
- * A Bluetooth MapperFactory over one noble central (use one factory per adapter). Typed on
- * unknown configs, like Modbus: the driver validates `protocol` and each `visitor` itself.
- * connect() throws EDGETWIN_ERR_MAPPER_CONFIG for a bad protocol config and never touches the
- * radio (the driver connects on first use).
- */
-export function createBluetoothMapper(options: BluetoothMapperOptions = {}): MapperFactory {
-  const source = options.noble ?? (() => loadNoble('hci'));
-  let loading: Promise<Central> | undefined;
-  const central = (): Promise<Central> => {
-    if (typeof source !== 'function') return Promise.resolve(centralFor(source));
-    loading ??= source().then(centralFor, (err: unknown) => {
-      // Not cached: the adapter may be powered on (or plugged in) later.
-      loading = undefined;
-      throw err;
-    });
-    return loading;
-  };
-  // One link per device address: a peripheral takes one connection, and noble has one
-  // Peripheral object per device, so drivers for the same device share it (link.ts).
-  const links = new Map<string, { link: BleLink; users: number }>();
-  return {
-    protocol: 'bluetooth',
-    protocolConfigSchema: PROTOCOL_CONFIG_SCHEMA,
-    visitorConfigSchema: VISITOR_CONFIG_SCHEMA,
-    connect: (ctx, device) => {
-      const target = parseProtocolConfig(device.protocol);
-      const key = target.address ?? `name:${target.localName ?? device.id}`;
-      let entry = links.get(key);
-      if (!entry) {
-        const link = new BleLink({ deviceId: device.id, target, central, logger: ctx.logger, now: ctx.now, backoff: new Backoff(options.backoff, options.random) });
-        entry = { link, users: 0 };
-        links.set(key, entry);
-      }
-      entry.users++;
-      const shared = entry;
-      let released = false;
-      const release = async (): Promise<void> => {
-        if (released) return;
-        released = true;
-        if (--shared.users > 0) return;
-        if (links.get(key) === shared) links.delete(key);
-        await shared.link.close();
-      };
-      return new BluetoothDriver(device, { link: shared.link, release });
-    },
-  };
-}
-
-/** The factory the mapper runtime registers for `protocolName: bluetooth`, on the host's adapter. */
-export const bluetoothMapper: MapperFactory = createBluetoothMapper();
-
+export { bluetoothMapper, createBluetoothMapper, type BluetoothMapperOptions } from './factory.js';
+export { bluetoothSimulator } from './simulate.js';
 export { BluetoothDriver, type BluetoothDriverOptions } from './driver.js';
 export { BleLink, type LinkOptions, type Session, type Subscription } from './link.js';
 export { DEFAULT_POWERED_ON_TIMEOUT_MS, loadNoble, nobleFromBinding, waitPoweredOn, type AdapterKind, type HciOptions, type LoadNobleOptions, type SimulatedOptions } from './adapter.js';

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MODBUS_TEST_VALUES, startModbusTestRig, type ModbusTestRig } from '../../simulators/index.js';
 import { bindDevice, type DriverProperty, type MapperContext } from '../sdk/index.js';
-import { ModbusDriver, modbusMapper } from './index.js';
+import { ModbusDriver, modbusMapper, type ModbusVisitorConfig } from './index.js';
 
 const ctx: MapperContext = { logger: pino({ level: 'silent' }), now: Date.now };
 const cleanups: (() => Promise<void>)[] = [];
@@ -18,7 +18,7 @@ afterEach(async () => {
 
 const TIMEOUT_MS = 150;
 
-async function bench(timeout = TIMEOUT_MS): Promise<{ rig: ModbusTestRig; driver: ModbusDriver; props: readonly DriverProperty[] }> {
+async function bench(timeout = TIMEOUT_MS): Promise<{ rig: ModbusTestRig; driver: ModbusDriver; props: readonly DriverProperty<ModbusVisitorConfig>[] }> {
   const rig = await startModbusTestRig({ protocol: { timeout } });
   cleanups.push(() => rig.close());
   const { driverDevice } = bindDevice(modbusMapper, rig.device, rig.model);

@@ -8,7 +8,7 @@ import { isEdgetwinError } from '../../errors.js';
 import { MODBUS_TEST_VALUES, modbusTestDevice, modbusTestModel, startModbusTestRig, type ModbusTestDeviceOptions, type ModbusTestRig } from '../../simulators/index.js';
 import type { PropertyValue } from '../../schemas/index.js';
 import { bindDevice, type DeviceDriver, type DriverProperty, type MapperContext, type ReadResult } from '../sdk/index.js';
-import { ModbusDriver, modbusMapper } from './index.js';
+import { ModbusDriver, modbusMapper, type ModbusVisitorConfig } from './index.js';
 
 const ctx: MapperContext = { logger: pino({ level: 'silent' }), now: Date.now };
 const cleanups: (() => Promise<void>)[] = [];
@@ -19,8 +19,8 @@ afterEach(async () => {
 interface Bench {
   readonly rig: ModbusTestRig;
   readonly driver: ModbusDriver;
-  readonly props: readonly DriverProperty[];
-  readonly prop: (name: string) => DriverProperty;
+  readonly props: readonly DriverProperty<ModbusVisitorConfig>[];
+  readonly prop: (name: string) => DriverProperty<ModbusVisitorConfig>;
 }
 
 async function bench(options: ModbusTestDeviceOptions = {}): Promise<Bench> {
@@ -146,7 +146,7 @@ describe('ModbusDriver over TCP against the simulator', () => {
 
   it('a bad visitor fails its own property, not the batch', async () => {
     const { driver, props } = await bench();
-    const broken: DriverProperty = { ...props[0]!, name: 'broken', visitor: { register: 'HoldingRegister', offset: 0, limit: 3, dataType: 'float' } };
+    const broken: DriverProperty<ModbusVisitorConfig> = { ...props[0]!, name: 'broken', visitor: { register: 'HoldingRegister', offset: 0, limit: 3, dataType: 'float' } };
     const [bad, good] = await driver.read([broken, props[0]!], signal());
     expect(bad).toMatchObject({ ok: false, error: { code: 'EDGETWIN_ERR_MAPPER_CONFIG' } });
     expect(good).toEqual({ ok: true, value: MODBUS_TEST_VALUES.i16 });

@@ -5,7 +5,7 @@ import { edgetwinError, isEdgetwinError, toEdgetwinError, type EdgetwinError } f
 import type { PropertyValue } from '../../schemas/index.js';
 import type { DeviceDriver, DriverDevice, DriverProperty, DriverState, MapperContext, ReadResult } from '../sdk/types.js';
 import { decodeBits, decodeWords, encodeBits, encodeWords, isBitTable, toModelValue, type ModbusPoint, type RegisterTable } from './codec.js';
-import { parseVisitorConfig, type ModbusConnectionConfig } from './config.js';
+import { resolveVisitorConfig, type ModbusConnectionConfig, type ModbusProtocolConfig, type ModbusVisitorConfig } from './config.js';
 import { ModbusConnection, type ModbusClient } from './connection.js';
 import { dropsLink, modbusExceptionCode, type WireOp } from './failures.js';
 import { MODBUS_LIMITS, planReads, splitRead, type PlanItem, type PlannedRead } from './planner.js';
@@ -22,17 +22,20 @@ function failed(error: EdgetwinError): ReadResult {
   return { ok: false, error };
 }
 
-export class ModbusDriver implements DeviceDriver {
+/** A Modbus property: its visitor config typed from VISITOR_CONFIG_SCHEMA (config.ts). */
+type ModbusProperty = DriverProperty<ModbusVisitorConfig>;
+
+export class ModbusDriver implements DeviceDriver<ModbusVisitorConfig> {
   readonly #ctx: MapperContext;
-  readonly #device: DriverDevice;
+  readonly #device: DriverDevice<ModbusProtocolConfig, ModbusVisitorConfig>;
   readonly #config: ModbusConnectionConfig;
   readonly #connection: ModbusConnection;
-  readonly #points = new WeakMap<DriverProperty, ModbusPoint | EdgetwinError>();
+  readonly #points = new WeakMap<ModbusProperty, ModbusPoint | EdgetwinError>();
   readonly #plans = new Map<string, readonly PlannedRead<number>[]>();
   #state: DriverState = 'unknown';
   #requests = 0;
 
-  constructor(ctx: MapperContext, device: DriverDevice, config: ModbusConnectionConfig) {
+  constructor(ctx: MapperContext, device: DriverDevice<ModbusProtocolConfig, ModbusVisitorConfig>, config: ModbusConnectionConfig) {
     this.#ctx = ctx;
     this.#device = device;
     this.#config = config;
@@ -57,7 +60,7 @@ export class ModbusDriver implements DeviceDriver {
     await this.#connection.close();
   }
 
-  async read(properties: readonly DriverProperty[], signal: AbortSignal): Promise<readonly ReadResult[]> {
+  async read(properties: readonly ModbusProperty[], signal: AbortSignal): Promise<readonly ReadResult[]> {
     const results = new Array<ReadResult | undefined>(properties.length);
     const points: (ModbusPoint | undefined)[] = [];
     const items: PlanItem<number>[] = [];
@@ -109,7 +112,7 @@ export class ModbusDriver implements DeviceDriver {
     return results.map((r) => r ?? failed(edgetwinError('EDGETWIN_ERR_INTERNAL', 'property left unread')));
   }
 
-  async write(property: DriverProperty, value: PropertyValue, signal: AbortSignal): Promise<void> {
+  async write(property: ModbusProperty, value: PropertyValue, signal: AbortSignal): Promise<void> {
     const point = this.#point(property);
     if (isEdgetwinError(point)) throw point;
     const unit = this.#config.unitId;
@@ -157,11 +160,11 @@ export class ModbusDriver implements DeviceDriver {
     }
   }
 
-  #point(property: DriverProperty): ModbusPoint | EdgetwinError {
+  #point(property: ModbusProperty): ModbusPoint | EdgetwinError {
     let point = this.#points.get(property);
     if (point === undefined) {
       try {
-        point = parseVisitorConfig(property.visitor ?? property.instance.visitors?.configData, property.model.type, property.name);
+        point = resolveVisitorConfig(property.visitor, property.model.type, property.name);
       } catch (err) {
         point = toEdgetwinError(err, 'EDGETWIN_ERR_MAPPER_CONFIG');
       }
@@ -182,7 +185,7 @@ export class ModbusDriver implements DeviceDriver {
     return { words: res.data };
   }
 
-  #decode(property: DriverProperty | undefined, point: ModbusPoint | undefined, raw: Raw, index: number): ReadResult {
+  #decode(property: ModbusProperty | undefined, point: ModbusPoint | undefined, raw: Raw, index: number): ReadResult {
     if (property === undefined || point === undefined) return failed(edgetwinError('EDGETWIN_ERR_INTERNAL', 'planned item without a property'));
     try {
       const value =
@@ -235,7 +238,7 @@ export class ModbusDriver implements DeviceDriver {
     this.#ctx.logger.debug({ device: this.#device.id, code: err.code }, err.message);
   }
 
-  #tooLong(property: DriverProperty, length: number, max: number): EdgetwinError {
+  #tooLong(property: ModbusProperty, length: number, max: number): EdgetwinError {
     return edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `Property "${property.name}": ${length} is more than one write request carries (${max})`);
   }
 }

@@ -27,6 +27,22 @@ function validators(factory: MapperFactory): { protocol: ValidateFunction; visit
   return v;
 }
 
+/**
+ * Compiles a factory's two schemas (once; bindDevice reuses them). Throws
+ * EDGETWIN_ERR_MAPPER_CONFIG naming the schema that does not compile.
+ */
+export function compileFactorySchemas(factory: MapperFactory): void {
+  if (compiled.has(factory)) return;
+  const compile = (key: 'protocolConfigSchema' | 'visitorConfigSchema'): ValidateFunction => {
+    try {
+      return ajv.compile(factory[key]);
+    } catch (err) {
+      throw edgetwinError('EDGETWIN_ERR_MAPPER_CONFIG', `the ${factory.protocol} mapper's ${key} is not a valid JSON Schema: ${err instanceof Error ? err.message : String(err)}`, [{ path: `/factory/${key}`, message: 'does not compile' }]);
+    }
+  };
+  compiled.set(factory, { protocol: compile('protocolConfigSchema'), visitor: compile('visitorConfigSchema') });
+}
+
 function details(prefix: string, errors: ErrorObject[] | null | undefined, schema: JsonSchema): ErrorDetail[] {
   return (errors ?? []).map((e) => {
     if (e.keyword !== 'additionalProperties') return { path: `${prefix}${e.instancePath}`, message: e.message ?? 'is invalid' };
@@ -35,8 +51,8 @@ function details(prefix: string, errors: ErrorObject[] | null | undefined, schem
   });
 }
 
-export interface BoundDevice {
-  readonly driverDevice: DriverDevice;
+export interface BoundDevice<P = unknown, V = unknown> {
+  readonly driverDevice: DriverDevice<P, V>;
   readonly options: ReadonlyMap<string, RuntimePropertyOptions>;
   /** Visitor keys the mapper does not know, taken out before validation (coded, to be logged). */
   readonly warnings: readonly ErrorDetail[];
@@ -53,7 +69,7 @@ function declaredKeys(schema: JsonSchema): ReadonlySet<string> | undefined {
 }
 
 /** Throws EDGETWIN_ERR_MAPPER_CONFIG listing every problem. */
-export function bindDevice(factory: MapperFactory, instance: DeviceInstance, model: DeviceModel): BoundDevice {
+export function bindDevice<P = unknown, V = unknown>(factory: MapperFactory<P, V>, instance: DeviceInstance, model: DeviceModel): BoundDevice<P, V> {
   const v = validators(factory);
   const problems: ErrorDetail[] = [];
   const protocol = { ...(instance.protocol?.configData ?? {}) };
@@ -103,5 +119,8 @@ export function bindDevice(factory: MapperFactory, instance: DeviceInstance, mod
       problems,
     );
   }
-  return { driverDevice: { id: instance.id, instance, model, protocol, properties }, options, warnings };
+  // The one place configs get their types: P and V are derived from the very schemas just
+  // checked (defineMapper, define.ts), so the validated values are P and V.
+  const driverDevice = { id: instance.id, instance, model, protocol, properties } as DriverDevice as DriverDevice<P, V>;
+  return { driverDevice, options, warnings };
 }

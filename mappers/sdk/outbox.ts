@@ -8,9 +8,10 @@
 
 import type { Logger } from 'pino';
 import { toEdgetwinError, type EdgetwinError } from '../../errors.js';
+import type { MsgTwin } from '../../wire/index.js';
 import { backoffMs, type BackoffOptions } from './policy.js';
 
-export type TwinEntry = Readonly<Record<string, unknown>>;
+export type TwinEntry = MsgTwin;
 
 export interface ReportOutboxOptions {
   /** Publishes a `twin/update` with these entries; resolves once the twin acknowledged it. */

@@ -40,18 +40,22 @@ export interface MapperContext {
   readonly now: () => number;
 }
 
-export interface DeviceDriver {
+/**
+ * A device's driver. `V` is its visitor config type: drivers made with defineMapper
+ * (define.ts) get properties whose `visitor` is already parsed and typed from the schema.
+ */
+export interface DeviceDriver<V = unknown> {
   /**
    * Reads a batch of properties (one device) so a driver can coalesce them (Modbus: one
    * request per contiguous register run). Resolves with one result per property, in order;
    * a per-property failure is a result, not a rejection. Rejects only when the whole batch
    * failed (e.g. connection lost: EDGETWIN_ERR_MAPPER_CONNECTION). Must honour `signal`.
    */
-  read(properties: readonly DriverProperty[], signal: AbortSignal): Promise<readonly ReadResult[]>;
+  read(properties: readonly DriverProperty<V>[], signal: AbortSignal): Promise<readonly ReadResult[]>;
   /** Writes one value (already validated against the model). Rejects with a coded error. */
-  write(property: DriverProperty, value: PropertyValue, signal: AbortSignal): Promise<void>;
+  write(property: DriverProperty<V>, value: PropertyValue, signal: AbortSignal): Promise<void>;
   /** Optional push: the driver calls `sink` on every new value; returns the unsubscribe function. */
-  subscribe?(properties: readonly DriverProperty[], sink: ValueSink): Promise<() => Promise<void>>;
+  subscribe?(properties: readonly DriverProperty<V>[], sink: ValueSink): Promise<() => Promise<void>>;
   /** The driver's own view of the connection. */
   state(): DriverState;
   /** Connections opened so far (1 + reconnects), if the driver counts them: a metric per connection. */
@@ -69,7 +73,7 @@ export interface MapperFactory<P = unknown, V = unknown> {
    * Creates the driver for one device. Must not fail because the device is unreachable: the
    * driver connects lazily on first use and reconnects by itself after a drop.
    */
-  connect(ctx: MapperContext, device: DriverDevice<P, V>): DeviceDriver;
+  connect(ctx: MapperContext, device: DriverDevice<P, V>): DeviceDriver<V>;
 }
 
 /** A device a simulator serves: its manifest entry and its model. */
@@ -82,12 +86,32 @@ export interface SimulatedDeviceInput {
 export interface SimulatedDevices {
   /** One line for people: what is served where (e.g. `opcua on opc.tcp://127.0.0.1:4840`). */
   readonly description: string;
+  /** Devices that could not be simulated (e.g. a port taken), each coded; the others are served. */
+  readonly problems?: readonly EdgetwinError[];
+  /**
+   * For hardware simulated beneath the driver (a simulated radio under noble): the factory that
+   * reaches it. Every device of the protocol is then mapped with this factory, not the plugin's.
+   */
+  readonly factory?: MapperFactory;
   close(): Promise<void>;
+}
+
+/** Where a simulator serves, when the caller overrides the devices' own protocol config. */
+export interface SimulatorOptions {
+  readonly host?: string;
+  readonly port?: number;
+  /** Seed of the simulated values, for reproducible runs. */
+  readonly seed?: number;
 }
 
 /** Hardware stand-ins for tests and demos: serves devices where their protocol config says. */
 export interface ProtocolSimulator {
-  start(devices: readonly SimulatedDeviceInput[], ctx: MapperContext): Promise<SimulatedDevices>;
+  start(devices: readonly SimulatedDeviceInput[], ctx: MapperContext, options?: SimulatorOptions): Promise<SimulatedDevices>;
+  /**
+   * The simulated hardware sits beneath the driver (its result carries `factory`): `edgetwin
+   * simulate <name>` then runs the mapper too, against `--broker`.
+   */
+  readonly beneathDriver?: boolean;
 }
 
 /**

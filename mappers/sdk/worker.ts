@@ -5,7 +5,8 @@
 
 import type { Logger } from 'pino';
 import { isEdgetwinError, toEdgetwinError, type EdgetwinError } from '../../errors.js';
-import { deviceTopic, type Bus, type Subscription } from '../../eventbus/index.js';
+import type { Bus, Subscription } from '../../eventbus/index.js';
+import { publishDevice, TwinClient, type DeviceTwinDelta, type MsgTwin } from '../../wire/index.js';
 import type { DeviceInstance, DeviceModel, PropertyValue } from '../../schemas/index.js';
 import { bindDevice, type RuntimePropertyOptions } from './config.js';
 import { backoffMs, cycleMs, sameReading, shouldReport, type BackoffOptions, type LastReport } from './policy.js';
@@ -69,6 +70,8 @@ export class DeviceWorker {
   private readonly inFlight = new Set<readonly DriverProperty[]>();
   /** Readings, acks and availability until the twin acknowledges them (outbox.ts). */
   private readonly outbox: ReportOutbox;
+  /** The twin's MQTT API (wire/client.ts): desired values and deltas. */
+  private readonly twin: TwinClient;
   private driver?: DeviceDriver;
   private props = new Map<string, DriverProperty>();
   private options: ReadonlyMap<string, RuntimePropertyOptions> = new Map();
@@ -88,12 +91,14 @@ export class DeviceWorker {
   constructor(options: WorkerOptions) {
     this.o = options;
     this.id = options.instance.id;
-    const { namespace, name } = options.instance;
+    const device = options.instance;
+    this.twin = new TwinClient(options.bus, { timeoutMs: options.timeoutMs });
+    // Reports carry no event_id to wait on: the PUBACK (after the twin's commit) is the answer.
     this.outbox = new ReportOutbox({
       backoff: options.backoff,
       logger: options.logger,
-      sendTwin: (twin) => options.bus.publish(deviceTopic(namespace, name, 'twin/update'), JSON.stringify({ event_id: '', timestamp: options.now(), twin }), { qos: 1 }),
-      sendState: (state) => options.bus.publish(deviceTopic(namespace, name, 'state/update'), JSON.stringify({ event_id: '', timestamp: options.now(), state }), { qos: 1 }),
+      sendTwin: (twin) => publishDevice(options.bus, device, 'twin/update', { event_id: '', timestamp: options.now(), twin: { ...twin } }, { qos: 1 }),
+      sendState: (state) => publishDevice(options.bus, device, 'state/update', { event_id: '', timestamp: options.now(), state }, { qos: 1 }),
     });
   }
 
@@ -105,8 +110,7 @@ export class DeviceWorker {
     this.options = bound.options;
     this.props = new Map(bound.driverDevice.properties.map((p) => [p.name, p]));
     this.driver = factory.connect({ logger: this.o.logger, now: this.o.now }, bound.driverDevice);
-    const { namespace, name } = instance;
-    this.deltaSub = await this.o.bus.subscribe(deviceTopic(namespace, name, 'twin/update/delta'), (_t, payload) => this.onDelta(payload), { qos: 1 });
+    this.deltaSub = await this.twin.deltas(instance.id, (message) => this.onDelta(message));
     // A bus that is down right now must not keep the device unmapped: the reconnect hook below
     // fetches again.
     await this.fetchDesired().catch((err: unknown) => this.o.logger.warn({ err, device: this.id }, 'could not fetch desired values; fetched again on reconnect'));
@@ -281,38 +285,18 @@ export class DeviceWorker {
 
   /** Desired values already in the twin when the mapper starts (a restart must not drop them). */
   private async fetchDesired(): Promise<void> {
-    const { namespace, name } = this.o.instance;
-    const eventId = `mapper-${this.id}-${this.o.now()}`;
-    let sub: Subscription | undefined;
-    const answer = new Promise<Record<string, { expected?: { value?: string }; actual?: { value?: string }; ack?: { state?: string } }>>((resolve) => {
-      const timer = setTimeout(() => resolve({}), this.o.timeoutMs);
-      void this.o.bus
-        .subscribe(deviceTopic(namespace, name, 'twin/get/result'), (_t, payload) => {
-          const msg = safeJson(payload) as { event_id?: string; twin?: Record<string, never> } | undefined;
-          if (msg?.event_id !== eventId) return;
-          clearTimeout(timer);
-          resolve(msg.twin ?? {});
-        })
-        .then((s) => (sub = s));
-    });
-    // Subscribe first, then ask.
-    await new Promise<void>((r) => setImmediate(r));
-    await this.o.bus.publish(deviceTopic(namespace, name, 'twin/get'), JSON.stringify({ event_id: eventId, timestamp: this.o.now() }), { qos: 1 });
-    const twin = await answer;
-    await sub?.unsubscribe();
+    const { twin } = await this.twin.get(this.id);
     for (const [prop, t] of Object.entries(twin)) {
-      const value = t.expected?.value;
-      if (value === undefined || value === '' || value === t.actual?.value || t.ack?.state === 'rejected') continue;
+      const value = t?.expected?.value;
+      if (value === undefined || value === '' || value === t?.actual?.value || t?.ack?.state === 'rejected') continue;
       this.applyDesired(prop, value, true);
     }
   }
 
-  private onDelta(payload: Buffer): void {
-    const msg = safeJson(payload) as { delta?: Record<string, unknown>; twin?: Record<string, { ack?: { state?: unknown } } | undefined> } | undefined;
-    if (!msg?.delta) return;
-    for (const [prop, value] of Object.entries(msg.delta)) {
+  private onDelta(message: DeviceTwinDelta): void {
+    for (const [prop, value] of Object.entries(message.delta)) {
       // `pending` for a value this worker gave up on: someone set it again (merge.ts re-opens it).
-      if (typeof value === 'string') this.applyDesired(prop, value, msg.twin?.[prop]?.ack?.state === 'pending');
+      if (typeof value === 'string') this.applyDesired(prop, value, message.twin[prop]?.ack?.state === 'pending');
     }
   }
 
@@ -368,22 +352,14 @@ export class DeviceWorker {
     if (this.desired.get(prop.name) !== state || this.stopped) return;
     state.status = status;
     if (error) this.o.logger.warn({ device: this.id, property: prop.name, code: error.code }, `desired value ${state.value} ${status}: ${error.message}`);
-    const entry: Record<string, unknown> = {
+    const entry: MsgTwin = {
       ack: { state: status, value: state.value, ...(error ? { code: error.code, reason: error.message } : {}) },
       metadata: { type: prop.model.type },
+      ...(actual !== undefined ? { actual: { value: actual } } : {}),
     };
     if (actual !== undefined) {
-      entry.actual = { value: actual };
       this.last.set(prop.name, { wire: actual, at: this.o.now() });
     }
     this.outbox.putTwin({ [prop.name]: entry });
-  }
-}
-
-function safeJson(payload: Buffer): unknown {
-  try {
-    return JSON.parse(payload.toString('utf8'));
-  } catch {
-    return undefined;
   }
 }

@@ -1,13 +1,13 @@
 // A typed client of the twin's MQTT API, over any Bus (an MQTT connection or the in-process
-// bus). Used by the CLI and by mappers; apps can use it too. Requests carry a fresh event_id
+// bus). Used by the CLI and by mappers (mappers/sdk/worker.ts); apps can use it too. It lives
+// beside the bus, not in devicetwin/, so that mappers may import it (STYLE.md habit 13). Requests carry a fresh event_id
 // and wait for the answer that echoes it.
 
 import { randomUUID } from 'node:crypto';
 import { ERROR_CODES, edgetwinError, toEdgetwinError, type EdgetwinError, type ErrorCode } from '../errors.js';
 import { DEVICE_PREFIX, NODE_PREFIX, deviceTopic, extensionTopic, nodeTopic, parseDeviceId, type Bus, type DeviceTopicKind, type Subscription } from '../eventbus/index.js';
 import { TWIN_KEY } from '../schemas/index.js';
-import type { HistoryResult } from './history.js';
-import type { DeviceTwinDelta, DeviceTwinDocument, DeviceTwinResult, MembershipGetResult, MsgTwin, ResultMessage } from './wire.js';
+import type { DeviceTwinDelta, DeviceTwinDocument, DeviceTwinResult, HistoryResult, MembershipGetResult, MsgTwin, ResultMessage } from './messages.js';
 
 /** A history request of edgetwin's MQTT extension (docs/mqtt-api.md); times and the step as the server parses them. */
 export interface HistoryGetRequest {
@@ -174,6 +174,22 @@ export class TwinClient {
       ),
     );
     return { unsubscribe: async () => void (await Promise.all(subs.map((s) => s.unsubscribe()))) };
+  }
+
+  /**
+   * Calls `onDelta` with each `twin/update/delta` of the device (what a mapper applies); a
+   * payload that is not a JSON object with a `delta` object is ignored.
+   */
+  async deltas(id: string, onDelta: (message: DeviceTwinDelta) => void): Promise<Subscription> {
+    const { namespace, name } = splitId(id);
+    return this.bus.subscribe(
+      deviceTopic(namespace, name, 'twin/update/delta'),
+      (_topic, payload) => {
+        const message = parseAnswer(payload) as Partial<DeviceTwinDelta> | undefined;
+        if (typeof message?.delta === 'object' && message.delta !== null) onDelta({ event_id: '', timestamp: 0, twin: {}, ...message } as DeviceTwinDelta);
+      },
+      { qos: 1 },
+    );
   }
 
   /** Rejects with EDGETWIN_ERR_TIMEOUT naming `answerTopic` unless `p` settles within timeoutMs. */
