@@ -42,7 +42,7 @@ describe.skipIf(!BUILT)('edgetwin check', () => {
   it('a clean config (the demo) passes: exit 0', async () => {
     const r = await runCli(['check', '--config', path.join(REPO, 'examples', 'edgetwin.yaml')]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toBe('edgetwin check: ok: 3 models, 4 devices, no problems\n');
+    expect(r.stdout).toBe('edgetwin check: ok: 4 models, 5 devices, no problems\n');
     expect(r.stderr).toBe('');
   });
 
