@@ -1,27 +1,9 @@
 // Time as cloud sync sees it: an injectable clock (so tests never sleep through a 30 s backoff),
 // exponential backoff with jitter, and the client-side token bucket that caps API calls.
 
-/** Milliseconds since the epoch, and an abortable wait. Tests pass a faster or manual one. */
-export interface Clock {
-  now(): number;
-  /** Resolves after `ms`, or early (without error) when `signal` aborts. */
-  delay(ms: number, signal?: AbortSignal): Promise<void>;
-}
+import type { Clock } from '../clock.js';
 
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  delay: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
-      const done = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal?.addEventListener('abort', done, { once: true });
-    }),
-};
+export { systemClock, type Clock } from '../clock.js';
 
 export interface BackoffOptions {
   /** First delay (ms); client-go's ListWatch and STYLE.md: 1 s. */

@@ -13,33 +13,12 @@ import type { Logger } from 'pino';
 import { backoffMs, type BackoffOptions } from '../../mappers/sdk/index.js';
 import { isEdgetwinError, toEdgetwinError, type ErrorCode } from '../../errors.js';
 import type { Sink, SinkRecord } from '../sink.js';
+import { systemClock, type Clock } from '../../clock.js';
 import { OutboxStore, type SinkCounts } from './store.js';
 import { outboxMetrics } from './metrics.js';
 
-/**
- * Time as the outbox sees it: the same shape as cloud sync's injectable clock
- * (cloudsync/timing.ts `Clock`), so one fake clock drives both in tests and benchmarks.
- */
-export interface Clock {
-  now(): number;
-  /** Resolves after `ms`, or early (without error) when `signal` aborts. */
-  delay(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-const realClock: Clock = {
-  now: () => Date.now(),
-  delay: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal?.aborted) return resolve();
-      const done = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal?.addEventListener('abort', done, { once: true });
-    }),
-};
+/** Time as the outbox sees it: the project's one injectable clock (clock.ts). */
+export type { Clock } from '../../clock.js';
 
 export interface OutboxLimits {
   /** The most records one sink keeps queued; past it the oldest are dropped. */
@@ -128,7 +107,7 @@ export class TelemetryOutbox {
     // Every sink's loop waits on this one signal: a thousand sinks are a thousand listeners.
     setMaxListeners(0, this.stop.signal);
     this.store = new OutboxStore(opts.file);
-    this.clock = opts.clock ?? realClock;
+    this.clock = opts.clock ?? systemClock;
   }
 
   /** Opens the file (throws EDGETWIN_ERR_OUTBOX_OPEN); records queued before a restart are kept. */
