@@ -36,28 +36,7 @@ rm -f .vitest-report.json
 npx vitest run --reporter=default --reporter=json --outputFile=.vitest-report.json "$@"
 rc=$?
 if [ -f .vitest-report.json ]; then
-  # A suite that fails to load (import error, failing hook) has no failed test of its own:
-  # count it as one failure so it can never pass silently.
-  node -e '
-    const r = require("./.vitest-report.json");
-    const suites = r.testResults || [];
-    const brokenSuites = suites.filter((s) => s.status === "failed" && !(s.assertionResults || []).some((a) => a.status === "failed")).length;
-    // vitest exits non-zero on an unhandled error even when every test passed: count it, so
-    // this line never says 0 failed for a run that failed.
-    const rc = Number(process.argv[1]);
-    let failed = r.numFailedTests + brokenSuites;
-    if (rc !== 0 && failed === 0) {
-      failed = 1;
-      console.log("(vitest exited " + rc + " with no failed test: an unhandled error above counts as one failure)");
-    }
-    // Every skipped test by name, so a skip is never silent (test/peers.ts says why each peer is needed).
-    const root = process.cwd() + "/";
-    const skipped = suites.flatMap((s) => (s.assertionResults || [])
-      .filter((a) => a.status === "skipped" || a.status === "pending" || a.status === "todo")
-      .map((a) => `skipped: ${s.name.replace(root, "")} > ${a.fullName || a.title}`));
-    for (const line of skipped) console.log(line);
-    console.log(`${r.numPassedTests} passed, ${failed} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
-  ' "$rc"
+  node scripts/summary.mjs .vitest-report.json "$rc"
 else
   echo "0 passed, 1 failed, 0 skipped"
   [ $rc -eq 0 ] && rc=1
