@@ -2,6 +2,7 @@
 // every dataType, writes (dataWrite and typed), notifications, and their survival across drops.
 
 import { once } from 'node:events';
+import { nextEvent } from '../../test/async.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BLE_TEST_VALUES, startBleTestRig, type BleTestRig, type SimulatedPeripheral } from '../../simulators/bluetooth/index.js';
 import { compileCodec, createBluetoothMapper, parseVisitorConfig } from './index.js';
@@ -53,7 +54,7 @@ describe('Bluetooth driver over the simulated adapter', () => {
   });
 
   it('writes through dataWrite: the simulator sees the mapped bytes, and it reads back', async () => {
-    const written = once(sim, 'write');
+    const written = nextEvent(sim, 'write');
     await deadline(2000, (s) => h.driver.write(h.props.get('switch')!, 'ON', s));
     const [write] = (await written) as [{ data: Buffer }];
     expect([...write.data]).toEqual([1]);
@@ -169,7 +170,7 @@ describe('notifications', () => {
 
   it('flow through subscribe(); characteristics that cannot notify are left to polling', async () => {
     const rec = new SinkRecorder();
-    const enabled = once(sim, 'subscribe');
+    const enabled = nextEvent(sim, 'subscribe');
     const unsubscribe = await h.driver.subscribe!(h.pick('temperature', 'packedA', 'packedB', 'u8'), rec.sink);
     closers.push(unsubscribe);
     expect((await enabled)[0]).toMatchObject({ enabled: true });

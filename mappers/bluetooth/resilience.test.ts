@@ -4,6 +4,7 @@
 // stands in for waiting.
 
 import { once } from 'node:events';
+import { nextEvent } from '../../test/async.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBleTestRig, type BleTestRig } from '../../simulators/bluetooth/index.js';
 import { connect, deadline, FakeClock, rejection, SinkRecorder, type Harness } from './harness.test-support.js';
@@ -90,7 +91,7 @@ describe('Bluetooth resilience', () => {
     await other.driver.subscribe!(other.pick('temperature'), rec.sink);
     // The sink hears why nothing flows...
     expect(await why).toMatchObject({ ok: false, error: { code: 'EDGETWIN_ERR_MAPPER_CONNECTION' } });
-    const enabled = once(sim, 'subscribe');
+    const enabled = nextEvent(sim, 'subscribe');
     sim.refuseConnections(false);
     await enabled;
     sim.set('temperature', -12.5);
@@ -112,7 +113,7 @@ describe('Bluetooth resilience', () => {
     expect(h.driver.state()).toBe('offline');
     expect((await rejection(deadline(2000, (s) => h.driver.read(h.pick('u8'), s)))).code).toBe('EDGETWIN_ERR_BLE_ADAPTER_UNAVAILABLE');
 
-    const resubscribed = once(sim, 'subscribe');
+    const resubscribed = nextEvent(sim, 'subscribe');
     rig.adapter.setPowered(true);
     // Powering on clears the adapter backoff: no clock advance needed.
     await resubscribed;

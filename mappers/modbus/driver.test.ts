@@ -1,7 +1,7 @@
 // The driver against the simulator over real TCP on port 0: every type read and written, every
 // write function code, coalescing observed from the device's side, and the split on exception 02.
 
-import { once } from 'node:events';
+import { nextEvent } from '../../test/async.js';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isEdgetwinError } from '../../errors.js';
@@ -89,7 +89,7 @@ describe('ModbusDriver over TCP against the simulator', () => {
     ['raw', new Uint8Array([1, 2, 3, 4]), 16],
   ] as const)('writes %s = %s with FC%i, and the simulator sees the value', async (name, value, fc) => {
     const { driver, prop, rig } = await bench();
-    const written = once(rig.simulator, 'write', { signal: AbortSignal.timeout(2000) });
+    const written = nextEvent(rig.simulator, 'write', { signal: AbortSignal.timeout(2000) });
     await driver.write(prop(name), value, signal());
     const [event] = await written;
     expect(event).toEqual({ property: name, value, fc });

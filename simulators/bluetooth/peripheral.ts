@@ -3,7 +3,7 @@
 // values behind it (encoded with the mapper's own codec), their evolution, and the faults tests
 // inject. It talks to noble only through its SimulatedBinding (binding.ts).
 
-import { EventEmitter } from 'node:events';
+import { EventEmitter } from 'eventemitter3';
 import { compileCodec, locationOf, normalizeAddress, parseProtocolConfig, parseVisitorConfig, type BleCodec } from '../../mappers/bluetooth/index.js';
 import type { DeviceInstance, DeviceModel, PropertyModel, PropertyValue } from '../../schemas/index.js';
 

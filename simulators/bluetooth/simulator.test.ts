@@ -1,7 +1,7 @@
 // The simulated adapter driven by noble's own central code (with-bindings), not by the mapper:
 // it must behave as noble expects a binding to, and as the fault injection promises.
 
-import { once } from 'node:events';
+import { nextEvent } from '../../test/async.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NobleCentral, NoblePeripheral } from '../../mappers/bluetooth/index.js';
 import { loadDevices, loadModels } from '../../schemas/index.js';
@@ -19,8 +19,8 @@ function rig(options: Parameters<typeof startBleTestRig>[0] = {}): BleTestRig {
 }
 
 /** Resolves with the next emission of `event`, or rejects after `ms`. */
-function next<T extends unknown[]>(emitter: NodeJS.EventEmitter, event: string, ms = 2000): Promise<T> {
-  return once(emitter, event, { signal: AbortSignal.timeout(ms) }) as Promise<T>;
+function next<T extends unknown[]>(emitter: Parameters<typeof nextEvent>[0], event: string, ms = 2000): Promise<T> {
+  return nextEvent<T>(emitter, event, { signal: AbortSignal.timeout(ms) });
 }
 
 async function discover(noble: NobleCentral, address: string): Promise<NoblePeripheral> {

@@ -3,7 +3,7 @@
 // so the twin) sees.
 
 import { execFile } from 'node:child_process';
-import { once } from 'node:events';
+import { nextEvent } from '../../test/async.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,7 +62,7 @@ describe.skipIf(!hasMbpoll)('mbpoll ⇄ simulator over TCP', () => {
 
   it('writes: a float with FC16, a coil, a string as two registers; the simulator reports each', async () => {
     const unit = sim.simulators[0]!;
-    const writes = (): Promise<unknown[]> => once(unit, 'write', { signal: AbortSignal.timeout(5000) });
+    const writes = (): Promise<unknown[]> => nextEvent(unit, 'write', { signal: AbortSignal.timeout(5000) });
     let next = writes();
     await mbpoll(['-r', '0', '-t', '4:float', '-B', ...tcp, '22.5']);
     expect((await next)[0]).toEqual({ property: 'setpoint', value: 22.5, fc: 16 });
@@ -109,7 +109,7 @@ describe.skipIf(!hasMbpoll || !requirePeer('socat'))('mbpoll ⇄ simulator over 
 
   it('reads and writes over the serial line', async () => {
     expect(await mbpoll(['-r', '0', '-c', '4', '-t', '4', ...rtu])).toEqual(['16808', '0', '26725', '24948']);
-    const written = once(sim.simulators[0]!, 'write', { signal: AbortSignal.timeout(5000) });
+    const written = nextEvent(sim.simulators[0]!, 'write', { signal: AbortSignal.timeout(5000) });
     await mbpoll(['-r', '0', '-t', '4:float', '-B', ...rtu, '19.5']);
     expect((await written)[0]).toEqual({ property: 'setpoint', value: 19.5, fc: 16 });
   });

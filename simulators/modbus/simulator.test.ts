@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { nextEvent } from '../../test/async.js';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -97,7 +97,7 @@ describe('ModbusSimulator', () => {
     const sim = new ModbusSimulator({ device, model, evolveEveryMs: 5 });
     cleanups.push(() => sim.stop());
     sim.start();
-    const [change] = await once(sim, 'change', { signal: AbortSignal.timeout(2000) });
+    const [change] = await nextEvent(sim, 'change', { signal: AbortSignal.timeout(2000) });
     expect(change).toMatchObject({ property: 'temperature', source: 'evolve' });
   });
 
@@ -154,7 +154,7 @@ describe('simulateModbus (the `edgetwin simulate modbus` command)', () => {
       { ok: true, value: 'heat' },
       { ok: true, value: true },
     ]);
-    const written = once(sim.simulators[0]!, 'write', { signal: AbortSignal.timeout(2000) });
+    const written = nextEvent(sim.simulators[0]!, 'write', { signal: AbortSignal.timeout(2000) });
     await driver.write(driverDevice.properties[1]!, 22.5, AbortSignal.timeout(2000));
     expect((await written)[0]).toEqual({ property: 'setpoint', value: 22.5, fc: 16 });
   });

@@ -4,7 +4,7 @@
 // (tcp-server.ts, rtu-server.ts) hand request PDUs to `handle()`.
 
 import { Buffer } from 'node:buffer';
-import { EventEmitter } from 'node:events';
+import { EventEmitter } from 'eventemitter3';
 import { edgetwinError } from '../../errors.js';
 import {
   decodeBits,

@@ -8,7 +8,7 @@
 // hold back; TCP_NODELAY is set anyway, as a device's stack would.
 
 import { Buffer } from 'node:buffer';
-import { EventEmitter } from 'node:events';
+import { EventEmitter } from 'eventemitter3';
 import net from 'node:net';
 import { edgetwinError } from '../../errors.js';
 import { exceptionPdu } from './pdu.js';
