@@ -48,7 +48,7 @@ describe('examples', () => {
   const { models } = loadModels(config.bundledModels ? [BUNDLED_MODELS_DIR, ...config.models] : config.models);
 
   it('the demo config resolves its paths against examples/', () => {
-    expect(config).toMatchObject({ nodeName: 'edge-1', devices: [join(EXAMPLES_DIR, 'devices')] });
+    expect(config).toMatchObject({ nodeName: 'edge-1', devices: [join(EXAMPLES_DIR, 'devices'), join(EXAMPLES_DIR, 'opcua', 'devices')], models: [join(EXAMPLES_DIR, 'opcua', 'models')] });
     expect(isAbsolute(config.dataDir)).toBe(true);
   });
 
@@ -57,6 +57,7 @@ describe('examples', () => {
     expect(errors).toEqual([]);
     expect(devices.map((d) => d.id).sort()).toEqual([
       'default/ble-env-sensor-1',
+      'default/opcua-boiler',
       'default/power-meter-1',
       'default/power-meter-2',
       'default/thermostat',
