@@ -235,8 +235,10 @@ describe.skipIf(!HAS_GRPC)("an edgecore-like Python server against edgetwin's DM
   });
 
   it('reports both TwinProperty messages for every reportToCloud property', async () => {
-    const status = await peer.next((e) => e.event === 'status');
-    const twins = status.twins as Array<{ property: string; reported: string; has: boolean[]; metadata: Record<string, string> }>;
+    // A report carries the properties read in that cycle: wait for one with the temperature.
+    type Reported = Array<{ property: string; reported: string; has: boolean[]; metadata: Record<string, string> }>;
+    const status = await peer.next((e) => e.event === 'status' && (e.twins as Reported).some((t) => t.property === 'temperature'));
+    const twins = status.twins as Reported;
     const temperature = twins.find((t) => t.property === 'temperature')!;
     expect(temperature.has).toEqual([true, true]);
     expect(Number(temperature.reported)).toBeGreaterThanOrEqual(-40);
