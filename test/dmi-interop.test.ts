@@ -43,7 +43,13 @@ class Peer {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         if (line.trim() === '') continue;
-        const event = JSON.parse(line) as PeerEvent;
+        let event: PeerEvent;
+        try {
+          event = JSON.parse(line) as PeerEvent;
+        } catch {
+          // Never crash the test worker on a garbled line: record it, so a test that needs it fails clearly.
+          event = { event: 'garbled', line } as unknown as PeerEvent;
+        }
         this.events.push(event);
         const ready = this.waiters.filter((w) => w.match(event));
         this.waiters = this.waiters.filter((w) => !w.match(event));

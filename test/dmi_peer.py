@@ -44,8 +44,16 @@ import api_pb2 as pb  # noqa: E402
 import api_pb2_grpc as rpc  # noqa: E402
 
 
+EMIT_LOCK = threading.Lock()
+
+
 def emit(**event):
-    print(json.dumps(event), flush=True)
+    # gRPC handlers run on a thread pool: one write per event, under a lock, so two events never
+    # share a line (print() writes the text and the newline separately).
+    line = json.dumps(event) + "\n"
+    with EMIT_LOCK:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 WRAPPERS = {
