@@ -162,3 +162,52 @@ describe.skipIf(!BUILT)('edgetwin mapper --plugin: the same package out of proce
     }
   });
 });
+
+describe.skipIf(!BUILT)('edgetwin mapper --plugin --dmi-socket: the same package as a KubeEdge DMI mapper', () => {
+  const tmp = tempDir();
+  let edge: RunningEdge;
+  let mapper: RunningCli;
+  let sim: RunningCli;
+
+  beforeAll(async () => {
+    const plugin = writePlugin(tmp.dir, 'counter', PLUGIN_SOURCES.counter);
+    const devices = path.join(tmp.dir, 'devices');
+    // Over DMI a mapper reports what is `reportToCloud` (as mapper-framework does, docs/dmi.md).
+    const manifest = counterDevice(path.join(tmp.dir, 'hw-3.json'), 'counter-3', 5).replaceAll('      reportCycle: 100\n', '      reportCycle: 100\n      reportToCloud: true\n');
+    writeManifests(devices, { 'counter.yaml': manifest });
+    const dmi = path.join(tmp.dir, 'dmi.sock');
+    // edgetwin as edgecore: it does not load the plugin, it hands the device to the DMI mapper.
+    edge = await spawnEdge([...edgeArgs(tmp.dir, devices), '--no-http', '--dmi-socket', dmi]);
+    sim = await spawnCli(['simulate', '--plugin', plugin, '--device', path.join(devices, 'counter.yaml'), '--log-level', 'warn'], /simulator ready: counter: 1 simulated counters/);
+    mapper = await spawnCli(['mapper', '--plugin', plugin, '--dmi-socket', dmi, '--mapper-socket', path.join(tmp.dir, 'counter.sock'), '--log-level', 'warn'], /mapper counter ready: (\d+) devices via DMI/);
+  }, 60_000);
+
+  afterAll(async () => {
+    await sim?.stop();
+    await mapper?.stop();
+    await edge?.stop();
+    tmp.cleanup();
+  });
+
+  it('registers, takes its device from edgetwin, reports readings and applies a desired value', async () => {
+    expect(mapper.match[1]).toBe('1');
+    const bus = new MqttBus({ url: edge.url });
+    await bus.start();
+    try {
+      const twins = new TwinClient(bus);
+      const twin = await eventually(async () => {
+        const t = (await twins.get('default/counter-3')).twin;
+        return t.temperature?.actual?.value !== undefined ? t : undefined;
+      });
+      expect(twin.temperature!.actual!.value).toBe('26.5');
+      await twins.setDesired('default/counter-3', { setpoint: '31' });
+      const applied = await eventually(async () => {
+        const t = (await twins.get('default/counter-3')).twin;
+        return t.setpoint?.ack?.state === 'applied' ? t : undefined;
+      }, 30_000);
+      expect(applied.setpoint!.actual!.value).toBe('31');
+    } finally {
+      await bus.close();
+    }
+  });
+});
