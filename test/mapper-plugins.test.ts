@@ -117,6 +117,28 @@ describe('the plugin loader', () => {
   });
 });
 
+/** The counter device's reading reaches the twin, and a desired setpoint comes back applied. */
+async function readsAndApplies(url: string, id: string, setpoint: string): Promise<void> {
+  const bus = new MqttBus({ url });
+  await bus.start();
+  try {
+    const twins = new TwinClient(bus);
+    const twin = await eventually(async () => {
+      const t = (await twins.get(id)).twin;
+      return t.temperature?.actual?.value !== undefined ? t : undefined;
+    });
+    expect(twin.temperature!.actual!.value).toBe('26.5');
+    await twins.setDesired(id, { setpoint });
+    const applied = await eventually(async () => {
+      const t = (await twins.get(id)).twin;
+      return t.setpoint?.ack?.state === 'applied' ? t : undefined;
+    }, 30_000);
+    expect(applied.setpoint!.actual!.value).toBe(setpoint);
+  } finally {
+    await bus.close();
+  }
+}
+
 describe.skipIf(!BUILT)('edgetwin mapper --plugin: the same package out of process', () => {
   const tmp = tempDir();
   let edge: RunningEdge;
@@ -142,24 +164,7 @@ describe.skipIf(!BUILT)('edgetwin mapper --plugin: the same package out of proce
 
   it('maps the plugin device over MQTT: readings reach the twin, a desired value is applied', async () => {
     expect(mapper.match[1]).toBe('1');
-    const bus = new MqttBus({ url: edge.url });
-    await bus.start();
-    try {
-      const twins = new TwinClient(bus);
-      const twin = await eventually(async () => {
-        const t = (await twins.get('default/counter-2')).twin;
-        return t.temperature?.actual?.value !== undefined ? t : undefined;
-      });
-      expect(twin.temperature!.actual!.value).toBe('26.5');
-      await twins.setDesired('default/counter-2', { setpoint: '30' });
-      const applied = await eventually(async () => {
-        const t = (await twins.get('default/counter-2')).twin;
-        return t.setpoint?.ack?.state === 'applied' ? t : undefined;
-      });
-      expect(applied.setpoint!.actual!.value).toBe('30');
-    } finally {
-      await bus.close();
-    }
+    await readsAndApplies(edge.url, 'default/counter-2', '30');
   });
 });
 
@@ -191,23 +196,6 @@ describe.skipIf(!BUILT)('edgetwin mapper --plugin --dmi-socket: the same package
 
   it('registers, takes its device from edgetwin, reports readings and applies a desired value', async () => {
     expect(mapper.match[1]).toBe('1');
-    const bus = new MqttBus({ url: edge.url });
-    await bus.start();
-    try {
-      const twins = new TwinClient(bus);
-      const twin = await eventually(async () => {
-        const t = (await twins.get('default/counter-3')).twin;
-        return t.temperature?.actual?.value !== undefined ? t : undefined;
-      });
-      expect(twin.temperature!.actual!.value).toBe('26.5');
-      await twins.setDesired('default/counter-3', { setpoint: '31' });
-      const applied = await eventually(async () => {
-        const t = (await twins.get('default/counter-3')).twin;
-        return t.setpoint?.ack?.state === 'applied' ? t : undefined;
-      }, 30_000);
-      expect(applied.setpoint!.actual!.value).toBe('31');
-    } finally {
-      await bus.close();
-    }
+    await readsAndApplies(edge.url, 'default/counter-3', '31');
   });
 });
