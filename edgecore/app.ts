@@ -6,7 +6,7 @@
 
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { edgetwinError, toEdgetwinError, type EdgetwinError } from '../errors.js';
+import { edgetwinError, type EdgetwinError } from '../errors.js';
 // Cloud sync and the simulators are imported when configured: @kubernetes/client-node alone
 // costs ~0.6 s of start-up and ~50 MB resident on a node that does not sync (docs/benchmarks.md).
 import type { CloudSync } from '../cloudsync/index.js';
@@ -15,17 +15,20 @@ import { DeviceTwin, SqliteTwinStore, type TwinStore } from '../devicetwin/index
 import { BridgedBus, BrokerAuth, ClientLimiter, EmbeddedBroker, loadTlsOptions, type Bus, type ExternalBus, type IngestBus } from '../eventbus/index.js';
 import { backoffMs, type BoundDeviceInput, type MapperRuntime } from '../mappers/index.js';
 import { InProcessMappers } from './mappers.js';
+import { brokerAuthFromConfig } from './auth-config.js';
 import { DataDir } from './data-dir.js';
-import { EdgeMetrics } from './metrics.js';
+import type { EdgeMetrics } from './metrics.js';
+import { startHttp } from './http-wiring.js';
 import { PrometheusTelemetry } from './prometheus-telemetry.js';
-import { HttpServer, Router, addHealthRoutes, addHistoryRoutes, type Readiness, type ReadinessCheck } from './http/index.js';
-import { HistoryResponder, PushTelemetry, historyPolicy, pushTelemetryConfig, type SinkStats } from '../telemetry/index.js';
-import { externalBusFromConfig, externalCheck } from './external.js';
-import { watchFiles, type FileWatch } from './file-watch.js';
-import { logProblem } from './logger.js';
+import type { HttpServer, Readiness } from './http/index.js';
+import { readinessOf } from './readiness.js';
+import { HistoryResponder, historyPolicy, type PushTelemetry, type SinkStats } from '../telemetry/index.js';
+import { externalBusFromConfig } from './external.js';
+import { watchModelsAndManifests, type FileWatch } from './file-watch.js';
+import { logDeviceWarnings, logProblem } from './logger.js';
 import { loadManifests, type ManifestLoad } from './manifests.js';
 import { VERSION } from './version.js';
-import { addConsole, type ConsoleApi } from './console.js';
+import type { ConsoleApi } from './console.js';
 import {
   BUNDLED_MODELS_DIR,
   loadModels,
@@ -99,6 +102,11 @@ export class EdgeCore {
     if (this.broker) return this.broker.url;
     if (this.external) return this.external.url;
     throw new Error('edgetwin is not started');
+  }
+
+  /** Whether models and manifests reload by themselves when their files change (config `watch`). */
+  get watchingFiles(): boolean {
+    return this.fileWatch !== undefined;
   }
 
   /** The outside broker's client (mqtt.mode external or both). */
@@ -204,16 +212,7 @@ export class EdgeCore {
     if (!embedded && (authConfig.usersFile !== undefined || tls)) {
       logger.warn('in external mode mqtt.auth serves only the HTTP API and mqtt.tls is unused: MQTT clients authenticate with the external broker (see `edgetwin acl mosquitto`)');
     }
-    const auth = new BrokerAuth({
-      nodeName: config.nodeName,
-      registry: { protocolOf: (id) => this.twinModule?.protocolOf(id) },
-      logger: logger.child({ module: 'auth' }),
-      anonymousRole: authConfig.anonymousRole,
-      plainHost: config.mqtt.host,
-      ...(authConfig.usersFile !== undefined ? { usersFile: authConfig.usersFile } : {}),
-      ...(authConfig.anonymous !== undefined ? { anonymous: authConfig.anonymous } : {}),
-      ...(tls ? { clientCertificates: tls.clientCertificates } : {}),
-    });
+    const auth = brokerAuthFromConfig(config, { protocolOf: (id) => this.twinModule?.protocolOf(id) }, logger.child({ module: 'auth' }));
     this.auth = auth;
     auth.start();
     const tlsListener = embedded && tls ? { host: tls.host ?? config.mqtt.host, port: tls.port, options: loadTlsOptions(tls) } : undefined;
@@ -298,17 +297,8 @@ export class EdgeCore {
     devicesBound();
     this.step();
     this.historyResponder.start();
-    // pushMethod/dbMethod sinks (docs/telemetry.md): fed by the twin's committed values.
-    // Remote write of device values shares the outbox (edgecore/prometheus-telemetry.ts).
-    const remoteWrite = this.prometheus?.sharedSink();
-    this.pushTelemetry = new PushTelemetry({
-      config: pushTelemetryConfig(config.telemetry),
-      dataDir: config.dataDir,
-      twin: this.twinModule,
-      logger: logger.child({ module: 'telemetry' }),
-      ...(this.metrics ? { registry: this.metrics.registry } : {}),
-      ...(remoteWrite ? { shared: [remoteWrite] } : {}),
-    });
+    // pushMethod/dbMethod sinks and remote write, behind the outbox (docs/telemetry.md).
+    this.pushTelemetry = this.prometheus.pushTelemetry(this.twinModule);
     this.pushTelemetry.start(this.bound);
     // Ready means the broker has granted the QoS 1 subscriptions: from here on it queues for us.
     await this.external?.subscribed();
@@ -346,7 +336,8 @@ export class EdgeCore {
       this.step();
     }
     this.phase = 'ready';
-    if (config.watch) this.watchModelsAndManifests();
+    // A model or manifest file changed (config `watch`): the same reload as SIGHUP.
+    if (config.watch) this.fileWatch = watchModelsAndManifests(config, logger, () => (this.phase === 'ready' ? this.reload() : undefined));
     return { models: this.models.size, devices: this.devices.length, problems };
   }
 
@@ -402,21 +393,6 @@ export class EdgeCore {
     return report;
   }
 
-  /** Reloads when a model or manifest file changes (config `watch`), the same as SIGHUP. */
-  private watchModelsAndManifests(): void {
-    const { logger } = this;
-    this.fileWatch = watchFiles({
-      paths: [...this.config.models, ...this.config.devices],
-      logger,
-      onChange: (files) => {
-        if (this.phase !== 'ready') return;
-        logger.info({ files }, 'models or manifests changed: reloading');
-        // reload() logs what it loaded and each file it skipped.
-        this.reload().catch((err: unknown) => logger.error({ err }, 'reload failed'));
-      },
-    });
-  }
-
   private modelPaths(): string[] {
     return [...(this.config.bundledModels ? [BUNDLED_MODELS_DIR] : []), ...this.config.models];
   }
@@ -467,25 +443,22 @@ export class EdgeCore {
    * OpenTelemetry's Prometheus exporter default).
    */
   private async startHttp(auth: BrokerAuth): Promise<void> {
-    const { host, port } = this.config.http;
-    const metrics = new EdgeMetrics({
-      broker: () => this.broker?.stats(),
-      auth: () => this.auth?.stats(),
-      twin: () => this.twinModule,
-      mappers: () => this.mapperStatus(),
-      cloudSync: () => this.cloud,
-      external: () => this.external?.status(),
-      dmi: () => this.dmi?.health(),
-    });
-    const logger = this.logger.child({ module: 'http' });
-    const router = new Router();
-    addHealthRoutes(router, { logger, metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }), readiness: () => this.readiness() });
-    const consoleApi = addConsole(router, {
+    const ready = (): DeviceTwin | undefined => (this.phase === 'ready' ? this.twinModule : undefined);
+    const wiring = await startHttp({
       config: this.config,
       auth,
-      logger,
-      twin: () => (this.phase === 'ready' ? this.twinModule : undefined),
-      mappers: () => this.mapperStatus(),
+      logger: this.logger,
+      twin: ready,
+      readiness: () => this.readiness(),
+      metrics: {
+        broker: () => this.broker?.stats(),
+        auth: () => this.auth?.stats(),
+        twin: () => this.twinModule,
+        mappers: () => this.mapperStatus(),
+        cloudSync: () => this.cloud,
+        external: () => this.external?.status(),
+        dmi: () => this.dmi?.health(),
+      },
       node: {
         version: VERSION,
         nodeName: this.config.nodeName,
@@ -493,48 +466,33 @@ export class EdgeCore {
         store: () => ({ path: this.storePath, open: this.storeOpen, failing: this.metrics?.storeFailing ?? null }),
         cloudSync: () => this.cloud?.health(),
         dmi: () => this.dmi?.health(),
-        sinks: () => (this.pushTelemetry?.stats() ?? []).map((s) => ({ name: s.name, kind: s.name.split(':')[0] ?? s.name, state: s.state, queued: s.depth, delivered: s.delivered, failed: s.failures, ...(s.lastError ? { lastError: `${s.lastError.code}: ${s.lastError.message}` } : {}) })),
+        sinks: () => this.pushTelemetry?.sinkStatus() ?? [],
         readiness: () => this.readiness(),
       },
     });
-    this.consoleApi = consoleApi;
-    addHistoryRoutes(router, { auth, twin: () => (this.phase === 'ready' ? this.twinModule : undefined), identify: (req) => consoleApi.identify(req) });
-    const http = new HttpServer({ host, port, logger, router, upgrade: consoleApi.upgrade, ...(consoleApi.fallback ? { fallback: consoleApi.fallback } : {}) });
-    this.metrics = metrics;
-    try {
-      await http.start();
-      this.http = http;
-      // The message predates the HTTP API; tools and tests look for it.
-      this.logger.info({ url: http.url }, 'metrics and health listening');
-    } catch (err) {
-      const e = toEdgetwinError(err, 'EDGETWIN_ERR_METRICS_LISTEN');
-      logProblem(this.logger, 'warn', e, {}, 'running without /metrics, /healthz and the HTTP API: ');
-    }
+    this.metrics = wiring.metrics;
+    this.consoleApi = wiring.console;
+    this.http = wiring.server;
   }
 
-  /** /readyz: start-up done, store open (last commit ok), broker listening; cloud sync shown. */
+  /** /readyz (edgecore/readiness.ts). */
   readiness(): Readiness {
-    let broker: ReadinessCheck = { ok: false, detail: 'not listening' };
+    let brokerUrl: string | undefined;
     try {
-      if (this.broker && this.phase !== 'stopping') broker = { ok: true, detail: this.broker.url };
+      brokerUrl = this.broker?.url;
     } catch {
       // not listening yet (url throws)
     }
-    const mode = this.config.mqtt.mode;
-    const failing = this.metrics?.storeFailing;
-    const store = !this.storeOpen ? { ok: false, detail: 'not open' } : failing ? { ok: false, detail: `last commit failed: ${failing}` } : { ok: true, detail: 'open' };
-    // An edge node serves its devices without the cloud (that is its point), so only a stopped
-    // cloud sync fails readiness; starting and degraded are reported, not failed.
-    const cloudState = this.cloud?.health().state ?? 'off';
-    const checks: Record<string, ReadinessCheck> = {
-      startup: { ok: this.phase === 'ready', detail: this.phase },
-      store,
-      ...(mode !== 'external' ? { broker } : {}),
-      ...(mode !== 'embedded' ? { externalBroker: externalCheck(this.external?.status()) } : {}),
-      cloudSync: { ok: cloudState !== 'stopped', detail: cloudState },
-      ...(this.config.dmi.socket !== undefined ? { dmi: this.dmiReadiness() } : {}),
-    };
-    return { ready: Object.values(checks).every((c) => c.ok), checks };
+    return readinessOf({
+      phase: this.phase,
+      mode: this.config.mqtt.mode,
+      brokerUrl,
+      storeOpen: this.storeOpen,
+      storeFailing: this.metrics?.storeFailing ?? undefined,
+      external: this.external?.status(),
+      cloudState: this.cloud?.health().state ?? 'off',
+      ...(this.config.dmi.socket !== undefined ? { dmi: this.dmi?.health() ?? 'configured' } : {}),
+    });
   }
 
   /**
@@ -562,13 +520,6 @@ export class EdgeCore {
   }
 
   /** Mappers that cannot be reached are shown, not failed: their devices are marked offline. */
-  private dmiReadiness(): { ok: boolean; detail: string } {
-    const h = this.dmi?.health();
-    if (!h?.listening) return { ok: false, detail: 'not listening' };
-    const up = h.mappers.filter((m) => m.reachable).length;
-    return { ok: true, detail: `${h.socket}, ${h.mappers.length} mappers (${up} reachable)` };
-  }
-
   /** Devices served by in-process mappers: availability, failures, queue depth. */
   mapperStatus(): ReturnType<MapperRuntime['status']> {
     return this.mappers?.status() ?? [];
@@ -641,9 +592,4 @@ export class EdgeCore {
     this.dataDir?.release();
     if (errors.length > 0) throw errors[0];
   }
-}
-
-/** A device's coded load warnings (fields edgetwin does not implement), one line each. */
-function logDeviceWarnings(logger: Logger, device: DeviceInstance): void {
-  for (const w of device.warnings ?? []) logger.warn({ code: w.code, device: device.id, path: w.path }, `device ${device.id}: ${w.path ?? ''}: ${w.message}`);
 }

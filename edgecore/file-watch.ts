@@ -153,3 +153,21 @@ export function watchFiles(opts: FileWatchOptions): FileWatch {
     },
   };
 }
+
+/**
+ * Watches the config's model and manifest paths (the bundled models never change) and calls
+ * `reload` once per burst; `reload` returns undefined when edgetwin is not ready to reload.
+ */
+export function watchModelsAndManifests(config: { readonly models: readonly string[]; readonly devices: readonly string[] }, logger: Logger, reload: () => Promise<unknown> | undefined): FileWatch {
+  return watchFiles({
+    paths: [...config.models, ...config.devices],
+    logger,
+    onChange: (files) => {
+      // reload() logs what it loaded and each file it skipped.
+      const running = reload();
+      if (!running) return;
+      logger.info({ files }, 'models or manifests changed: reloading');
+      running.catch((err: unknown) => logger.error({ err }, 'reload failed'));
+    },
+  });
+}

@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import type { EdgetwinError } from '../errors.js';
+import type { DeviceInstance } from '../schemas/index.js';
 
 export type { Logger };
 
@@ -60,4 +61,9 @@ export function silentLogger(): Logger {
  */
 export function logProblem(logger: Logger, level: 'warn' | 'error', err: EdgetwinError, fields: Record<string, unknown> = {}, prefix = ''): void {
   logger[level]({ ...fields, code: err.code, ...(err.details.length > 0 ? { details: err.details } : {}) }, `${prefix}${err.message}`);
+}
+
+/** A device's coded load warnings (fields edgetwin does not implement), one line each. */
+export function logDeviceWarnings(logger: Logger, device: DeviceInstance): void {
+  for (const w of device.warnings ?? []) logger.warn({ code: w.code, device: device.id, path: w.path }, `device ${device.id}: ${w.path ?? ''}: ${w.message}`);
 }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { toEdgetwinError } from '../errors.js';
 import { parseDuration, type EdgetwinConfig } from '../schemas/index.js';
-import { DEVICE_VALUE_METRICS, DeviceValueCollector, OwnMetricsWriter, RemoteWriteSink, deviceValuesPolicy, selectedProperties, type DeviceValuesSource, type SharedSink } from '../telemetry/index.js';
+import { DEVICE_VALUE_METRICS, DeviceValueCollector, OwnMetricsWriter, RemoteWriteSink, deviceValuesPolicy, pushTelemetryConfig, PushTelemetry, selectedProperties, type DeviceValuesSource, type FeedSource, type SharedSink } from '../telemetry/index.js';
 import type { EdgeMetrics } from './metrics.js';
 import { logProblem } from './logger.js';
 import { VERSION } from './version.js';
@@ -89,6 +89,23 @@ export class PrometheusTelemetry {
       intervalMs: Math.max(MIN_INTERVAL_MS, parseDuration(config.telemetry.remoteWrite.interval) ?? 30_000),
       select: (instance, model) => selectedProperties(policy, instance, model),
     };
+  }
+
+  /**
+   * KubeEdge's pushMethod/dbMethod sinks behind the durable outbox, fed by the twin's committed
+   * values; remote write of device values (sharedSink) rides the same outbox.
+   */
+  pushTelemetry(twin: FeedSource): PushTelemetry {
+    const { config, logger, metrics } = this.opts;
+    const remoteWrite = this.sharedSink();
+    return new PushTelemetry({
+      config: pushTelemetryConfig(config.telemetry),
+      dataDir: config.dataDir,
+      twin,
+      logger: logger.child({ module: 'telemetry' }),
+      ...(metrics ? { registry: metrics.registry } : {}),
+      ...(remoteWrite ? { shared: [remoteWrite] } : {}),
+    });
   }
 
   async stop(): Promise<void> {

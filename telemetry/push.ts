@@ -146,6 +146,19 @@ export class PushTelemetry {
     return this.outbox?.stats() ?? [];
   }
 
+  /** The sinks as the console's node page shows them (edgecore/http/node.ts SinkStatus). */
+  sinkStatus(): Array<{ name: string; kind: string; state: string; queued: number; delivered: number; failed: number; lastError?: string }> {
+    return this.stats().map((s) => ({
+      name: s.name,
+      kind: s.name.split(':')[0] ?? s.name,
+      state: s.state,
+      queued: s.depth,
+      delivered: s.delivered,
+      failed: s.failures,
+      ...(s.lastError ? { lastError: `${s.lastError.code}: ${s.lastError.message}` } : {}),
+    }));
+  }
+
   /** The outbox (tests, benchmarks); undefined when no sink runs. */
   get queue(): TelemetryOutbox | undefined {
     return this.outbox;

@@ -32,19 +32,16 @@ export function closeOf(emitter: { once(event: 'close', listener: () => void): u
 }
 
 /** What nextEvent needs of an emitter: eventemitter3's (the simulators') and Node's alike. */
-/* eslint-disable @typescript-eslint/no-explicit-any -- any listener: each emitter types its own events */
 interface OnceEmitter {
-  once(event: string, listener: (...args: any[]) => void): unknown;
-  off(event: string, listener: (...args: any[]) => void): unknown;
+  once(event: string, listener: (...args: unknown[]) => void): unknown;
+  off(event: string, listener: (...args: unknown[]) => void): unknown;
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /**
  * The arguments of `emitter`'s next `event` — node:events `once()` for the simulators'
  * eventemitter3 emitters; rejects when `signal` aborts.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as node:events once(): the caller knows the event's arguments
-export function nextEvent<A extends unknown[] = any[]>(emitter: OnceEmitter, event: string, opts: { readonly signal?: AbortSignal } = {}): Promise<A> {
+export function nextEvent<A extends unknown[] = unknown[]>(emitter: OnceEmitter, event: string, opts: { readonly signal?: AbortSignal } = {}): Promise<A> {
   return new Promise<A>((resolve, reject) => {
     const { signal } = opts;
     if (signal?.aborted) return reject(signal.reason as Error);

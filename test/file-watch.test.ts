@@ -63,6 +63,7 @@ describe('models and manifests reload when their files change', () => {
     });
     const started = await core.start();
     expect(started.devices).toBe(2);
+    expect(core.watchingFiles).toBe(true);
     const twin = core.twin;
     client = await TestClient.connect(core.brokerUrl, [MEMBERSHIP, `${D}/+/twin/update/result`]);
     const c = client;
@@ -104,9 +105,10 @@ describe('models and manifests reload when their files change', () => {
 
     // Bursts a second or so apart, while reloads run: an edit in place, then each file removed
     // in turn, the last one too — every step is picked up.
+    let mark = logs.length;
     atomicWrite(path.join(devices, 'thermo.yaml'), thermostatManifest('thermo'));
     rmSync(path.join(devices, 'broken.yaml'));
-    await new Promise((r) => setTimeout(r, 1000));
+    await eventually(async () => (logs.slice(mark).some((l) => l.msg === 'models and manifests reloaded') ? true : undefined), 20_000);
     rmSync(path.join(devices, 'dial.yaml'));
     await eventually(async () => (twin.get('default/dial-1') === undefined ? true : undefined), 20_000);
     rmSync(path.join(devices, 'thermo.yaml'));
@@ -114,10 +116,14 @@ describe('models and manifests reload when their files change', () => {
     expect(twin.get('default/late')).toBeDefined();
 
     // An editor's swap file changes nothing (no reload is logged for it).
-    const quiet = logs.length;
+    // The swap file is written first, then a real change: the one reload that follows names
+    // only the real file (so the swap file was seen and passed over, not merely not seen yet).
+    mark = logs.length;
     writeFileSync(path.join(devices, '.thermo.yaml.swp'), 'not yaml: [');
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(logs.slice(quiet).filter((l) => l.msg === 'models or manifests changed: reloading')).toEqual([]);
+    writeFileSync(path.join(devices, 'again.yaml'), thermostatManifest('again'));
+    await eventually(async () => (twin.get('default/again') !== undefined ? true : undefined), 20_000);
+    const changed = logs.slice(mark).filter((l) => l.msg === 'models or manifests changed: reloading');
+    expect(changed.flatMap((l) => l.files as string[])).toEqual([path.join(devices, 'again.yaml')]);
   });
 
   it('does not watch with watch: false', { timeout: 60_000 }, async () => {
@@ -131,9 +137,11 @@ describe('models and manifests reload when their files change', () => {
     });
     try {
       await edge.start();
+      expect(edge.watchingFiles).toBe(false);
+      // Only an explicit reload (or SIGHUP) takes a new file then.
       writeFileSync(path.join(devices, 'other.yaml'), thermostatManifest('other'));
-      await new Promise((r) => setTimeout(r, 1000));
-      expect(edge.twin.get('default/other')).toBeUndefined();
+      await edge.reload();
+      expect(edge.twin.get('default/other')).toBeDefined();
       expect(quietLogs.filter((l) => l.msg === 'models or manifests changed: reloading')).toEqual([]);
     } finally {
       await edge.stop();
